@@ -1,0 +1,697 @@
+package dev.optc.compiler.frontend;
+
+import dev.optc.compiler.diag.DiagnosticCode;
+import dev.optc.compiler.diag.Diagnostics;
+import dev.optc.compiler.diag.Span;
+import dev.optc.compiler.ir.BinaryOp;
+import dev.optc.compiler.ir.Dtype;
+import dev.optc.compiler.ir.IrProgram;
+import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.ir.Node;
+import dev.optc.compiler.ir.NodeFactory;
+import dev.optc.compiler.ir.ReduceOp;
+import dev.optc.compiler.ir.Shape;
+import dev.optc.compiler.ir.UnaryOp;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Semantic analysis: resolves names in declaration order, checks declarations, assignments, kinds and
+ * shapes (DSL.md §3–7), inlines {@code def}s, and lowers the program to the IR in the same walk.
+ * Statements run in order over whole tensors, so each assignment simply rebinds its target to a new
+ * SSA node; a state read before it is assigned reads the previous step's value ({@code load}).
+ *
+ * <p>Every problem is reported to {@link Diagnostics} and analysis goes on; an expression with an error
+ * evaluates to {@code null} ("poison") and its users stay silent, so one mistake is reported once.
+ */
+public final class Checker {
+
+  /** Names of the language that a program cannot declare or assign. */
+  static final Set<String> BUILTIN_VALUES = Set.of("w", "g", "t", "numel", "rows", "cols", "pi");
+
+  /** Where an expression appears: it decides which names it may read. */
+  private enum Context {
+    HYPER_DEFAULT,
+    STATE_INIT,
+    DEF_BODY,
+    STATEMENT
+  }
+
+  private sealed interface Symbol {
+    Span span();
+  }
+
+  private record HyperSym(String name, Span span) implements Symbol {}
+
+  private record StateSym(String name, Shape shape, Dtype dtype, Span span) implements Symbol {}
+
+  private record DefSym(Ast.DefDecl decl, boolean valid, Span span) implements Symbol {}
+
+  private record LocalSym(String name, Span span) implements Symbol {}
+
+  private record MetricSym(String name, Span span) implements Symbol {}
+
+  /** A name whose statement did not parse: known, but its value is poison. */
+  private record PoisonSym(Span span) implements Symbol {}
+
+  private final NodeFactory factory;
+  private final Diagnostics diags;
+  private final Ast.Program program;
+  private final Map<String, Symbol> scope = new LinkedHashMap<>();
+  /** Current SSA value of w, g, states, locals and metrics; null value = poison. */
+  private final Map<String, Node> current = new HashMap<>();
+  /** Names declared or assigned somewhere in the file, for "declared later" hints. */
+  private final Map<String, Span> everywhere = new HashMap<>();
+  private final Map<String, Boolean> read = new HashMap<>();
+  /** Inlined def calls by (def, argument ids): nested defs would otherwise be inlined exponentially. */
+  private final Map<List<Object>, Node> inlined;
+
+  private final List<IrProgram.HyperInfo> hypers = new ArrayList<>();
+  private final List<IrProgram.StateInfo> states = new ArrayList<>();
+  private final List<IrProgram.Metric> metrics = new ArrayList<>();
+  private final List<IrProgram.Binding> bindings = new ArrayList<>();
+  private final Map<String, Boolean> written = new HashMap<>();
+  private String optimizerName;
+  private Span optimizerSpan;
+
+  private Checker(Ast.Program program, Diagnostics diags) {
+    this(program, diags, new NodeFactory(), new HashMap<>());
+  }
+
+  /** A checker sharing a factory and the inlining memo, for def bodies. */
+  private Checker(Ast.Program program, Diagnostics diags, NodeFactory factory,
+      Map<List<Object>, Node> inlined) {
+    this.program = program;
+    this.diags = diags;
+    this.factory = factory;
+    this.inlined = inlined;
+  }
+
+  /** A checker for a def body: this checker's names, reporting into {@code sink}. */
+  private Checker nested(Diagnostics sink, NodeFactory f, Map<List<Object>, Node> memo) {
+    var sub = new Checker(program, sink, f, memo);
+    sub.scope.putAll(scope);
+    sub.everywhere.putAll(everywhere);
+    sub.read.putAll(read);
+    return sub;
+  }
+
+  /** Checks {@code program} and lowers it; the result is meaningful only if no error was reported. */
+  public static IrProgram check(Ast.Program program, Diagnostics diags) {
+    return new Checker(program, diags).run();
+  }
+
+  private IrProgram run() {
+    for (var s : program.statements()) {
+      var name = switch (s) {
+        case Ast.HyperDecl h -> h.name();
+        case Ast.StateDecl st -> st.name();
+        case Ast.DefDecl d -> d.name();
+        case Ast.MetricDecl m -> m.name();
+        case Ast.Assign a -> a.target();
+        case Ast.Invalid i -> i.declares();
+        case Ast.OptimizerDecl o -> null;
+      };
+      if (name != null) {
+        everywhere.putIfAbsent(name.name(), name.span());
+      }
+    }
+    current.put("w", factory.load("w", Kind.ELEM));
+    current.put("g", factory.load("g", Kind.ELEM));
+    for (var s : program.statements()) {
+      switch (s) {
+        case Ast.OptimizerDecl o -> optimizer(o);
+        case Ast.HyperDecl h -> hyper(h);
+        case Ast.StateDecl st -> state(st);
+        case Ast.DefDecl d -> def(d);
+        case Ast.MetricDecl m -> metric(m);
+        case Ast.Assign a -> assign(a);
+        case Ast.Invalid i -> {
+          if (i.declares() != null && !scope.containsKey(i.declares().name())
+              && !BUILTIN_VALUES.contains(i.declares().name())) {
+            scope.put(i.declares().name(), new PoisonSym(i.declares().span()));
+            current.put(i.declares().name(), null);
+          }
+        }
+      }
+    }
+    return finish();
+  }
+
+  // ---------------------------------------------------------------- declarations
+
+  private void optimizer(Ast.OptimizerDecl o) {
+    if (optimizerName != null) {
+      diags.report(DiagnosticCode.DUPLICATE_DECLARATION, o.span(), "the optimizer is named twice",
+          "it is already named '" + optimizerName + "' at line " + optimizerSpan.line());
+      return;
+    }
+    optimizerName = o.name().name();
+    optimizerSpan = o.span();
+  }
+
+  /** Reports a bad or duplicate declared name; returns whether the name can be declared. */
+  private boolean declarable(Ast.Ident name, String what) {
+    var n = name.name();
+    if (BUILTIN_VALUES.contains(n)) {
+      diags.report(DiagnosticCode.RESERVED_NAME, name.span(), "'" + n + "' is a built-in name",
+          "choose another name for the " + what);
+      return false;
+    }
+    if (Builtins.isFunction(n)) {
+      diags.report(DiagnosticCode.RESERVED_NAME, name.span(), "'" + n + "' is a built-in function",
+          "choose another name for the " + what);
+      return false;
+    }
+    var existing = scope.get(n);
+    if (existing != null) {
+      diags.report(DiagnosticCode.DUPLICATE_DECLARATION, name.span(), "'" + n + "' is already declared",
+          "first declared at line " + existing.span().line() + "; choose another name");
+      return false;
+    }
+    return true;
+  }
+
+  private void hyper(Ast.HyperDecl h) {
+    var value = expr(h.value(), Context.HYPER_DEFAULT, Map.of());
+    if (!declarable(h.name(), "hyper")) {
+      return;
+    }
+    scope.put(h.name().name(), new HyperSym(h.name().name(), h.name().span()));
+    read.put(h.name().name(), false);
+    hypers.add(new IrProgram.HyperInfo(h.name().name(), value == null ? factory.constant(0) : value,
+        h.name().span()));
+  }
+
+  private void state(Ast.StateDecl s) {
+    var shape = Shape.ELEM;
+    if (s.shape() != null) {
+      var parsed = Shape.parse(s.shape().name());
+      if (parsed.isEmpty()) {
+        var hint = Suggest.didYouMean(s.shape().name(), List.of("elem", "row", "col", "scalar"));
+        diags.report(DiagnosticCode.UNKNOWN_SHAPE, s.shape().span(),
+            "unknown state shape '" + s.shape().name() + "'",
+            hint != null ? hint : "a state shape is elem (the default), row, col or scalar");
+      } else {
+        shape = parsed.get();
+      }
+    }
+    var dtype = Dtype.F32;
+    if (s.dtype() != null) {
+      var parsed = Dtype.parse(s.dtype().name());
+      if (parsed.isEmpty()) {
+        var hint = Suggest.didYouMean(s.dtype().name(), List.of("f32", "bf16", "f16"));
+        diags.report(DiagnosticCode.UNKNOWN_DTYPE, s.dtype().span(),
+            "unknown state dtype '" + s.dtype().name() + "'",
+            hint != null ? hint : "a state is stored as f32 (the default), bf16 or f16");
+      } else {
+        dtype = parsed.get();
+      }
+    }
+    Node init = factory.constant(0);
+    if (s.init() != null) {
+      var value = expr(s.init(), Context.STATE_INIT, Map.of());
+      if (value != null) {
+        init = value;
+      }
+    }
+    if (!declarable(s.name(), "state")) {
+      return;
+    }
+    var name = s.name().name();
+    scope.put(name, new StateSym(name, shape, dtype, s.name().span()));
+    states.add(new IrProgram.StateInfo(name, shape, dtype, init, s.name().span()));
+    current.put(name, factory.load(name, shape.kind()));
+    written.put(name, false);
+  }
+
+  private void def(Ast.DefDecl d) {
+    var seen = new HashMap<String, Span>();
+    boolean valid = true;
+    for (var p : d.params()) {
+      if (seen.put(p.name(), p.span()) != null) {
+        diags.report(DiagnosticCode.DUPLICATE_PARAMETER, p.span(),
+            "parameter '" + p.name() + "' appears twice in '" + d.name().name() + "'",
+            "give each parameter its own name");
+        valid = false;
+      }
+    }
+    // Check the body once with stand-in arguments so that its name errors are reported here, once,
+    // and not at every call. Kind errors depend on the arguments and are reported at the calls.
+    var probe = new Diagnostics();
+    var sub = nested(probe, new NodeFactory(), new HashMap<>());
+    var standIns = new HashMap<String, Node>();
+    d.params().forEach(p -> standIns.put(p.name(), sub.factory.load("$" + p.name(), Kind.ELEM)));
+    sub.currentDef = d.name().name();
+    sub.expr(d.body(), Context.DEF_BODY, standIns);
+    // Reads through the probe count as reads (a hyper used only inside a def is used).
+    read.putAll(sub.read);
+    probe.sorted().forEach(x -> diags.report(x.code(), x.span(), x.message(), x.hint()));
+    valid &= !probe.hasErrors();
+    if (!declarable(d.name(), "def")) {
+      return;
+    }
+    scope.put(d.name().name(), new DefSym(d, valid, d.name().span()));
+    read.put(d.name().name(), false);
+  }
+
+  /** The def whose body is being checked (for recursion), or null. */
+  private String currentDef;
+
+  private void metric(Ast.MetricDecl m) {
+    var value = expr(m.value(), Context.STATEMENT, Map.of());
+    if (value != null && !value.kind().isUniform()) {
+      diags.report(DiagnosticCode.METRIC_NOT_UNIFORM, m.value().span(),
+          "metric '" + m.name().name() + "' is one value per " + kindNoun(value.kind())
+              + ", not one per tensor",
+          "reduce it, e.g. norm(...), mean(...) or maxabs(...)");
+      value = null;
+    }
+    if (!declarable(m.name(), "metric")) {
+      return;
+    }
+    scope.put(m.name().name(), new MetricSym(m.name().name(), m.name().span()));
+    current.put(m.name().name(), value);
+    if (value != null) {
+      metrics.add(new IrProgram.Metric(m.name().name(), value, m.name().span()));
+    }
+  }
+
+  private static String kindNoun(Kind k) {
+    return switch (k) {
+      case CONST, UNIFORM -> "tensor";
+      case ROW -> "row";
+      case COL -> "column";
+      case ELEM -> "element";
+    };
+  }
+
+  // ---------------------------------------------------------------- statements
+
+  private void assign(Ast.Assign a) {
+    var target = a.target().name();
+    var sym = scope.get(target);
+    String readOnly = switch (target) {
+      case "t" -> "the step number 't' is read-only";
+      case "numel", "rows", "cols" -> "the size '" + target + "' is read-only";
+      case "pi" -> "the constant 'pi' is read-only";
+      default -> switch (sym) {
+        case HyperSym h -> "'" + target + "' is a hyper, set from outside the program";
+        case DefSym d -> "'" + target + "' is a def, not a variable";
+        case MetricSym m -> "'" + target + "' is a metric, defined once";
+        case null, default -> null;
+      };
+    };
+    var value = expr(a.value(), Context.STATEMENT, Map.of());
+    if (readOnly != null) {
+      diags.report(DiagnosticCode.READ_ONLY, a.target().span(), readOnly,
+          "assign to a new local instead, e.g. '" + target + "_t = ...'");
+      return;
+    }
+    if (Builtins.isFunction(target)) {
+      diags.report(DiagnosticCode.RESERVED_NAME, a.target().span(),
+          "'" + target + "' is a built-in function", "choose another name for the local");
+      return;
+    }
+    boolean known = sym != null || target.equals("w") || target.equals("g");
+    if (a.op() != Ast.AssignOp.SET) {
+      if (!known) {
+        diags.report(DiagnosticCode.COMPOUND_UNDEFINED, a.target().span(),
+            "'" + target + "' has no value yet for '" + a.op().symbol() + "'",
+            "give it a value first with '" + target + " = ...'");
+        return;
+      }
+      var old = current.get(target);
+      markRead(target);
+      if (old == null || value == null) {
+        value = null;
+      } else {
+        var op = switch (a.op()) {
+          case ADD -> BinaryOp.ADD;
+          case SUB -> BinaryOp.SUB;
+          case MUL -> BinaryOp.MUL;
+          case DIV -> BinaryOp.DIV;
+          case SET -> throw new IllegalStateException();
+        };
+        value = factory.binary(op, old, value);
+      }
+    }
+    if (sym instanceof StateSym st && value != null && !st.shape().kind().accepts(value.kind())) {
+      diags.report(DiagnosticCode.SHAPE_MISMATCH, a.value().span(),
+          "a " + value.kind().label() + " value does not fit " + st.shape().label() + " state '"
+              + target + "'",
+          shapeHint(st.shape(), value.kind()));
+      value = null;
+    }
+    if (sym == null && !known) {
+      scope.put(target, new LocalSym(target, a.target().span()));
+      read.put(target, false);
+    }
+    if (sym instanceof StateSym) {
+      written.put(target, true);
+    }
+    if (target.equals("w")) {
+      written.put("w", true);
+    }
+    current.put(target, value);
+    if (value != null) {
+      bindings.add(new IrProgram.Binding(target, value, a.span()));
+    }
+  }
+
+  private static String shapeHint(Shape state, Kind value) {
+    return switch (state) {
+      case ROW -> value == Kind.COL ? "a col value has one entry per column; this state has one per row"
+          : "reduce it to one value per row with rowmean(...) or rowsum(...)";
+      case COL -> value == Kind.ROW ? "a row value has one entry per row; this state has one per column"
+          : "reduce it to one value per column with colmean(...) or colsum(...)";
+      case SCALAR -> "reduce it to one value per tensor with mean(...), sum(...) or norm(...)";
+      case ELEM -> "every value fits an elem state";
+    };
+  }
+
+  // ---------------------------------------------------------------- expressions
+
+  private void markRead(String name) {
+    if (read.containsKey(name)) {
+      read.put(name, true);
+    }
+  }
+
+  /** The IR of {@code e}, or null when it has an error (already reported). */
+  private Node expr(Ast.Expr e, Context ctx, Map<String, Node> params) {
+    return switch (e) {
+      case Ast.Number n -> {
+        if (Double.isInfinite(n.value()) || Math.abs(n.value()) > Float.MAX_VALUE) {
+          diags.report(DiagnosticCode.NUMBER_RANGE, n.span(), "'" + n.text() + "' does not fit in float32",
+              "the largest float32 is about 3.4e38");
+          yield null;
+        }
+        yield factory.constant(n.value());
+      }
+      case Ast.Bool b -> factory.constant(b.value() ? 1 : 0);
+      case Ast.Name n -> name(n, ctx, params);
+      case Ast.Unary u -> {
+        var x = expr(u.operand(), ctx, params);
+        yield x == null ? null
+            : factory.unary(u.op() == Ast.UnaryOperator.NEG ? UnaryOp.NEG : UnaryOp.NOT, x);
+      }
+      case Ast.Binary b -> {
+        var l = expr(b.left(), ctx, params);
+        var r = expr(b.right(), ctx, params);
+        if (l == null || r == null) {
+          yield null;
+        }
+        var op = switch (b.op()) {
+          case POW -> BinaryOp.POW;
+          case MUL -> BinaryOp.MUL;
+          case DIV -> BinaryOp.DIV;
+          case ADD -> BinaryOp.ADD;
+          case SUB -> BinaryOp.SUB;
+          case LT -> BinaryOp.LT;
+          case LE -> BinaryOp.LE;
+          case GT -> BinaryOp.GT;
+          case GE -> BinaryOp.GE;
+          case EQ -> BinaryOp.EQ;
+          case NE -> BinaryOp.NE;
+          case AND -> BinaryOp.AND;
+          case OR -> BinaryOp.OR;
+        };
+        yield factory.binary(op, l, r);
+      }
+      case Ast.Ternary t -> {
+        var c = expr(t.cond(), ctx, params);
+        var a = expr(t.then(), ctx, params);
+        var b = expr(t.otherwise(), ctx, params);
+        yield c == null || a == null || b == null ? null : factory.select(c, a, b);
+      }
+      case Ast.Call c -> call(c, ctx, params);
+    };
+  }
+
+  private Node name(Ast.Name n, Context ctx, Map<String, Node> params) {
+    var name = n.name();
+    if (params.containsKey(name)) {
+      return params.get(name);
+    }
+    switch (name) {
+      case "pi" -> {
+        return factory.constant(Math.PI);
+      }
+      case "t" -> {
+        if (ctx == Context.HYPER_DEFAULT || ctx == Context.STATE_INIT) {
+          notAllowed(n, ctx, "the step number 't'");
+          return null;
+        }
+        return factory.step();
+      }
+      case "numel", "rows", "cols" -> {
+        if (ctx == Context.HYPER_DEFAULT) {
+          notAllowed(n, ctx, "the size '" + name + "'");
+          return null;
+        }
+        return factory.size(switch (name) {
+          case "numel" -> Node.SizeKind.NUMEL;
+          case "rows" -> Node.SizeKind.ROWS;
+          default -> Node.SizeKind.COLS;
+        });
+      }
+      case "w", "g" -> {
+        if (ctx != Context.STATEMENT) {
+          notAllowed(n, ctx, "'" + name + "'");
+          return null;
+        }
+        return current.get(name);
+      }
+      default -> { }
+    }
+    var sym = scope.get(name);
+    switch (sym) {
+      case null -> {
+        if (Builtins.isFunction(name)) {
+          diags.report(DiagnosticCode.FUNCTION_AS_VALUE, n.span(), "'" + name + "' is a function",
+              "call it: " + name + "(...)");
+          return null;
+        }
+        String hint;
+        var later = everywhere.get(name);
+        if (later != null && later.start() > n.span().start()) {
+          hint = "'" + name + "' is first given a value at line " + later.line()
+              + "; declare or assign it before this use";
+        } else {
+          var candidates = new ArrayList<>(scope.keySet());
+          candidates.addAll(params.keySet());
+          candidates.addAll(BUILTIN_VALUES);
+          hint = Suggest.didYouMean(name, candidates);
+        }
+        diags.report(DiagnosticCode.UNKNOWN_NAME, n.span(), "unknown name '" + name + "'", hint);
+        return null;
+      }
+      case HyperSym h -> {
+        markRead(name);
+        return factory.hyper(name);
+      }
+      case DefSym d -> {
+        diags.report(DiagnosticCode.FUNCTION_AS_VALUE, n.span(), "'" + name + "' is a def",
+            "call it: " + name + "(...)");
+        return null;
+      }
+      case PoisonSym p -> {
+        return null;
+      }
+      case StateSym s -> {
+        if (ctx != Context.STATEMENT) {
+          notAllowed(n, ctx, "state '" + name + "'");
+          return null;
+        }
+        return current.get(name);
+      }
+      case LocalSym l -> {
+        if (ctx != Context.STATEMENT) {
+          notAllowed(n, ctx, "local '" + name + "'");
+          return null;
+        }
+        markRead(name);
+        return current.get(name);
+      }
+      case MetricSym m -> {
+        if (ctx != Context.STATEMENT) {
+          notAllowed(n, ctx, "metric '" + name + "'");
+          return null;
+        }
+        return current.get(name);
+      }
+    }
+  }
+
+  private void notAllowed(Ast.Name n, Context ctx, String what) {
+    switch (ctx) {
+      case HYPER_DEFAULT -> diags.report(DiagnosticCode.NOT_CONSTANT, n.span(),
+          "a hyper's default must be constant, but it reads " + what,
+          "use literals and earlier hypers only; per-tensor or per-step values belong in statements");
+      case STATE_INIT -> diags.report(DiagnosticCode.BAD_STATE_INIT, n.span(),
+          "a state's initial value cannot read " + what,
+          "use literals, hypers and numel/rows/cols; assign per-element values in a statement");
+      case DEF_BODY -> diags.report(DiagnosticCode.DEF_CAPTURE, n.span(),
+          "the body of '" + currentDef + "' reads " + what + " without taking it as a parameter",
+          "pass it as an argument, e.g. def " + currentDef + "(..., " + n.name() + ") = ...");
+      case STATEMENT -> throw new IllegalStateException("everything is allowed in statements");
+    }
+  }
+
+  private Node call(Ast.Call c, Context ctx, Map<String, Node> params) {
+    var fn = c.function().name();
+    var args = new ArrayList<Node>();
+    boolean poisoned = false;
+    for (var a : c.args()) {
+      var v = expr(a, ctx, params);
+      poisoned |= v == null;
+      args.add(v);
+    }
+    var builtin = Builtins.get(fn);
+    if (builtin != null) {
+      if (c.args().size() != builtin.arity()) {
+        diags.report(DiagnosticCode.ARITY, c.span(),
+            "'" + fn + "' takes " + plural(builtin.arity(), "argument") + ", not " + c.args().size(),
+            builtin.signature());
+        return null;
+      }
+      if (poisoned) {
+        return null;
+      }
+      if (builtin.reduction() && !Builtins.reducible(args.getFirst().kind())) {
+        diags.report(DiagnosticCode.REDUCE_UNIFORM, c.args().getFirst().span(),
+            "'" + fn + "' of a value that is already one per tensor",
+            "reductions take per-element, row or col values; use the value directly");
+        return null;
+      }
+      return builtin.lower(factory, args);
+    }
+    if (fn.equals(currentDef)) {
+      diags.report(DiagnosticCode.RECURSIVE_DEF, c.function().span(), "'" + fn + "' calls itself",
+          "defs are inlined, so they cannot be recursive; write the repetition out");
+      return null;
+    }
+    var sym = scope.get(fn);
+    if (!(sym instanceof DefSym def)) {
+      String hint;
+      if (sym != null || BUILTIN_VALUES.contains(fn) || params.containsKey(fn)) {
+        hint = "'" + fn + "' is a value, not a function";
+      } else {
+        var later = everywhere.get(fn);
+        if (later != null && later.start() > c.span().start()) {
+          hint = "'" + fn + "' is declared at line " + later.line() + "; declare it before this use";
+        } else {
+          var candidates = new ArrayList<>(Builtins.names());
+          scope.forEach((k, v) -> {
+            if (v instanceof DefSym) {
+              candidates.add(k);
+            }
+          });
+          hint = Suggest.didYouMean(fn, candidates);
+        }
+      }
+      diags.report(DiagnosticCode.UNKNOWN_FUNCTION, c.function().span(), "unknown function '" + fn + "'",
+          hint);
+      return null;
+    }
+    markRead(fn);
+    var decl = def.decl();
+    if (c.args().size() != decl.params().size()) {
+      diags.report(DiagnosticCode.ARITY, c.span(),
+          "'" + fn + "' takes " + plural(decl.params().size(), "argument") + ", not " + c.args().size(),
+          "declared at line " + decl.span().line() + " as " + fn + "("
+              + String.join(", ", decl.params().stream().map(Ast.Ident::name).toList()) + ")");
+      return null;
+    }
+    if (poisoned || !def.valid()) {
+      return null;
+    }
+    var key = new ArrayList<Object>();
+    key.add(fn);
+    args.forEach(a -> key.add(a.id()));
+    var memo = inlined.get(key);
+    if (memo != null) {
+      return memo;
+    }
+    var bound = new HashMap<String, Node>();
+    for (int i = 0; i < args.size(); i++) {
+      bound.put(decl.params().get(i).name(), args.get(i));
+    }
+    // Inline: errors here depend on the arguments (kinds), so they are reported at this call.
+    var sink = new Diagnostics();
+    var result = new Inliner(sink).inline(decl, bound);
+    for (var d : sink.sorted()) {
+      diags.report(d.code(), c.span(), "in the call of '" + fn + "': " + d.message(), d.hint());
+    }
+    if (sink.hasErrors()) {
+      return null;
+    }
+    inlined.put(key, result);
+    return result;
+  }
+
+  /** Evaluates a def body in this checker's factory, reporting into a separate sink. */
+  private final class Inliner {
+    private final Diagnostics sink;
+
+    Inliner(Diagnostics sink) {
+      this.sink = sink;
+    }
+
+    Node inline(Ast.DefDecl decl, Map<String, Node> bound) {
+      var sub = nested(sink, factory, inlined);
+      sub.currentDef = decl.name().name();
+      var result = sub.expr(decl.body(), Context.DEF_BODY, bound);
+      read.putAll(sub.read);
+      return result;
+    }
+  }
+
+
+  private static String plural(int n, String word) {
+    return n + " " + word + (n == 1 ? "" : "s");
+  }
+
+  // ---------------------------------------------------------------- the end of the file
+
+  private IrProgram finish() {
+    var outputs = new ArrayList<IrProgram.Output>();
+    for (var s : states) {
+      var v = current.get(s.name());
+      if (v != null && v != factory.load(s.name(), s.shape().kind())) {
+        outputs.add(new IrProgram.Output(s.name(), v));
+      }
+    }
+    var w = current.get("w");
+    if (w != null && w != factory.load("w", Kind.ELEM)) {
+      outputs.add(new IrProgram.Output("w", w));
+    }
+    if (!written.getOrDefault("w", false)) {
+      var at = optimizerSpan != null ? optimizerSpan : program.file().span(0, 0);
+      diags.report(DiagnosticCode.PARAM_NEVER_WRITTEN, at, "the program never updates 'w'",
+          "an optimizer step usually ends with 'w -= ...'");
+    }
+    for (var e : scope.entrySet()) {
+      var name = e.getKey();
+      switch (e.getValue()) {
+        case HyperSym h when !read.getOrDefault(name, true) -> diags.report(DiagnosticCode.UNUSED_HYPER,
+            h.span(), "hyper '" + name + "' is never used", "remove it, or use it in the update");
+        case StateSym s when !written.getOrDefault(name, true) -> diags.report(
+            DiagnosticCode.STATE_NEVER_WRITTEN, s.span(), "state '" + name + "' is never written",
+            "it keeps its initial value forever; assign it, or make it a hyper");
+        case LocalSym l when !read.getOrDefault(name, true) -> diags.report(DiagnosticCode.LOCAL_NEVER_READ,
+            l.span(), "local '" + name + "' is never read", "remove it, or use it");
+        case DefSym d when !read.getOrDefault(name, true) -> diags.report(DiagnosticCode.UNUSED_DEF,
+            d.span(), "def '" + name + "' is never called", "remove it, or call it");
+        default -> { }
+      }
+    }
+    var name = optimizerName != null ? optimizerName : program.file().baseName();
+    return new IrProgram(name, program.file(), factory, hypers, states, outputs, metrics, bindings, List.of());
+  }
+}

@@ -1,0 +1,147 @@
+package dev.optc.compiler.frontend;
+
+import dev.optc.compiler.diag.DiagnosticCode;
+import dev.optc.compiler.diag.Diagnostics;
+import dev.optc.compiler.diag.SourceFile;
+import dev.optc.grammar.OptLexer;
+import dev.optc.grammar.OptParser;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.TreeSet;
+import org.antlr.v4.runtime.BaseErrorListener;
+import org.antlr.v4.runtime.CharStreams;
+import org.antlr.v4.runtime.CommonTokenStream;
+import org.antlr.v4.runtime.Parser;
+import org.antlr.v4.runtime.RecognitionException;
+import org.antlr.v4.runtime.Recognizer;
+import org.antlr.v4.runtime.Token;
+import org.antlr.v4.runtime.misc.IntervalSet;
+
+/**
+ * Parses a file into an {@link Ast.Program}. ANTLR's console error listeners are replaced by one that
+ * turns every syntax error into a positioned {@link DiagnosticCode#SYNTAX} diagnostic (Trino's way), so a
+ * file with several broken statements reports each of them.
+ */
+public final class SyntaxParser {
+  private SyntaxParser() {}
+
+  public static Ast.Program parse(SourceFile file, Diagnostics diagnostics) {
+    var lexer = new OptLexer(CharStreams.fromString(file.text(), file.name()));
+    lexer.removeErrorListeners();
+    var tokens = new CommonTokenStream(lexer);
+    tokens.fill();
+    var badChars = new HashSet<Integer>();
+    for (var t : tokens.getTokens()) {
+      if (t.getType() == OptLexer.UNEXPECTED_CHAR) {
+        badChars.add(t.getStartIndex());
+        diagnostics.report(DiagnosticCode.BAD_CHARACTER,
+            file.span(t.getStartIndex(), t.getStopIndex() + 1),
+            "unexpected character '" + printable(t.getText()) + "'",
+            "names are letters, digits and '_'; '#' starts a comment");
+      }
+    }
+    var parser = new OptParser(tokens);
+    parser.removeErrorListeners();
+    parser.addErrorListener(new Collector(file, diagnostics, badChars));
+    var tree = parser.program();
+    return new AstBuilder(file).program(tree);
+  }
+
+  private static String printable(String s) {
+    var sb = new StringBuilder();
+    s.codePoints().forEach(c -> {
+      if (c < 0x20 || c == 0x7f) {
+        sb.append(String.format("\\u%04x", c));
+      } else {
+        sb.appendCodePoint(c);
+      }
+    });
+    return sb.toString();
+  }
+
+  private static final class Collector extends BaseErrorListener {
+    private final SourceFile file;
+    private final Diagnostics diagnostics;
+    private final Set<Integer> reported;
+
+    Collector(SourceFile file, Diagnostics diagnostics, Set<Integer> alreadyReported) {
+      this.file = file;
+      this.diagnostics = diagnostics;
+      this.reported = new HashSet<>(alreadyReported);
+    }
+
+    @Override
+    public void syntaxError(Recognizer<?, ?> recognizer, Object offendingSymbol, int line,
+        int charPositionInLine, String msg, RecognitionException e) {
+      if (!(offendingSymbol instanceof Token token)) {
+        return;
+      }
+      int start = token.getType() == Token.EOF ? file.text().length() : token.getStartIndex();
+      // One report per position: ANTLR's recovery can complain about one token more than once.
+      if (!reported.add(start)) {
+        return;
+      }
+      int end = token.getType() == Token.EOF ? start : token.getStopIndex() + 1;
+      var expected = recognizer instanceof Parser p ? expected(p) : "";
+      String message;
+      String hint;
+      if (token.getType() == Token.EOF) {
+        message = "unexpected end of file";
+        hint = expected.isEmpty() ? "the last statement is incomplete" : "expected " + expected;
+      } else {
+        message = "unexpected " + describe(token);
+        hint = expected.isEmpty() ? null : "expected " + expected;
+        if (isKeyword(token.getType()) && expected.contains("a name")) {
+          hint = "'" + token.getText() + "' is a keyword and cannot be used as a name";
+        }
+      }
+      diagnostics.report(DiagnosticCode.SYNTAX, file.span(start, end), message, hint);
+    }
+
+    private static String describe(Token t) {
+      return switch (t.getType()) {
+        case OptLexer.NUMBER -> "number '" + t.getText() + "'";
+        case OptLexer.NAME -> "name '" + t.getText() + "'";
+        default -> "'" + printable(t.getText()) + "'";
+      };
+    }
+
+    private static boolean isKeyword(int type) {
+      return switch (type) {
+        case OptLexer.OPTIMIZER, OptLexer.HYPER, OptLexer.STATE, OptLexer.DEF, OptLexer.METRIC,
+            OptLexer.AS, OptLexer.AND, OptLexer.OR, OptLexer.NOT, OptLexer.TRUE, OptLexer.FALSE -> true;
+        default -> false;
+      };
+    }
+
+    /** The expected tokens in words, or "" when there are too many to be useful. */
+    private static String expected(Parser p) {
+      IntervalSet set;
+      try {
+        set = p.getExpectedTokens();
+      } catch (RuntimeException e) {
+        return "";
+      }
+      var words = new TreeSet<String>();
+      boolean expression = false;
+      for (int type : set.toArray()) {
+        switch (type) {
+          case OptLexer.NAME -> words.add("a name");
+          case OptLexer.NUMBER, OptLexer.LPAREN, OptLexer.TRUE, OptLexer.FALSE, OptLexer.MINUS,
+              OptLexer.NOT -> expression = true;
+          case Token.EOF -> words.add("a new statement");
+          default -> words.add(p.getVocabulary().getLiteralName(type) == null
+              ? p.getVocabulary().getDisplayName(type) : p.getVocabulary().getLiteralName(type));
+        }
+      }
+      if (expression) {
+        words.remove("a name");
+        words.add("an expression");
+      }
+      if (words.size() > 6) {
+        return "";
+      }
+      return String.join(" or ", words);
+    }
+  }
+}

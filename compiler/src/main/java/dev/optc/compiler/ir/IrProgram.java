@@ -1,0 +1,107 @@
+package dev.optc.compiler.ir;
+
+import dev.optc.compiler.diag.SourceFile;
+import dev.optc.compiler.diag.Span;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.UnaryOperator;
+
+/**
+ * A whole optimizer step as a pure function (w, g, old states, hypers, t) → (new w, new states, metrics),
+ * every value a node of one {@link NodeFactory}.
+ *
+ * @param outputs the buffers the step writes, states in declaration order then {@code w}; a buffer
+ *     the program never changes is absent
+ * @param metrics values reported after each step
+ * @param bindings one per assignment statement, in source order: what each statement computed. Fused
+ *     code ignores them; statement-level fusion materializes them, and generated code quotes them
+ * @param hoisted uniforms computed on the host once per tensor per step, in float64; slot {@code i} of
+ *     a {@link Node.Uniform} is {@code hoisted.get(i)}. Empty until the hoisting pass runs
+ */
+public record IrProgram(
+    String name,
+    SourceFile source,
+    NodeFactory factory,
+    List<HyperInfo> hypers,
+    List<StateInfo> states,
+    List<Output> outputs,
+    List<Metric> metrics,
+    List<Binding> bindings,
+    List<Node> hoisted) {
+
+  public IrProgram {
+    hypers = List.copyOf(hypers);
+    states = List.copyOf(states);
+    outputs = List.copyOf(outputs);
+    metrics = List.copyOf(metrics);
+    bindings = List.copyOf(bindings);
+    hoisted = List.copyOf(hoisted);
+  }
+
+  /** A hyperparameter; its default may refer to earlier hypers and is evaluated at bind time. */
+  public record HyperInfo(String name, Node defaultValue, Span span) {}
+
+  /** A persistent state buffer; {@code init} is a host uniform (hypers, literals, sizes). */
+  public record StateInfo(String name, Shape shape, Dtype dtype, Node init, Span span) {}
+
+  /** The value left in buffer {@code buffer} ({@code w} or a state) after the step. */
+  public record Output(String buffer, Node value) {}
+
+  public record Metric(String name, Node value, Span span) {}
+
+  /** The value assigned by one statement. */
+  public record Binding(String target, Node value, Span span) {}
+
+  public StateInfo state(String name) {
+    return states.stream().filter(s -> s.name().equals(name)).findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("no state " + name));
+  }
+
+  public HyperInfo hyper(String name) {
+    return hypers.stream().filter(h -> h.name().equals(name)).findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("no hyper " + name));
+  }
+
+  /** Every root of the DAG, in a stable order. */
+  public List<Node> roots() {
+    var roots = new ArrayList<Node>();
+    hypers.forEach(h -> roots.add(h.defaultValue()));
+    states.forEach(s -> roots.add(s.init()));
+    outputs.forEach(o -> roots.add(o.value()));
+    metrics.forEach(m -> roots.add(m.value()));
+    bindings.forEach(b -> roots.add(b.value()));
+    roots.addAll(hoisted);
+    return roots;
+  }
+
+  /**
+   * Applies {@code f} to every root (a {@link Rewriter} usually), returning this same instance when no
+   * root changed.
+   */
+  public IrProgram mapRoots(UnaryOperator<Node> f) {
+    var h = hypers.stream().map(x -> new HyperInfo(x.name(), f.apply(x.defaultValue()), x.span())).toList();
+    var s = states.stream()
+        .map(x -> new StateInfo(x.name(), x.shape(), x.dtype(), f.apply(x.init()), x.span())).toList();
+    var o = outputs.stream().map(x -> new Output(x.buffer(), f.apply(x.value()))).toList();
+    var m = metrics.stream().map(x -> new Metric(x.name(), f.apply(x.value()), x.span())).toList();
+    var b = bindings.stream().map(x -> new Binding(x.target(), f.apply(x.value()), x.span())).toList();
+    var u = hoisted.stream().map(f).toList();
+    var copy = new IrProgram(name, source, factory, h, s, o, m, b, u);
+    return copy.roots().equals(roots()) ? this : copy;
+  }
+
+  public IrProgram withOutputs(List<Output> newOutputs) {
+    return new IrProgram(name, source, factory, hypers, states, newOutputs, metrics, bindings, hoisted);
+  }
+
+  public IrProgram withBindings(List<Binding> newBindings) {
+    return new IrProgram(name, source, factory, hypers, states, outputs, metrics, newBindings, hoisted);
+  }
+
+  public IrProgram withHoisted(List<Node> newHoisted, UnaryOperator<Node> rewriteRoots) {
+    var rewritten = new IrProgram(name, source, factory, hypers, states, outputs, metrics, bindings, List.of())
+        .mapRoots(rewriteRoots);
+    return new IrProgram(name, source, factory, rewritten.hypers, rewritten.states, rewritten.outputs,
+        rewritten.metrics, rewritten.bindings, newHoisted);
+  }
+}
