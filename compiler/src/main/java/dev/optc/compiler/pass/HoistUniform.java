@@ -43,7 +43,11 @@ public final class HoistUniform implements Pass {
         candidates.addAll(n.inputs().stream().filter(host::contains).toList());
       }
     }
-    candidates.addAll(roots.stream().filter(host::contains).toList());
+    // Stores and metrics of host values are hoisted too; a statement's binding is not (statement-level
+    // fusion only materializes per-element values).
+    p.outputs().forEach(o -> candidates.add(o.value()));
+    p.metrics().forEach(m -> candidates.add(m.value()));
+    candidates.removeIf(n -> !host.contains(n));
     candidates.stream()
         .filter(n -> !(n instanceof Node.Const))
         .distinct()
