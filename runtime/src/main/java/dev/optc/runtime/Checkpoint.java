@@ -1,0 +1,245 @@
+package dev.optc.runtime;
+
+import dev.optc.compiler.ir.IrProgram;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.zip.CRC32;
+
+/**
+ * The optimizer state file: every state of every tensor, the step counter and each group's hyper
+ * settings, as {@code torch.optim}'s {@code state_dict} holds them (weights are the model's and are saved
+ * by the training loop). Layout, big-endian:
+ *
+ * <pre>
+ *   "OPTC-STATE" u8 version=1
+ *   UTF program name, UTF source hash (SHA-256)
+ *   i64 t
+ *   i32 groups, per group: i32 n, n × (UTF hyper, f64 value)
+ *   i32 tensors, per tensor: UTF name, i32 group, i32 rank, rank × i64 dim
+ *   i32 states, per state: UTF name, per tensor: i32 n, n × f32
+ *   i64 CRC-32 of everything above
+ * </pre>
+ *
+ * Saving writes a temporary file in the same directory, forces it to disk and renames it over the
+ * target, so a crash leaves the old file or the new one, never half of one. Restoring reads and checks
+ * the whole file (checksum, program, tensors, sizes) before it touches the optimizer.
+ */
+final class Checkpoint {
+  private static final byte[] MAGIC = "OPTC-STATE".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final int VERSION = 1;
+
+  private Checkpoint() {}
+
+  static void save(Optimizer opt, Path path) {
+    var bytes = new ByteArrayOutputStream();
+    try (var out = new DataOutputStream(bytes)) {
+      out.write(MAGIC);
+      out.writeByte(VERSION);
+      out.writeUTF(opt.program().name());
+      out.writeUTF(opt.program().hash());
+      out.writeLong(opt.t());
+      var layout = opt.layout();
+      out.writeInt(layout.groups());
+      for (int g = 0; g < layout.groups(); g++) {
+        var o = opt.hyperOverrides(g);
+        out.writeInt(o.size());
+        for (var e : o.entrySet().stream().sorted(Map.Entry.comparingByKey()).toList()) {
+          out.writeUTF(e.getKey());
+          out.writeDouble(e.getValue());
+        }
+      }
+      out.writeInt(layout.tensors().size());
+      for (var t : layout.tensors()) {
+        out.writeUTF(t.name());
+        out.writeInt(t.group());
+        out.writeInt(t.shape().length);
+        for (long d : t.shape()) {
+          out.writeLong(d);
+        }
+      }
+      var states = opt.program().ir().states();
+      out.writeInt(states.size());
+      for (var s : states) {
+        out.writeUTF(s.name());
+        for (var t : layout.tensors()) {
+          var values = opt.state(s.name(), t.name());
+          out.writeInt(values.length);
+          var buf = ByteBuffer.allocate(values.length * 4);
+          buf.asFloatBuffer().put(values);
+          out.write(buf.array());
+        }
+      }
+      var crc = new CRC32();
+      crc.update(bytes.toByteArray());
+      out.writeLong(crc.getValue());
+    } catch (IOException e) {
+      throw new IllegalStateException("writing to memory cannot fail", e);
+    }
+    writeAtomically(path, bytes.toByteArray());
+  }
+
+  static void writeAtomically(Path path, byte[] data) {
+    var dir = path.toAbsolutePath().getParent();
+    Path tmp = null;
+    try {
+      tmp = Files.createTempFile(dir, "." + path.getFileName() + ".", ".tmp");
+      try (var ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+        var buf = ByteBuffer.wrap(data);
+        while (buf.hasRemaining()) {
+          ch.write(buf);
+        }
+        ch.force(true);
+      }
+      try {
+        Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING);
+      }
+      tmp = null;
+    } catch (NoSuchFileException e) {
+      throw new OptcException(path + ": cannot write it (no such directory " + dir + ")");
+    } catch (IOException e) {
+      throw new OptcException(path + ": cannot write it (" + e.getMessage() + ")");
+    } finally {
+      if (tmp != null) {
+        try {
+          Files.deleteIfExists(tmp);
+        } catch (IOException ignored) {
+          // Leave it; the name starts with a dot and says what it is.
+        }
+      }
+    }
+  }
+
+  static void restore(Optimizer opt, Path path) {
+    byte[] data;
+    try {
+      data = Files.readAllBytes(path);
+    } catch (NoSuchFileException e) {
+      throw new OptcException(path + ": no such state file");
+    } catch (IOException e) {
+      throw new OptcException(path + ": cannot read it (" + e.getMessage() + ")");
+    }
+    if (data.length < MAGIC.length + 9 || !Arrays.equals(Arrays.copyOf(data, MAGIC.length), MAGIC)) {
+      throw new OptcException(path + ": not an optc state file");
+    }
+    var crc = new CRC32();
+    crc.update(data, 0, data.length - 8);
+    if (ByteBuffer.wrap(data, data.length - 8, 8).getLong() != crc.getValue()) {
+      throw new OptcException(path + ": the state file is corrupt (checksum mismatch); it was truncated "
+          + "or changed after it was written");
+    }
+    var layout = opt.layout();
+    var program = opt.program();
+    long t;
+    var overrides = new ArrayList<Map<String, Double>>();
+    var values = new LinkedHashMap<String, List<float[]>>();
+    try (var in = new DataInputStream(new ByteArrayInputStream(data, MAGIC.length, data.length - 8))) {
+      int version = in.readUnsignedByte();
+      if (version != VERSION) {
+        throw new OptcException(path + ": state file version " + version + " is not supported (this optc "
+            + "reads version " + VERSION + ")");
+      }
+      var name = in.readUTF();
+      var hash = in.readUTF();
+      if (!hash.equals(program.hash())) {
+        throw new OptcException(path + ": written by optimizer '" + name + "' from a different source ("
+            + hash.substring(0, Math.min(12, hash.length())) + "), not by this " + program.name()
+            + " (" + program.hash().substring(0, 12) + "); restore it into the program that saved it");
+      }
+      t = in.readLong();
+      int groups = in.readInt();
+      if (groups != layout.groups()) {
+        throw new OptcException(path + ": has " + groups + " parameter groups, this optimizer "
+            + layout.groups());
+      }
+      for (int g = 0; g < groups; g++) {
+        var o = new LinkedHashMap<String, Double>();
+        int n = in.readInt();
+        for (int i = 0; i < n; i++) {
+          var h = in.readUTF();
+          Optimizer.checkHyper(program, h);
+          o.put(h, in.readDouble());
+        }
+        overrides.add(o);
+      }
+      int tensors = in.readInt();
+      if (tensors != layout.tensors().size()) {
+        throw new OptcException(path + ": has " + tensors + " tensors, this optimizer "
+            + layout.tensors().size());
+      }
+      for (var tensor : layout.tensors()) {
+        var tn = in.readUTF();
+        int group = in.readInt();
+        var shape = new long[in.readInt()];
+        for (int i = 0; i < shape.length; i++) {
+          shape[i] = in.readLong();
+        }
+        if (!tn.equals(tensor.name()) || group != tensor.group() || !Arrays.equals(shape, tensor.shape())) {
+          throw new OptcException(path + ": tensor '" + tn + "' " + Arrays.toString(shape) + " in group "
+              + group + " does not match '" + tensor.name() + "' " + Arrays.toString(tensor.shape())
+              + " in group " + tensor.group());
+        }
+      }
+      int states = in.readInt();
+      if (states != program.ir().states().size()) {
+        throw new OptcException(path + ": has " + states + " states, " + program.name() + " has "
+            + program.ir().states().size());
+      }
+      for (IrProgram.StateInfo s : program.ir().states()) {
+        var sn = in.readUTF();
+        if (!sn.equals(s.name())) {
+          throw new OptcException(path + ": state '" + sn + "' where '" + s.name() + "' was expected");
+        }
+        var perTensor = new ArrayList<float[]>();
+        for (int i = 0; i < layout.tensors().size(); i++) {
+          int n = in.readInt();
+          if (n != layout.length(s.shape().kind(), i)) {
+            throw new OptcException(path + ": state '" + sn + "' of tensor '" + layout.tensors().get(i).name()
+                + "' has " + n + " values, expected " + layout.length(s.shape().kind(), i));
+          }
+          var bytes = in.readNBytes(n * 4);
+          if (bytes.length != n * 4) {
+            throw new EOFException();
+          }
+          var v = new float[n];
+          ByteBuffer.wrap(bytes).asFloatBuffer().get(v);
+          perTensor.add(v);
+        }
+        values.put(sn, perTensor);
+      }
+      if (in.available() != 0) {
+        throw new OptcException(path + ": has unexpected bytes after the last state");
+      }
+    } catch (EOFException e) {
+      throw new OptcException(path + ": the state file ends too early (truncated)");
+    } catch (IOException e) {
+      throw new OptcException(path + ": cannot read it (" + e.getMessage() + ")");
+    }
+    // Everything checked: now change the optimizer.
+    for (var e : values.entrySet()) {
+      for (int i = 0; i < e.getValue().size(); i++) {
+        opt.setState(e.getKey(), i, e.getValue().get(i));
+      }
+    }
+    opt.replaceOverrides(overrides);
+    opt.restoreStep(t);
+  }
+}

@@ -1,0 +1,25 @@
+package dev.optc.runtime;
+
+/**
+ * A compiled program bound to the buffers of one {@link Layout} on one device. The {@link Optimizer}
+ * drives it; backends implement it.
+ */
+public interface Engine extends AutoCloseable {
+
+  /** Copies one tensor's values of buffer {@code w}, {@code g} or a state into the engine. */
+  void write(String buffer, int tensor, float[] values);
+
+  /** Copies one tensor's values of a buffer out of the engine. */
+  void read(String buffer, int tensor, float[] out);
+
+  /**
+   * Runs every phase of one step.
+   *
+   * @param uniforms hoisted uniforms per tensor (index = tensor, then slot)
+   * @return the results of the plan's reductions (group sums already combined), for metrics
+   */
+  double[][] step(double[][] uniforms);
+
+  @Override
+  void close();
+}

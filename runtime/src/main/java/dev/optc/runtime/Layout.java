@@ -1,0 +1,107 @@
+package dev.optc.runtime;
+
+import dev.optc.compiler.codegen.java.JavaStep.Segment;
+import dev.optc.compiler.ir.Kind;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Where every tensor of an optimizer lives in the flat buffers (one arena per buffer kind, DSL.md §8):
+ * element buffers ({@code w}, {@code g}, elem states) are concatenated tensor after tensor, row states
+ * row vector after row vector, col states likewise, scalar states one value per tensor.
+ */
+public final class Layout {
+
+  /** One bound tensor. */
+  public record Tensor(String name, long[] shape, int group, MatrixView view) {}
+
+  private final List<Tensor> tensors;
+  private final List<Segment> segments;
+  private final int groups;
+  private final int elems;
+  private final int rows;
+  private final int cols;
+  private final Map<String, Integer> byName = new HashMap<>();
+
+  public Layout(List<Tensor> tensors, int groups) {
+    this.tensors = List.copyOf(tensors);
+    this.groups = groups;
+    var segs = new ArrayList<Segment>();
+    long e = 0;
+    long r = 0;
+    long c = 0;
+    for (int i = 0; i < tensors.size(); i++) {
+      var t = tensors.get(i);
+      if (byName.put(t.name(), i) != null) {
+        throw new OptcException("two tensors are named '" + t.name() + "'; tensor names must be unique");
+      }
+      var v = t.view();
+      if (e + v.numel() > Integer.MAX_VALUE - 8) {
+        throw new OptcException("the tensors hold more than 2^31 - 9 elements in all; split them into "
+            + "several optimizers");
+      }
+      segs.add(new Segment(i, (int) e, v.numel(), v.rows(), v.cols(), (int) r, (int) c));
+      e += v.numel();
+      r += v.rows();
+      c += v.cols();
+    }
+    this.segments = List.copyOf(segs);
+    this.elems = (int) e;
+    this.rows = (int) r;
+    this.cols = (int) c;
+  }
+
+  public List<Tensor> tensors() {
+    return tensors;
+  }
+
+  public List<Segment> segments() {
+    return segments;
+  }
+
+  public int groups() {
+    return groups;
+  }
+
+  public int index(String tensor) {
+    var i = byName.get(tensor);
+    if (i == null) {
+      throw new OptcException("no tensor named '" + tensor + "'");
+    }
+    return i;
+  }
+
+  /** Length of the whole arena of a buffer of this kind. */
+  public int arenaLength(Kind kind) {
+    return switch (kind) {
+      case ELEM -> elems;
+      case ROW -> rows;
+      case COL -> cols;
+      case UNIFORM, CONST -> tensors.size();
+    };
+  }
+
+  /** Offset of tensor {@code i} in an arena of this kind. */
+  public int offset(Kind kind, int i) {
+    var s = segments.get(i);
+    return switch (kind) {
+      case ELEM -> s.offset();
+      case ROW -> s.rowOffset();
+      case COL -> s.colOffset();
+      case UNIFORM, CONST -> i;
+    };
+  }
+
+  /** Number of values tensor {@code i} has in an arena of this kind. */
+  public int length(Kind kind, int i) {
+    var s = segments.get(i);
+    return switch (kind) {
+      case ELEM -> s.numel();
+      case ROW -> s.rows();
+      case COL -> s.cols();
+      case UNIFORM, CONST -> 1;
+    };
+  }
+}

@@ -1,0 +1,70 @@
+package dev.optc.runtime;
+
+import dev.optc.compiler.Compiler;
+import dev.optc.compiler.codegen.java.JavaSourceCompiler;
+import dev.optc.compiler.diag.CompileException;
+import dev.optc.compiler.diag.Diagnostic;
+import dev.optc.compiler.diag.SourceFile;
+import dev.optc.compiler.ir.IrProgram;
+import dev.optc.compiler.pass.Pipeline;
+import java.io.IOException;
+import java.nio.charset.MalformedInputException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A compiled optimizer: its source, IR and warnings. Made from a {@code .opt} file or a library name.
+ *
+ * @param hash SHA-256 of the source text: checkpoints record it so that a state file is only restored
+ *     into the program that wrote it
+ */
+public record OptProgram(SourceFile source, IrProgram ir, List<Diagnostic> warnings, String hash) {
+
+  /**
+   * Compiles {@code opt}: an existing file path, or else a library name such as {@code adamw}.
+   *
+   * @throws CompileException the program has errors (all of them are in the exception)
+   * @throws OptcException the file cannot be read, or no such library optimizer exists
+   */
+  public static OptProgram load(String opt, Pipeline.Options options) throws CompileException {
+    return compile(resolve(opt), options);
+  }
+
+  public static OptProgram load(String opt) throws CompileException {
+    return load(opt, Pipeline.Options.DEFAULT);
+  }
+
+  /** The source of {@code opt}: a file when one exists at that path, otherwise a library optimizer. */
+  public static SourceFile resolve(String opt) {
+    var path = Path.of(opt);
+    if (Files.isRegularFile(path)) {
+      try {
+        return SourceFile.of(opt, Files.readString(path, StandardCharsets.UTF_8));
+      } catch (MalformedInputException e) {
+        throw new OptcException(opt + ": not UTF-8 text; save the .opt file as UTF-8");
+      } catch (IOException e) {
+        throw new OptcException(opt + ": cannot read it (" + e.getMessage() + ")");
+      }
+    }
+    if (Files.isDirectory(path)) {
+      throw new OptcException(opt + ": is a directory; give a .opt file or a library name");
+    }
+    return Library.source(opt).map(text -> SourceFile.of(opt + ".opt", text))
+        .orElseThrow(() -> new OptcException(opt + ": no such file, and no library optimizer of that name "
+            + "(library: " + String.join(", ", Library.NAMES) + ")"));
+  }
+
+  public static OptProgram compile(SourceFile source, Pipeline.Options options) throws CompileException {
+    var result = Compiler.check(source, options);
+    if (!result.ok()) {
+      throw new CompileException(result.diagnostics());
+    }
+    return new OptProgram(source, result.program(), result.warnings(), JavaSourceCompiler.hash(source.text()));
+  }
+
+  public String name() {
+    return ir.name();
+  }
+}

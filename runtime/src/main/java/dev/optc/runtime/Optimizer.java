@@ -1,0 +1,351 @@
+package dev.optc.runtime;
+
+import dev.optc.compiler.ir.Graph;
+import dev.optc.compiler.ir.IrProgram;
+import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.ir.Node;
+import dev.optc.compiler.plan.Fusion;
+import dev.optc.compiler.plan.Plan;
+import dev.optc.compiler.plan.Planner;
+import dev.optc.runtime.java.JavaBackend;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * A compiled optimizer bound to parameter tensors: the host-side API a training loop uses.
+ *
+ * <pre>{@code
+ * var opt = Optimizer.builder(OptProgram.load("adamw"))
+ *     .group(Map.of("lr", 1e-3), List.of(new Optimizer.Tensor("fc.weight", new long[] {512, 256}, w)))
+ *     .build();
+ * opt.setGrad("fc.weight", grad);
+ * opt.step();
+ * opt.setHyper("lr", 5e-4);          // a schedule: no recompilation
+ * float[] updated = opt.weights("fc.weight");
+ * }</pre>
+ *
+ * <p>Hypers are resolved per group: a value set for the group (at bind time or later), else the
+ * program's default expression evaluated with the group's earlier hypers. Hypers and {@code t} are
+ * arguments of the compiled code, so changing them between steps rebuilds nothing.
+ */
+public final class Optimizer implements AutoCloseable {
+
+  /** A parameter tensor to bind: its name, shape and initial weights (C order, copied). */
+  public record Tensor(String name, long[] shape, float[] weights) {}
+
+  /** Metric values after step {@code t}, one value per tensor for each metric, in tensor order. */
+  public record StepMetrics(long t, List<String> tensors, Map<String, double[]> values) {}
+
+  private final OptProgram program;
+  private final Layout layout;
+  private final Engine engine;
+  private final Plan plan;
+  private final List<Map<String, Double>> overrides;
+  private final List<double[]> resolved;
+  private final List<Consumer<StepMetrics>> listeners = new ArrayList<>();
+  private final List<String> scalarStatesInMetrics;
+  private final Map<String, Integer> hyperIndex = new HashMap<>();
+  private long t;
+
+  private Optimizer(OptProgram program, Layout layout, Engine engine, Fusion fusion,
+      List<Map<String, Double>> overrides) {
+    this.program = program;
+    this.layout = layout;
+    this.engine = engine;
+    this.plan = Planner.plan(program.ir(), fusion);
+    this.overrides = new ArrayList<>();
+    this.resolved = new ArrayList<>();
+    for (var o : overrides) {
+      this.overrides.add(new LinkedHashMap<>(o));
+      this.resolved.add(null);
+    }
+    var hypers = program.ir().hypers();
+    for (int i = 0; i < hypers.size(); i++) {
+      hyperIndex.put(hypers.get(i).name(), i);
+    }
+    var metricRoots = program.ir().metrics().stream().map(IrProgram.Metric::value).toList();
+    this.scalarStatesInMetrics = Graph.topological(metricRoots).stream()
+        .filter(n -> n instanceof Node.Load l && l.kind() == Kind.UNIFORM)
+        .map(n -> ((Node.Load) n).buffer())
+        .toList();
+  }
+
+  public static Builder builder(OptProgram program) {
+    return new Builder(program);
+  }
+
+  /** Collects backend, fusion level and parameter groups, then binds them. */
+  public static final class Builder {
+    private final OptProgram program;
+    private Backend backend = JavaBackend.reference();
+    private Fusion fusion = Fusion.FULL;
+    private final List<Map<String, Double>> groups = new ArrayList<>();
+    private final List<List<Tensor>> tensors = new ArrayList<>();
+
+    private Builder(OptProgram program) {
+      this.program = program;
+    }
+
+    public Builder backend(Backend b) {
+      this.backend = b;
+      return this;
+    }
+
+    public Builder fusion(Fusion f) {
+      this.fusion = f;
+      return this;
+    }
+
+    /** Adds a parameter group: hyper values that differ from the defaults, and its tensors. */
+    public Builder group(Map<String, Double> hyperOverrides, List<Tensor> groupTensors) {
+      hyperOverrides.keySet().forEach(h -> checkHyper(program, h));
+      groups.add(Map.copyOf(hyperOverrides));
+      tensors.add(List.copyOf(groupTensors));
+      return this;
+    }
+
+    public Optimizer build() {
+      var all = new ArrayList<Layout.Tensor>();
+      var weights = new ArrayList<float[]>();
+      for (int gi = 0; gi < groups.size(); gi++) {
+        for (var t : tensors.get(gi)) {
+          var view = MatrixView.of(t.shape());
+          if (t.weights().length != view.numel()) {
+            throw new OptcException("tensor '" + t.name() + "' has shape " + Arrays.toString(t.shape())
+                + " (" + view.numel() + " elements) but " + t.weights().length + " weights");
+          }
+          all.add(new Layout.Tensor(t.name(), t.shape().clone(), gi, view));
+          weights.add(t.weights());
+        }
+      }
+      var layout = new Layout(all, groups.size());
+      var engine = backend.open(program, layout, fusion);
+      try {
+        var opt = new Optimizer(program, layout, engine, fusion, groups);
+        for (int i = 0; i < all.size(); i++) {
+          engine.write("w", i, weights.get(i));
+          engine.write("g", i, new float[all.get(i).view().numel()]);
+        }
+        opt.initStates();
+        return opt;
+      } catch (RuntimeException e) {
+        engine.close();
+        throw e;
+      }
+    }
+  }
+
+  static void checkHyper(OptProgram program, String name) {
+    if (program.ir().hypers().stream().noneMatch(h -> h.name().equals(name))) {
+      var names = program.ir().hypers().stream().map(IrProgram.HyperInfo::name).toList();
+      throw new OptcException("unknown hyper '" + name + "' for " + program.name() + " (its hypers: "
+          + (names.isEmpty() ? "none" : String.join(", ", names)) + ")");
+    }
+  }
+
+  private void initStates() {
+    for (var s : program.ir().states()) {
+      var kind = s.shape().kind();
+      for (int i = 0; i < layout.tensors().size(); i++) {
+        var env = env(i, null, null);
+        float v = (float) new HostUniforms(env).eval(s.init());
+        var values = new float[layout.length(kind, i)];
+        Arrays.fill(values, v);
+        engine.write(s.name(), i, values);
+      }
+    }
+  }
+
+  /** Resolved hyper values of a group, in declaration order. */
+  private double[] hypers(int group) {
+    var r = resolved.get(group);
+    if (r != null) {
+      return r;
+    }
+    var hypers = program.ir().hypers();
+    var values = new double[hypers.size()];
+    var byName = new HashMap<String, Double>();
+    for (int i = 0; i < hypers.size(); i++) {
+      var h = hypers.get(i);
+      var set = overrides.get(group).get(h.name());
+      double v = set != null ? set : new HostUniforms(new HostUniforms.Env(byName::get, 0, 0, 0, 0,
+          null, null, null)).eval(h.defaultValue());
+      values[i] = v;
+      byName.put(h.name(), v);
+    }
+    resolved.set(group, values);
+    return values;
+  }
+
+  private HostUniforms.Env env(int tensor, double[] hoisted, double[][] red) {
+    var info = layout.tensors().get(tensor);
+    var values = hypers(info.group());
+    return new HostUniforms.Env(h -> values[hyperIndex.get(h)], t, info.view().numel(), info.view().rows(),
+        info.view().cols(), hoisted, r -> red[plan.reductionSlot(r)][tensor], null);
+  }
+
+  /** Uploads a tensor's gradient for the next step. */
+  public void setGrad(String tensor, float[] grad) {
+    engine.write("g", layout.index(tensor), grad);
+  }
+
+  public void setWeights(String tensor, float[] weights) {
+    engine.write("w", layout.index(tensor), weights);
+  }
+
+  /** Downloads a tensor's current weights. */
+  public float[] weights(String tensor) {
+    int i = layout.index(tensor);
+    var out = new float[layout.length(Kind.ELEM, i)];
+    engine.read("w", i, out);
+    return out;
+  }
+
+  /** Downloads one state of one tensor (its row, column or scalar values for those shapes). */
+  public float[] state(String state, String tensor) {
+    int i = layout.index(tensor);
+    var out = new float[layout.length(stateKind(state), i)];
+    engine.read(state, i, out);
+    return out;
+  }
+
+  void setState(String state, int tensor, float[] values) {
+    engine.write(state, tensor, values);
+  }
+
+  Kind stateKind(String state) {
+    return program.ir().states().stream().filter(s -> s.name().equals(state)).findFirst()
+        .orElseThrow(() -> new OptcException("no state '" + state + "' in " + program.name()))
+        .shape().kind();
+  }
+
+  /** Runs one step: {@code t} advances, every phase runs, metrics are reported. */
+  public void step() {
+    t++;
+    var n = layout.tensors().size();
+    var hoisted = program.ir().hoisted();
+    var uniforms = new double[n][];
+    for (int i = 0; i < n; i++) {
+      var eval = new HostUniforms(env(i, null, null));
+      var u = new double[hoisted.size()];
+      for (int k = 0; k < u.length; k++) {
+        u[k] = eval.eval(hoisted.get(k));
+      }
+      uniforms[i] = u;
+    }
+    Map<String, float[]> oldScalars = new HashMap<>();
+    if (!listeners.isEmpty()) {
+      for (var s : scalarStatesInMetrics) {
+        var values = new float[n];
+        var one = new float[1];
+        for (int i = 0; i < n; i++) {
+          engine.read(s, i, one);
+          values[i] = one[0];
+        }
+        oldScalars.put(s, values);
+      }
+    }
+    var red = engine.step(uniforms);
+    if (!listeners.isEmpty() && !program.ir().metrics().isEmpty()) {
+      var values = new LinkedHashMap<String, double[]>();
+      for (var m : program.ir().metrics()) {
+        values.put(m.name(), new double[n]);
+      }
+      for (int i = 0; i < n; i++) {
+        int tensor = i;
+        var base = env(i, uniforms[i], red);
+        var env = new HostUniforms.Env(base.hyper(), base.t(), base.numel(), base.rows(), base.cols(),
+            uniforms[i], base.reduced(), s -> oldScalars.get(s)[tensor]);
+        var eval = new HostUniforms(env);
+        for (var m : program.ir().metrics()) {
+          values.get(m.name())[i] = eval.eval(m.value());
+        }
+      }
+      var names = layout.tensors().stream().map(Layout.Tensor::name).toList();
+      var metrics = new StepMetrics(t, names, values);
+      listeners.forEach(l -> l.accept(metrics));
+    }
+  }
+
+  /** The number of steps taken so far ({@code t} of the last step). */
+  public long t() {
+    return t;
+  }
+
+  void restoreStep(long step) {
+    this.t = step;
+  }
+
+  /** Sets a hyper for every group (a schedule, say); takes effect at the next step. */
+  public void setHyper(String name, double value) {
+    for (int g = 0; g < overrides.size(); g++) {
+      setHyper(g, name, value);
+    }
+  }
+
+  public void setHyper(int group, String name, double value) {
+    checkHyper(program, name);
+    if (group < 0 || group >= overrides.size()) {
+      throw new OptcException("no parameter group " + group + " (there are " + overrides.size() + ")");
+    }
+    overrides.get(group).put(name, value);
+    resolved.set(group, null);
+  }
+
+  /** The value a hyper has in a group now. */
+  public double hyper(int group, String name) {
+    checkHyper(program, name);
+    return hypers(group)[hyperIndex.get(name)];
+  }
+
+  /** Hyper values set explicitly for a group (what a checkpoint records). */
+  public Map<String, Double> hyperOverrides(int group) {
+    return Map.copyOf(overrides.get(group));
+  }
+
+  void replaceOverrides(List<Map<String, Double>> newOverrides) {
+    for (int g = 0; g < overrides.size(); g++) {
+      overrides.get(g).clear();
+      overrides.get(g).putAll(newOverrides.get(g));
+      resolved.set(g, null);
+    }
+  }
+
+  /** Calls {@code listener} with the metrics after every step. */
+  public void onMetrics(Consumer<StepMetrics> listener) {
+    listeners.add(listener);
+  }
+
+  /** Saves every state, the step counter and the hyper settings; atomic (see {@link Checkpoint}). */
+  public void save(Path path) {
+    Checkpoint.save(this, path);
+  }
+
+  /** Restores what {@link #save} wrote; on any error nothing about this optimizer changes. */
+  public void restore(Path path) {
+    Checkpoint.restore(this, path);
+  }
+
+  public OptProgram program() {
+    return program;
+  }
+
+  public Layout layout() {
+    return layout;
+  }
+
+  public Plan plan() {
+    return plan;
+  }
+
+  @Override
+  public void close() {
+    engine.close();
+  }
+}

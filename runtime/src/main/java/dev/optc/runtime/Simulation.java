@@ -1,0 +1,52 @@
+package dev.optc.runtime;
+
+import dev.optc.compiler.plan.Fusion;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.IntConsumer;
+
+/**
+ * Replays recorded gradients through an optimizer: the parameters of shape S, then T gradients of shape
+ * S, one step each. What {@code optc simulate} runs.
+ */
+public final class Simulation {
+  private Simulation() {}
+
+  /**
+   * @param trajectory the parameters after each step ({@code steps × numel}), or null when not asked for
+   */
+  public record Result(float[] params, float[] trajectory) {}
+
+  public static Result run(OptProgram program, Backend backend, Fusion fusion, long[] shape, float[] params,
+      float[] grads, int steps, Map<String, Double> hypers, boolean keepTrajectory,
+      Consumer<Optimizer.StepMetrics> metrics, IntConsumer progress) {
+    int numel = params.length;
+    if ((long) steps * numel != grads.length) {
+      throw new IllegalArgumentException(steps + " steps of " + numel + " need " + (long) steps * numel
+          + " gradient values, not " + grads.length);
+    }
+    var tensor = new Optimizer.Tensor("params", shape, params);
+    try (var opt = Optimizer.builder(program).backend(backend).fusion(fusion)
+        .group(hypers, List.of(tensor)).build()) {
+      if (metrics != null) {
+        opt.onMetrics(metrics);
+      }
+      var trajectory = keepTrajectory ? new float[(int) Math.min(Integer.MAX_VALUE, (long) steps * numel)]
+          : null;
+      var grad = new float[numel];
+      for (int k = 0; k < steps; k++) {
+        System.arraycopy(grads, k * numel, grad, 0, numel);
+        opt.setGrad("params", grad);
+        opt.step();
+        if (trajectory != null) {
+          System.arraycopy(opt.weights("params"), 0, trajectory, k * numel, numel);
+        }
+        if (progress != null) {
+          progress.accept(k + 1);
+        }
+      }
+      return new Result(opt.weights("params"), trajectory);
+    }
+  }
+}

@@ -1,0 +1,37 @@
+package dev.optc.runtime.java;
+
+import dev.optc.compiler.codegen.java.JavaEmitter;
+import dev.optc.compiler.plan.Fusion;
+import dev.optc.runtime.Backend;
+import dev.optc.runtime.Engine;
+import dev.optc.runtime.Layout;
+import dev.optc.runtime.OptProgram;
+
+/**
+ * The Java reference backend: the generated Java class, run over chunks of the flat buffers by a pool
+ * of threads. In {@link JavaEmitter.Precision#F32} it is the oracle every other backend is tested
+ * against; in {@link JavaEmitter.Precision#F64} it measures float32's own error.
+ */
+public record JavaBackend(JavaEmitter.Precision precision, int threads) implements Backend {
+
+  public JavaBackend {
+    if (threads < 1) {
+      throw new IllegalArgumentException("threads must be at least 1, not " + threads);
+    }
+  }
+
+  /** float32, as many threads as the machine has cores. */
+  public static JavaBackend reference() {
+    return new JavaBackend(JavaEmitter.Precision.F32, Runtime.getRuntime().availableProcessors());
+  }
+
+  @Override
+  public String name() {
+    return precision == JavaEmitter.Precision.F32 ? "java" : "java64";
+  }
+
+  @Override
+  public Engine open(OptProgram program, Layout layout, Fusion fusion) {
+    return new JavaEngine(program, layout, fusion, precision, threads);
+  }
+}
