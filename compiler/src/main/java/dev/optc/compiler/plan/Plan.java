@@ -32,6 +32,45 @@ public record Plan(IrProgram program, Fusion fusion, List<Phase> phases, List<No
     }
   }
 
+  /**
+   * Whether a phase can use {@code n} without computing it: a literal, a hoisted uniform, or the result
+   * of a reduction accumulated in an earlier phase.
+   */
+  public boolean available(Phase phase, Node n) {
+    return n instanceof Node.Const || n instanceof Node.Uniform
+        || (n instanceof Node.Reduce r && phaseOf(r) < phase.index());
+  }
+
+  /** The phase that accumulates reduction {@code r}. */
+  public int phaseOf(Node.Reduce r) {
+    for (var p : phases) {
+      if (p.reductions().contains(r)) {
+        return p.index();
+      }
+    }
+    throw new IllegalArgumentException("reduction #" + r.id() + " is not in the plan");
+  }
+
+  /**
+   * Every node a phase evaluates or reads, in topological order: the closure of its stores' values and
+   * its reductions' arguments, stopping at {@link #available} nodes (which are included, literals not).
+   */
+  public List<Node> needed(Phase phase) {
+    var roots = new java.util.ArrayList<Node>();
+    phase.stores().forEach(o -> roots.add(o.value()));
+    phase.reductions().forEach(r -> roots.add(r.x()));
+    var seen = new java.util.HashSet<Node>();
+    var stack = new java.util.ArrayDeque<>(roots);
+    while (!stack.isEmpty()) {
+      var n = stack.pop();
+      if (seen.add(n) && !available(phase, n)) {
+        stack.addAll(n.inputs());
+      }
+    }
+    return seen.stream().filter(n -> !(n instanceof Node.Const))
+        .sorted((a, b) -> Integer.compare(a.id(), b.id())).toList();
+  }
+
   public int reductionSlot(Node.Reduce r) {
     int i = reductions.indexOf(r);
     if (i < 0) {

@@ -15,7 +15,6 @@ import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.ir.Node;
 import dev.optc.compiler.plan.Plan;
-import dev.optc.compiler.plan.Planner;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -54,7 +53,6 @@ public final class JavaEmitter {
   private final IrProgram program;
   private final Precision precision;
   private final TypeName elem;
-  private final Map<Node, Integer> depth;
   private final Map<Node, Integer> statementOf = new HashMap<>();
 
   private JavaEmitter(Plan plan, Precision precision) {
@@ -62,7 +60,6 @@ public final class JavaEmitter {
     this.program = plan.program();
     this.precision = precision;
     this.elem = precision == Precision.F32 ? TypeName.FLOAT : TypeName.DOUBLE;
-    this.depth = Planner.depths(program);
     var bindings = program.bindings();
     for (int i = bindings.size() - 1; i >= 0; i--) {
       for (var n : Graph.topological(List.of(bindings.get(i).value()))) {
@@ -187,26 +184,8 @@ public final class JavaEmitter {
       }
     }
 
-    /** Available without computation in this phase: literals, hoisted uniforms, earlier reductions. */
-    private boolean available(Node n) {
-      return n instanceof Node.Const || n instanceof Node.Uniform
-          || (n instanceof Node.Reduce r && depth.get(r.x()) < phase.index());
-    }
-
     private List<Node> needed() {
-      var roots = new ArrayList<Node>();
-      phase.stores().forEach(o -> roots.add(o.value()));
-      phase.reductions().forEach(r -> roots.add(r.x()));
-      var seen = new LinkedHashMap<Node, Boolean>();
-      var stack = new ArrayList<>(roots);
-      while (!stack.isEmpty()) {
-        var n = stack.removeLast();
-        if (seen.put(n, true) == null && !available(n)) {
-          stack.addAll(n.inputs());
-        }
-      }
-      var list = new ArrayList<>(seen.keySet());
-      list.removeIf(n -> n instanceof Node.Const);
+      var list = new ArrayList<>(plan.needed(phase));
       list.sort(Comparator.<Node>comparingInt(n -> statementOf.getOrDefault(n, Integer.MAX_VALUE))
           .thenComparingInt(Node::id));
       return list;

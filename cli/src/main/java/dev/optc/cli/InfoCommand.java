@@ -1,0 +1,93 @@
+package dev.optc.cli;
+
+import dev.optc.compiler.diag.CompileException;
+import dev.optc.compiler.ir.Infix;
+import dev.optc.compiler.ir.IrPrinter;
+import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.plan.Cost;
+import dev.optc.compiler.plan.Fusion;
+import dev.optc.compiler.plan.Planner;
+import dev.optc.runtime.HostUniforms;
+import java.util.HashMap;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "info", mixinStandardHelpOptions = true,
+    description = {"Describe an optimizer: hypers and defaults, states, memory per parameter, bytes moved",
+        "and arithmetic per parameter per step, and its phases (kernels)."})
+final class InfoCommand implements Callable<Integer> {
+  @Parameters(index = "0", paramLabel = "OPT", description = ".opt file or library name")
+  String opt;
+
+  @Mixin
+  Common common;
+
+  @Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws CompileException {
+    var out = spec.commandLine().getOut();
+    var program = common.load(opt, spec.commandLine().getErr());
+    var ir = program.ir();
+    out.println("optimizer " + ir.name() + "  (" + program.source().name() + ")");
+    out.println();
+    out.println("hypers:");
+    var defaults = new HashMap<String, Double>();
+    for (var h : ir.hypers()) {
+      double v = new HostUniforms(new HostUniforms.Env(defaults::get, 0, 0, 0, 0, null, null, null))
+          .eval(h.defaultValue());
+      defaults.put(h.name(), v);
+      out.printf("  %-26s = %s%n", h.name(), IrPrinter.formatConst(v));
+    }
+    if (ir.hypers().isEmpty()) {
+      out.println("  (none)");
+    }
+    out.println();
+    out.println("states:");
+    int stateBytes = 0;
+    for (var s : ir.states()) {
+      var init = Infix.print(s.init());
+      out.printf("  %-26s %-6s %-5s init %s%n", s.name(), s.shape().label(), s.dtype().label(), init);
+      if (s.shape().kind() == Kind.ELEM) {
+        stateBytes += s.dtype().bytes();
+      }
+    }
+    if (ir.states().isEmpty()) {
+      out.println("  (none)");
+    }
+    out.printf("  state bytes per parameter: %d (row, col and scalar states add O(rows + cols) per tensor)%n",
+        stateBytes);
+    var plan = Planner.plan(ir, Fusion.FULL);
+    var cost = Cost.of(plan);
+    out.println();
+    out.printf("per parameter per step: %d bytes moved (lower bound %d: each input read once, each output "
+        + "written once), %d flops%n", cost.bytesPerElement(), cost.lowerBound(), cost.flopsPerElement());
+    out.printf("phases (kernels at fusion 'full'): %d%n", plan.phases().size());
+    for (var pc : cost.phases()) {
+      var phase = plan.phases().get(pc.index());
+      out.printf("  phase %d: reads %s (%d B), writes %s (%d B), %d flops/elem%s%n", pc.index(),
+          pc.reads().isEmpty() ? "-" : String.join(" ", pc.reads()), pc.bytesRead(),
+          pc.writes().isEmpty() ? "-" : String.join(" ", pc.writes()), pc.bytesWritten(), pc.flops(),
+          phase.reductions().isEmpty() ? ""
+              : "; reduces " + String.join(", ", phase.reductions().stream().map(Infix::print).toList()));
+    }
+    if (!ir.hoisted().isEmpty()) {
+      out.println();
+      out.println("per-tensor uniforms (computed once per tensor per step on the host):");
+      for (int i = 0; i < ir.hoisted().size(); i++) {
+        out.printf("  u%d = %s%n", i, Infix.print(ir.hoisted().get(i)));
+      }
+    }
+    if (!ir.metrics().isEmpty()) {
+      out.println();
+      out.println("metrics:");
+      ir.metrics().forEach(m -> out.printf("  %s = %s%n", m.name(), Infix.print(m.value())));
+    }
+    out.flush();
+    return 0;
+  }
+}

@@ -1,0 +1,216 @@
+package dev.optc.cli;
+
+import dev.optc.compiler.codegen.java.JavaEmitter;
+import dev.optc.compiler.diag.CompileException;
+import dev.optc.compiler.plan.Fusion;
+import dev.optc.runtime.Backend;
+import dev.optc.runtime.Optimizer;
+import dev.optc.runtime.OptcException;
+import dev.optc.runtime.Simulation;
+import dev.optc.runtime.io.Npy;
+import dev.optc.runtime.java.JavaBackend;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "simulate", mixinStandardHelpOptions = true,
+    description = {"Replay recorded gradients through an optimizer.",
+        "P.npy holds the initial parameters (float32, any shape), G.npy the gradients of T steps with shape",
+        "(T, *P.shape). OUT.npy receives the parameters after T steps; --trajectory the parameters after",
+        "every step, shape (T, *P.shape). Nothing is written unless the whole run succeeds."})
+final class SimulateCommand implements Callable<Integer> {
+  @Parameters(index = "0", paramLabel = "OPT", description = ".opt file or library name")
+  String opt;
+
+  @Option(names = "--params", required = true, paramLabel = "P.npy", description = "Initial parameters.")
+  Path params;
+
+  @Option(names = "--grads", required = true, paramLabel = "G.npy", description = "Gradients, (T, *P.shape).")
+  Path grads;
+
+  @Option(names = "--out", required = true, paramLabel = "OUT.npy", description = "Where to write the result.")
+  Path out;
+
+  @Option(names = "--trajectory", paramLabel = "TRAJ.npy", description = "Also write every step's parameters.")
+  Path trajectory;
+
+  @Option(names = "--set", paramLabel = "NAME=VALUE",
+      description = "Set a hyper (a number, or true/false); repeatable, e.g. --set lr=0.01 --set amsgrad=true.")
+  List<String> sets = List.of();
+
+  @Option(names = "--backend", defaultValue = "java", paramLabel = "BACKEND",
+      description = "java (float32 reference, the default) or java64 (the same in float64, to measure error).")
+  String backend;
+
+  @Option(names = "--fusion", defaultValue = "full", paramLabel = "LEVEL",
+      description = "full (default), statement or none; the java backend runs full only.")
+  String fusion;
+
+  @Option(names = "--threads", paramLabel = "N", description = "Threads of the java backend (default: all cores).")
+  Integer threads;
+
+  @Option(names = "--metrics", description = "Print the program's metrics after every step.")
+  boolean metrics;
+
+  @Mixin
+  Common common;
+
+  @Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws CompileException, IOException {
+    var err = spec.commandLine().getErr();
+    var hypers = parseSets(sets);
+    checkWritable(out);
+    if (trajectory != null) {
+      checkWritable(trajectory);
+      if (trajectory.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
+        throw new OptcException("--out and --trajectory name the same file " + out);
+      }
+    }
+    var f = parseFusion(fusion);
+    int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+    if (n < 1) {
+      throw new OptcException("--threads must be at least 1, not " + n);
+    }
+    Backend b = switch (backend) {
+      case "java" -> new JavaBackend(JavaEmitter.Precision.F32, n);
+      case "java64" -> new JavaBackend(JavaEmitter.Precision.F64, n);
+      default -> throw new OptcException("unknown backend '" + backend + "' (available: java, java64)");
+    };
+    var program = common.load(opt, err);
+    for (var h : hypers.keySet()) {
+      if (program.ir().hypers().stream().noneMatch(x -> x.name().equals(h))) {
+        var names = program.ir().hypers().stream().map(x -> x.name()).collect(Collectors.joining(", "));
+        throw new OptcException("--set " + h + ": " + program.name() + " has no hyper '" + h + "' (its hypers: "
+            + (names.isEmpty() ? "none" : names) + ")");
+      }
+    }
+    var p = Npy.readFloat32(params);
+    var g = Npy.readFloat32(grads);
+    var expected = new long[p.shape().length + 1];
+    System.arraycopy(p.shape(), 0, expected, 1, p.shape().length);
+    var gs = g.shape();
+    if (gs.length != expected.length || !Arrays.equals(Arrays.copyOfRange(gs, 1, gs.length), p.shape())) {
+      throw new OptcException(grads + ": shape " + shape(gs) + " does not match the parameters: expected (T, "
+          + (p.shape().length == 0 ? "" : shape(p.shape()).substring(1, shape(p.shape()).length() - 1))
+          + ") for params of shape " + shape(p.shape()));
+    }
+    int steps = (int) gs[0];
+    var printer = metrics ? new MetricsPrinter(spec.commandLine().getOut()) : null;
+    var progress = Progress.forSteps(steps, (long) steps * p.data().length);
+    var result = Simulation.run(program, b, f, p.shape(), p.data(), g.data(), steps, hypers, trajectory != null,
+        printer, progress);
+    progress.done();
+    if (trajectory != null) {
+      Npy.write(trajectory, gs, result.trajectory());
+    }
+    try {
+      Npy.write(out, p.shape(), result.params());
+    } catch (IOException | RuntimeException e) {
+      if (trajectory != null) {
+        Files.deleteIfExists(trajectory);
+      }
+      throw e;
+    }
+    return 0;
+  }
+
+  static Fusion parseFusion(String s) {
+    return switch (s) {
+      case "full" -> Fusion.FULL;
+      case "statement" -> Fusion.STATEMENT;
+      case "none" -> Fusion.NONE;
+      default -> throw new OptcException("--fusion must be full, statement or none, not '" + s + "'");
+    };
+  }
+
+  static Map<String, Double> parseSets(List<String> sets) {
+    var map = new LinkedHashMap<String, Double>();
+    for (var s : sets) {
+      int eq = s.indexOf('=');
+      if (eq <= 0) {
+        throw new OptcException("--set " + s + ": expected NAME=VALUE, e.g. --set lr=0.01");
+      }
+      var name = s.substring(0, eq).strip();
+      var text = s.substring(eq + 1).strip();
+      double v;
+      if (text.equals("true")) {
+        v = 1;
+      } else if (text.equals("false")) {
+        v = 0;
+      } else {
+        try {
+          v = Double.parseDouble(text);
+        } catch (NumberFormatException e) {
+          throw new OptcException("--set " + s + ": '" + text + "' is not a number (or true/false)");
+        }
+        if (!Double.isFinite(v) || text.endsWith("d") || text.endsWith("f") || text.endsWith("D")
+            || text.endsWith("F")) {
+          throw new OptcException("--set " + s + ": '" + text + "' is not a finite number");
+        }
+      }
+      map.put(name, v);
+    }
+    return map;
+  }
+
+  /** Fails before any work if a result could not be written there. */
+  static void checkWritable(Path path) {
+    var parent = path.toAbsolutePath().getParent();
+    if (Files.isDirectory(path)) {
+      throw new OptcException(path + ": is a directory; give a file name for the .npy output");
+    }
+    if (parent == null || !Files.isDirectory(parent)) {
+      throw new OptcException(path + ": cannot write it: no such directory " + parent);
+    }
+    if (!Files.isWritable(parent)) {
+      throw new OptcException(path + ": cannot write it: directory " + parent + " is not writable");
+    }
+  }
+
+  static String shape(long[] s) {
+    if (s.length == 1) {
+      return "(" + s[0] + ",)";
+    }
+    return Arrays.stream(s).mapToObj(Long::toString).collect(Collectors.joining(", ", "(", ")"));
+  }
+
+  /** Prints metrics as a table, a header first. */
+  static final class MetricsPrinter implements java.util.function.Consumer<Optimizer.StepMetrics> {
+    private final PrintWriter out;
+    private boolean header;
+
+    MetricsPrinter(PrintWriter out) {
+      this.out = out;
+    }
+
+    @Override
+    public void accept(Optimizer.StepMetrics m) {
+      if (!header) {
+        out.println("step  " + String.join("  ", m.values().keySet().stream()
+            .map(k -> String.format("%14s", k)).toList()));
+        header = true;
+      }
+      var sb = new StringBuilder(String.format("%4d", m.t()));
+      for (var v : m.values().values()) {
+        sb.append("  ").append(String.format("%14.7g", v[0]));
+      }
+      out.println(sb);
+      out.flush();
+    }
+  }
+}

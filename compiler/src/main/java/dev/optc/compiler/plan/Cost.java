@@ -1,0 +1,79 @@
+package dev.optc.compiler.plan;
+
+import dev.optc.compiler.ir.IrProgram;
+import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.ir.Node;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The static cost of a plan per parameter element: bytes each phase reads and writes of per-element
+ * buffers and the arithmetic it does per element. Row, column and scalar values are O(rows + cols) per
+ * tensor and are left out of per-element figures.
+ */
+public final class Cost {
+  private Cost() {}
+
+  /** What one phase moves and computes per element. */
+  public record PhaseCost(int index, Set<String> reads, Set<String> writes, int bytesRead, int bytesWritten,
+      int flops) {
+    public int bytes() {
+      return bytesRead + bytesWritten;
+    }
+  }
+
+  /**
+   * @param lowerBound bytes per element if every buffer the step reads is read once and every buffer it
+   *     writes is written once
+   */
+  public record Summary(List<PhaseCost> phases, int bytesPerElement, int lowerBound, int flopsPerElement) {}
+
+  public static int bytesOf(IrProgram p, String buffer) {
+    return buffer.equals("w") || buffer.equals("g") ? 4 : p.state(buffer).dtype().bytes();
+  }
+
+  private static boolean elemBuffer(IrProgram p, String buffer) {
+    return buffer.equals("w") || buffer.equals("g") || p.state(buffer).shape().kind() == Kind.ELEM;
+  }
+
+  public static Summary of(Plan plan) {
+    var p = plan.program();
+    var phases = new ArrayList<PhaseCost>();
+    var allReads = new LinkedHashSet<String>();
+    var allWrites = new LinkedHashSet<String>();
+    int total = 0;
+    int flops = 0;
+    for (var phase : plan.phases()) {
+      var reads = new LinkedHashSet<String>();
+      int f = 0;
+      for (var n : plan.needed(phase)) {
+        switch (n) {
+          case Node.Load l when l.kind() == Kind.ELEM -> reads.add(l.buffer());
+          case Node.Unary u when u.kind() == Kind.ELEM -> f++;
+          case Node.Binary b when b.kind() == Kind.ELEM -> f++;
+          case Node.Select s when s.kind() == Kind.ELEM -> f++;
+          default -> { }
+        }
+      }
+      for (var r : phase.reductions()) {
+        if (r.x().kind() == Kind.ELEM) {
+          f++;
+        }
+      }
+      var writes = new LinkedHashSet<String>();
+      phase.stores().stream().map(IrProgram.Output::buffer).filter(b -> elemBuffer(p, b)).forEach(writes::add);
+      int r = reads.stream().mapToInt(b -> bytesOf(p, b)).sum();
+      int w = writes.stream().mapToInt(b -> bytesOf(p, b)).sum();
+      phases.add(new PhaseCost(phase.index(), reads, writes, r, w, f));
+      allReads.addAll(reads);
+      allWrites.addAll(writes);
+      total += r + w;
+      flops += f;
+    }
+    int bound = allReads.stream().mapToInt(b -> bytesOf(p, b)).sum()
+        + allWrites.stream().mapToInt(b -> bytesOf(p, b)).sum();
+    return new Summary(phases, total, bound, flops);
+  }
+}
