@@ -11,7 +11,7 @@ final class Common {
   @Option(names = "--dump-ir", description = "Print the IR after each compiler pass to stderr.")
   boolean dumpIr;
 
-  @Option(names = "--quiet", description = "Do not print warnings.")
+  @Option(names = "--quiet", description = "Print errors only: no warnings, no summary.")
   boolean quiet;
 
   OptProgram load(String opt, PrintWriter err) throws CompileException {

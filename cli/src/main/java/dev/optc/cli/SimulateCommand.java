@@ -112,6 +112,7 @@ final class SimulateCommand implements Callable<Integer> {
     int steps = (int) gs[0];
     var printer = metrics ? new MetricsPrinter(spec.commandLine().getOut()) : null;
     var progress = Progress.forSteps(steps, (long) steps * p.data().length);
+    long start = System.nanoTime();
     var result = Simulation.run(program, b, f, p.shape(), p.data(), g.data(), steps, hypers, trajectory != null,
         printer, progress);
     progress.done();
@@ -125,6 +126,11 @@ final class SimulateCommand implements Callable<Integer> {
         Files.deleteIfExists(trajectory);
       }
       throw e;
+    }
+    if (!common.quiet) {
+      err.printf("simulate: %d steps of %s over %d parameters %s (%s) in %.3f s; wrote %s%s%n", steps,
+          program.name(), p.data().length, shape(p.shape()), b.name(), (System.nanoTime() - start) / 1e9, out,
+          trajectory == null ? "" : " and " + trajectory);
     }
     return 0;
   }
