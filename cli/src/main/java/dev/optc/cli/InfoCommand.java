@@ -73,7 +73,7 @@ final class InfoCommand implements Callable<Integer> {
           pc.reads().isEmpty() ? "-" : String.join(" ", pc.reads()), pc.bytesRead(),
           pc.writes().isEmpty() ? "-" : String.join(" ", pc.writes()), pc.bytesWritten(), pc.flops(),
           phase.reductions().isEmpty() ? ""
-              : "; reduces " + String.join(", ", phase.reductions().stream().map(Infix::print).toList()));
+              : "; reduces " + String.join(", ", phase.reductions().stream().map(r -> Infix.print(r, 3)).toList()));
     }
     if (!ir.hoisted().isEmpty()) {
       out.println();

@@ -1,0 +1,84 @@
+package dev.optc.compiler.codegen;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.optc.compiler.Compiler;
+import dev.optc.compiler.codegen.java.JavaEmitter;
+import dev.optc.compiler.codegen.java.JavaSourceCompiler;
+import dev.optc.compiler.diag.SourceFile;
+import dev.optc.compiler.ir.IrPrinter;
+import dev.optc.compiler.pass.Pipeline;
+import dev.optc.compiler.plan.Fusion;
+import dev.optc.compiler.plan.Planner;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * Golden files (google-java-format's testdata style): for every library optimizer and every
+ * {@code golden/<case>.opt}, the optimized IR and the generated Java must equal the committed
+ * {@code golden/<case>.ir} and {@code .java}. Run with {@code -Dgolden.update=true} to rewrite them after
+ * an intended change, then read the diff. Each generated class must also compile.
+ */
+class GoldenTest {
+  static final Path DIR = Path.of("src/test/resources/golden");
+  static final List<String> LIBRARY = List.of(
+      "sgd", "adam", "adamw", "adagrad", "rmsprop", "nadam", "radam", "adamax", "adadelta", "lion", "adan");
+  static final boolean UPDATE = Boolean.getBoolean("golden.update");
+
+  record Case(String name, String text) {}
+
+  static List<Case> cases() throws IOException {
+    var cases = new ArrayList<Case>();
+    for (var name : LIBRARY) {
+      try (InputStream in = GoldenTest.class.getClassLoader()
+          .getResourceAsStream("dev/optc/optimizers/" + name + ".opt")) {
+        assertNotNull(in, "library optimizer " + name + " is not on the test classpath");
+        cases.add(new Case(name, new String(in.readAllBytes(), StandardCharsets.UTF_8)));
+      }
+    }
+    try (var files = Files.list(DIR)) {
+      for (var f : files.filter(p -> p.toString().endsWith(".opt")).sorted().toList()) {
+        var name = f.getFileName().toString().replace(".opt", "");
+        cases.add(new Case(name, Files.readString(f)));
+      }
+    }
+    return cases;
+  }
+
+  @TestFactory
+  Stream<DynamicTest> irAndJavaMatchGoldenFiles() throws IOException {
+    return cases().stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> check(c)));
+  }
+
+  static void check(Case c) throws Exception {
+    var result = Compiler.check(SourceFile.of(c.name() + ".opt", c.text()), new Pipeline.Options(null, true));
+    assertTrue(result.ok(), () -> c.name() + " does not compile: " + result.diagnostics());
+    var ir = IrPrinter.print(result.program());
+    var java = JavaEmitter.emit(Planner.plan(result.program(), Fusion.FULL), JavaEmitter.Precision.F32);
+    compare(DIR.resolve(c.name() + ".ir"), ir);
+    compare(DIR.resolve(c.name() + ".java"), java.toString());
+    JavaSourceCompiler.load(java);
+    JavaSourceCompiler.load(JavaEmitter.emit(Planner.plan(result.program(), Fusion.FULL),
+        JavaEmitter.Precision.F64));
+  }
+
+  static void compare(Path golden, String actual) throws IOException {
+    if (UPDATE) {
+      Files.writeString(golden, actual);
+      return;
+    }
+    assertTrue(Files.exists(golden), golden + " is missing: run with -Dgolden.update=true to create it");
+    assertEquals(Files.readString(golden), actual, golden + " differs (rewrite with -Dgolden.update=true "
+        + "if the change is intended)");
+  }
+}
