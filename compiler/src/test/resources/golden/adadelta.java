@@ -25,7 +25,7 @@ public final class AdadeltaF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 0 of 1: stores square_avg, acc_delta, w.
+   * Phase 0 of 1: writes square_avg, acc_delta, w.
    */
   static void phase0(JavaStep.Segment s, float[] w, float[] g, float[] square_avg,
       float[] acc_delta, double[] u, double[][] red, int lo, int hi) {

@@ -23,7 +23,7 @@ public final class AdagradF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 0 of 1: stores state_sum, w.
+   * Phase 0 of 1: writes state_sum, w.
    */
   static void phase0(JavaStep.Segment s, float[] w, float[] g, float[] state_sum, double[] u,
       double[][] red, int lo, int hi) {

@@ -29,7 +29,7 @@ public final class AdamF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 0 of 1: stores exp_avg, exp_avg_sq, max_exp_avg_sq, w.
+   * Phase 0 of 1: writes exp_avg, exp_avg_sq, max_exp_avg_sq, w.
    */
   static void phase0(JavaStep.Segment s, float[] w, float[] g, float[] exp_avg, float[] exp_avg_sq,
       float[] max_exp_avg_sq, double[] u, double[][] red, int lo, int hi) {

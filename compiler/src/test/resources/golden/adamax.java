@@ -26,7 +26,7 @@ public final class AdamaxF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 0 of 1: stores exp_avg, exp_inf, w.
+   * Phase 0 of 1: writes exp_avg, exp_inf, w.
    */
   static void phase0(JavaStep.Segment s, float[] w, float[] g, float[] exp_avg, float[] exp_inf,
       double[] u, double[][] red, int lo, int hi) {

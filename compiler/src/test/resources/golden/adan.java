@@ -31,7 +31,7 @@ public final class AdanF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 0 of 1: stores exp_avg, exp_avg_diff, exp_avg_sq, prev_grad, w.
+   * Phase 0 of 1: writes exp_avg, exp_avg_diff, exp_avg_sq, prev_grad, w.
    */
   static void phase0(JavaStep.Segment s, float[] w, float[] g, float[] exp_avg,
       float[] exp_avg_diff, float[] exp_avg_sq, float[] prev_grad, double[] u, double[][] red,

@@ -37,7 +37,7 @@ public final class ClipGlobalF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 1 of 2: stores buf, w.
+   * Phase 1 of 2: writes buf, w.
    */
   static void phase1(JavaStep.Segment s, float[] w, float[] g, float[] buf, double[] u,
       double[][] red, int lo, int hi) {

@@ -52,7 +52,7 @@ public final class FactoredF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 1 of 4: reduces sum((u2 * (rowsum((g * g) + u0) / u3)) + (r * u1)).
+   * Phase 1 of 4: reduces sum((u2 * (rowsum(…) / u3)) + (r * u1)).
    */
   static void phase1(JavaStep.Segment s, float[] w, float[] g, float[] r_, float[] c_,
       float[] steps, double[] u, double[][] red, int lo, int hi) {
@@ -80,7 +80,7 @@ public final class FactoredF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 2 of 4: reduces sum((g * rsqrt((((u2 * (rowsum((g * g) + u0) / u3)) + (r * u1)) * ((u2 * (colsum((g * g) + u0) / u4)) + (c * u1))) / (sum((u2 * (rowsum((… * …) + u0) / u3)) + (r * u1)) / u4))) * (g * rsqrt((((u2 * (rowsum((g * g) + u0) / u3)) + (r * u1)) * ((u2 * (colsum((g * g) + u0) / u4)) + (c * u1))) / (sum((u2 * (rowsum((… * …) + u0) / u3)) + (r * u1)) / u4)))).
+   * Phase 2 of 4: reduces sum((g * rsqrt((…) / (…))) * (g * rsqrt((…) / (…)))).
    */
   static void phase2(JavaStep.Segment s, float[] w, float[] g, float[] r_, float[] c_,
       float[] steps, double[] u, double[][] red, int lo, int hi) {
@@ -141,7 +141,7 @@ public final class FactoredF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 3 of 4: stores r, c, steps, w; reduces sum(((g * rsqrt((((u2 * (rowsum((… * …) + u0) / u3)) + (r * u1)) * ((u2 * (colsum((… * …) + u0) / u4)) + (c * u1))) / (sum((u2 * (rowsum((…) + …) / u3)) + (r * u1)) / u4))) / (max(1, sqrt(sum((g * rsqrt(((…) * (…)) / (… / …))) * (g * rsqrt(((…) * (…)) / (… / …)))) / u5) / u6))) * ((g * rsqrt((((u2 * (rowsum((… * …) + u0) / u3)) + (r * u1)) * ((u2 * (colsum((… * …) + u0) / u4)) + (c * u1))) / (sum((u2 * (rowsum((…) + …) / u3)) + (r * u1)) / u4))) / (max(1, sqrt(sum((g * rsqrt(((…) * (…)) / (… / …))) * (g * rsqrt(((…) * (…)) / (… / …)))) / u5) / u6)))).
+   * Phase 3 of 4: writes r, c, steps, w; reduces sum(((g * rsqrt(…)) / (max(1, … / …))) * ((g * rsqrt(…)) / (max(1, … / …)))).
    */
   static void phase3(JavaStep.Segment s, float[] w, float[] g, float[] r_, float[] c_,
       float[] steps, double[] u, double[][] red, int lo, int hi) {

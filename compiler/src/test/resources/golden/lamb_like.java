@@ -28,7 +28,7 @@ public final class LambLikeF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 0 of 2: reduces sum(w * w), sum(((w * u7) + ((((g * u1) + (m * u0)) / u4) / (u6 + sqrt(((u3 * (g * g)) + (v * u2)) / u5)))) * ((w * u7) + ((((g * u1) + (m * u0)) / u4) / (u6 + sqrt(((u3 * (g * g)) + (v * u2)) / u5))))).
+   * Phase 0 of 2: reduces sum(w * w), sum(((w * u7) + (((…) / …) / (… + …))) * ((w * u7) + (((…) / …) / (… + …)))).
    */
   static void phase0(JavaStep.Segment s, float[] w, float[] g, float[] m, float[] v, double[] u,
       double[][] red, int lo, int hi) {
@@ -76,7 +76,7 @@ public final class LambLikeF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 1 of 2: stores m, v, w.
+   * Phase 1 of 2: writes m, v, w.
    */
   static void phase1(JavaStep.Segment s, float[] w, float[] g, float[] m, float[] v, double[] u,
       double[][] red, int lo, int hi) {

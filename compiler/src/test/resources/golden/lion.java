@@ -23,7 +23,7 @@ public final class LionF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 0 of 1: stores m, w.
+   * Phase 0 of 1: writes m, w.
    */
   static void phase0(JavaStep.Segment s, float[] w, float[] g, float[] m, double[] u,
       double[][] red, int lo, int hi) {

@@ -30,7 +30,7 @@ public final class NadamF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 0 of 1: stores exp_avg, exp_avg_sq, mu_product, w.
+   * Phase 0 of 1: writes exp_avg, exp_avg_sq, mu_product, w.
    */
   static void phase0(JavaStep.Segment s, float[] w, float[] g, float[] exp_avg, float[] exp_avg_sq,
       float[] mu_product, double[] u, double[][] red, int lo, int hi) {

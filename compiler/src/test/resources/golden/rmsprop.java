@@ -28,7 +28,7 @@ public final class RmspropF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 0 of 1: stores square_avg, grad_avg, momentum_buffer, w.
+   * Phase 0 of 1: writes square_avg, grad_avg, momentum_buffer, w.
    */
   static void phase0(JavaStep.Segment s, float[] w, float[] g, float[] square_avg, float[] grad_avg,
       float[] momentum_buffer, double[] u, double[][] red, int lo, int hi) {

@@ -27,7 +27,7 @@ public final class SgdF32Step implements JavaStep<float[]> {
   }
 
   /**
-   * Phase 0 of 1: stores momentum_buffer, w.
+   * Phase 0 of 1: writes momentum_buffer, w.
    */
   static void phase0(JavaStep.Segment s, float[] w, float[] g, float[] momentum_buffer, double[] u,
       double[][] red, int lo, int hi) {

@@ -31,11 +31,20 @@ public final class Cost {
   public record Summary(List<PhaseCost> phases, int bytesPerElement, int lowerBound, int flopsPerElement) {}
 
   public static int bytesOf(IrProgram p, String buffer) {
-    return buffer.equals("w") || buffer.equals("g") ? 4 : p.state(buffer).dtype().bytes();
+    return buffer.equals("w") || buffer.equals("g") || Plan.isTemp(buffer) ? 4
+        : p.state(buffer).dtype().bytes();
   }
 
-  private static boolean elemBuffer(IrProgram p, String buffer) {
-    return buffer.equals("w") || buffer.equals("g") || p.state(buffer).shape().kind() == Kind.ELEM;
+  private static String name(Plan.Location at) {
+    return Plan.bufferOf(at);
+  }
+
+  private static boolean perElement(Plan plan, Plan.Location at) {
+    return switch (at) {
+      case Plan.Location.Buffer b -> b.name().equals("w")
+          || plan.program().state(b.name()).shape().kind() == Kind.ELEM;
+      case Plan.Location.Temp t -> t.kind() == Kind.ELEM;
+    };
   }
 
   public static Summary of(Plan plan) {
@@ -49,6 +58,13 @@ public final class Cost {
       var reads = new LinkedHashSet<String>();
       int f = 0;
       for (var n : plan.needed(phase)) {
+        var at = plan.locations().get(n);
+        if (at != null && plan.available(phase, n)) {
+          if (perElement(plan, at)) {
+            reads.add(name(at));
+          }
+          continue;
+        }
         switch (n) {
           case Node.Load l when l.kind() == Kind.ELEM -> reads.add(l.buffer());
           case Node.Unary u when u.kind() == Kind.ELEM -> f++;
@@ -63,7 +79,8 @@ public final class Cost {
         }
       }
       var writes = new LinkedHashSet<String>();
-      phase.stores().stream().map(IrProgram.Output::buffer).filter(b -> elemBuffer(p, b)).forEach(writes::add);
+      phase.writes().stream().filter(w -> perElement(plan, w.location()))
+          .forEach(w -> writes.add(name(w.location())));
       int r = reads.stream().mapToInt(b -> bytesOf(p, b)).sum();
       int w = writes.stream().mapToInt(b -> bytesOf(p, b)).sum();
       phases.add(new PhaseCost(phase.index(), reads, writes, r, w, f));
@@ -72,8 +89,9 @@ public final class Cost {
       total += r + w;
       flops += f;
     }
-    int bound = allReads.stream().mapToInt(b -> bytesOf(p, b)).sum()
-        + allWrites.stream().mapToInt(b -> bytesOf(p, b)).sum();
+    // The bound counts program buffers only: temporaries are the plan's own cost.
+    int bound = allReads.stream().filter(b -> !Plan.isTemp(b)).mapToInt(b -> bytesOf(p, b)).sum()
+        + allWrites.stream().filter(b -> !Plan.isTemp(b)).mapToInt(b -> bytesOf(p, b)).sum();
     return new Summary(phases, total, bound, flops);
   }
 }

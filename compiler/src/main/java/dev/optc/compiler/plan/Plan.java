@@ -1,44 +1,118 @@
 package dev.optc.compiler.plan;
 
 import dev.optc.compiler.ir.IrProgram;
+import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.ir.Node;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 
 /**
- * How a program runs: a sequence of phases, each one pass over the tensors of a group (one kernel
- * launch for the whole group on a device). A phase reads buffers and the results of earlier phases'
- * reductions, computes its reductions, and performs its stores.
+ * How a program runs: a sequence of phases, each one pass over the tensors of a group (one kernel launch
+ * for the whole group on a device). A phase reads buffers, values earlier phases wrote and the results
+ * of earlier reductions; it computes its reductions and performs its writes.
  *
- * @param reductions every reduction of the program, in a stable order; a reduction's index here is
- *     its slot in the reduction results that backends keep between phases
+ * @param reductions every reduction of the program, in a stable order; a reduction's index here is its
+ *     slot in the reduction results that backends keep between phases
+ * @param temps the temporary buffers the plan writes values to, by index (their kind sizes them: an elem
+ *     temp has one value per element, a row temp one per row, …)
+ * @param locations where each value written by some phase lives for the phases after it
  */
-public record Plan(IrProgram program, Fusion fusion, List<Phase> phases, List<Node.Reduce> reductions) {
+public record Plan(
+    IrProgram program,
+    Fusion fusion,
+    List<Phase> phases,
+    List<Node.Reduce> reductions,
+    List<Kind> temps,
+    Map<Node, Location> locations) {
 
   public Plan {
     phases = List.copyOf(phases);
     reductions = List.copyOf(reductions);
+    temps = List.copyOf(temps);
+    locations = Map.copyOf(locations);
   }
+
+  /**
+   * The buffer name of temporary {@code index}. It starts with a character no DSL name can have, so it
+   * never collides with a state.
+   */
+  public static String tempName(int index) {
+    return "%tmp" + index;
+  }
+
+  public static boolean isTemp(String buffer) {
+    return buffer.startsWith("%");
+  }
+
+  /** The buffer a location names: {@code w}, a state, or a temporary's {@link #tempName}. */
+  public static String bufferOf(Location at) {
+    return switch (at) {
+      case Location.Buffer b -> b.name();
+      case Location.Temp t -> tempName(t.index());
+    };
+  }
+
+  /** Where a written value is kept: a program buffer ({@code w} or a state) or a temporary. */
+  public sealed interface Location {
+    /** {@code w} or a state: the step's result lands there. */
+    record Buffer(String name) implements Location {}
+
+    /** Temporary buffer {@code index} of {@link Plan#temps()}. */
+    record Temp(int index, Kind kind) implements Location {}
+  }
+
+  /** A value a phase writes, and where. */
+  public record Write(Node value, Location location) {}
 
   /**
    * One pass over memory.
    *
-   * @param stores buffers written by this phase, with the values written
+   * @param writes values this phase writes: step results into buffers, intermediates into temps
    * @param reductions reductions whose arguments this phase computes, accumulated over the tensor
+   * @param label what the phase is for (a DSL statement at fusion {@code statement}), or null
    */
-  public record Phase(int index, List<IrProgram.Output> stores, List<Node.Reduce> reductions) {
+  public record Phase(int index, List<Write> writes, List<Node.Reduce> reductions, String label) {
     public Phase {
-      stores = List.copyOf(stores);
+      writes = List.copyOf(writes);
       reductions = List.copyOf(reductions);
+    }
+
+    /** The writes into program buffers: the step's results. */
+    public List<IrProgram.Output> stores() {
+      return writes.stream()
+          .filter(w -> w.location() instanceof Location.Buffer)
+          .map(w -> new IrProgram.Output(((Location.Buffer) w.location()).name(), w.value()))
+          .toList();
     }
   }
 
   /**
-   * Whether a phase can use {@code n} without computing it: a literal, a hoisted uniform, or the result
-   * of a reduction accumulated in an earlier phase.
+   * Whether a phase can use {@code n} without computing it: a literal, a hoisted uniform, the result of
+   * a reduction accumulated in an earlier phase, or a value an earlier phase wrote.
    */
   public boolean available(Phase phase, Node n) {
-    return n instanceof Node.Const || n instanceof Node.Uniform
-        || (n instanceof Node.Reduce r && phaseOf(r) < phase.index());
+    if (n instanceof Node.Const || n instanceof Node.Uniform) {
+      return true;
+    }
+    if (n instanceof Node.Reduce r && phaseOf(r) < phase.index()) {
+      return true;
+    }
+    return locations.containsKey(n) && writtenIn(n) < phase.index();
+  }
+
+  /** The phase that writes {@code n} (which must be in {@link #locations()}). */
+  public int writtenIn(Node n) {
+    for (var p : phases) {
+      for (var w : p.writes()) {
+        if (w.value() == n && w.location().equals(locations.get(n))) {
+          return p.index();
+        }
+      }
+    }
+    throw new IllegalArgumentException("node #" + n.id() + " is not written by any phase");
   }
 
   /** The phase that accumulates reduction {@code r}. */
@@ -52,15 +126,15 @@ public record Plan(IrProgram program, Fusion fusion, List<Phase> phases, List<No
   }
 
   /**
-   * Every node a phase evaluates or reads, in topological order: the closure of its stores' values and
+   * Every node a phase evaluates or reads, in topological order: the closure of its writes' values and
    * its reductions' arguments, stopping at {@link #available} nodes (which are included, literals not).
    */
   public List<Node> needed(Phase phase) {
-    var roots = new java.util.ArrayList<Node>();
-    phase.stores().forEach(o -> roots.add(o.value()));
+    var roots = new ArrayList<Node>();
+    phase.writes().forEach(w -> roots.add(w.value()));
     phase.reductions().forEach(r -> roots.add(r.x()));
-    var seen = new java.util.HashSet<Node>();
-    var stack = new java.util.ArrayDeque<>(roots);
+    var seen = new HashSet<Node>();
+    var stack = new ArrayDeque<>(roots);
     while (!stack.isEmpty()) {
       var n = stack.pop();
       if (seen.add(n) && !available(phase, n)) {

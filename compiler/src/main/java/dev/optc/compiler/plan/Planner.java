@@ -1,33 +1,75 @@
 package dev.optc.compiler.plan;
 
+import dev.optc.compiler.ir.Dtype;
 import dev.optc.compiler.ir.Graph;
 import dev.optc.compiler.ir.IrProgram;
+import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.ir.Node;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
- * Cuts a program into phases at its reductions (DSL.md §8). A reduction needs every element of its
- * argument, so a value that depends on a reduction's result can only be computed in a later pass.
+ * Cuts a program into phases (DSL.md §8).
  *
- * <p>The depth of a node is the number of reductions on its longest path from the inputs; a reduction
- * of an argument of depth d is accumulated in phase d and readable from phase d+1. Every store happens in
- * the last phase. That is hazard-free by construction: no phase reads a buffer that an earlier phase
- * overwrote, because no earlier phase overwrites anything. Metrics are uniform and are evaluated after
- * the last phase from reduction results and uniforms. A program without reductions is one phase.
+ * <p><b>full</b>: a reduction needs every element of its argument, so a value that depends on a
+ * reduction's result can only be computed in a later pass. The depth of a node is the number of
+ * reductions on its longest path from the inputs; a reduction of an argument of depth d is accumulated in
+ * phase d and readable from phase d+1; every store happens in the last phase. That is hazard-free by
+ * construction: no phase reads a buffer an earlier phase overwrote, because no earlier phase overwrites
+ * anything. A program without reductions is one phase.
+ *
+ * <p><b>statement</b> and <b>none</b> materialize values one after another, as eager frameworks do: each
+ * DSL statement's value (or each IR operation) is its own phase writing to a temporary, and a reduction is
+ * a phase of its own. A step result is written straight into its buffer when no later phase still needs
+ * that buffer's old value, otherwise it goes to a temporary and a last phase stores it.
+ *
+ * <p>Metrics are uniform and are evaluated on the host after the last phase, from reduction results and
+ * uniforms.
  */
 public final class Planner {
   private Planner() {}
 
   public static Plan plan(IrProgram p, Fusion fusion) {
-    var depth = depths(p);
-    var reductions = depth.keySet().stream()
+    return switch (fusion) {
+      case FULL -> full(p);
+      case STATEMENT -> sequential(p, fusion, statementUnits(p));
+      case NONE -> sequential(p, fusion, operationUnits(p));
+    };
+  }
+
+  private static List<Node> roots(IrProgram p) {
+    var roots = new ArrayList<Node>();
+    p.outputs().forEach(o -> roots.add(o.value()));
+    p.metrics().forEach(m -> roots.add(m.value()));
+    return roots;
+  }
+
+  /** Depth of each node reachable from the outputs and metrics: reductions on its longest input path. */
+  public static Map<Node, Integer> depths(IrProgram p) {
+    var depth = new HashMap<Node, Integer>();
+    for (var n : Graph.topological(roots(p))) {
+      int d = n.inputs().stream().mapToInt(depth::get).max().orElse(0);
+      depth.put(n, n instanceof Node.Reduce ? d + 1 : d);
+    }
+    return depth;
+  }
+
+  private static List<Node.Reduce> allReductions(IrProgram p) {
+    return Graph.topological(roots(p)).stream()
         .filter(n -> n instanceof Node.Reduce)
         .map(n -> (Node.Reduce) n)
-        .sorted((x, y) -> Integer.compare(x.id(), y.id()))
         .toList();
+  }
+
+  private static Plan full(IrProgram p) {
+    var depth = depths(p);
+    var reductions = allReductions(p);
     int last = 0;
     for (var o : p.outputs()) {
       last = Math.max(last, depth.get(o.value()));
@@ -35,25 +77,240 @@ public final class Planner {
     for (var r : reductions) {
       last = Math.max(last, depth.get(r.x()));
     }
+    var locations = new HashMap<Node, Plan.Location>();
+    var stores = new ArrayList<Plan.Write>();
+    for (var o : p.outputs()) {
+      stores.add(new Plan.Write(o.value(), new Plan.Location.Buffer(o.buffer())));
+    }
     var phases = new ArrayList<Plan.Phase>();
     for (int i = 0; i <= last; i++) {
       int phase = i;
       var here = reductions.stream().filter(r -> depth.get(r.x()) == phase).toList();
-      phases.add(new Plan.Phase(i, i == last ? p.outputs() : List.of(), here));
+      phases.add(new Plan.Phase(i, i == last ? stores : List.of(), here, null));
     }
-    return new Plan(p, fusion, phases, reductions);
+    return new Plan(p, Fusion.FULL, phases, reductions, List.of(), locations);
   }
 
-  /** Depth of each node reachable from the outputs and metrics (for tests and {@code info}). */
-  public static Map<Node, Integer> depths(IrProgram p) {
-    var roots = new ArrayList<Node>();
-    p.outputs().forEach(o -> roots.add(o.value()));
-    p.metrics().forEach(m -> roots.add(m.value()));
-    var depth = new HashMap<Node, Integer>();
-    for (var n : Graph.topological(roots)) {
-      int d = n.inputs().stream().mapToInt(depth::get).max().orElse(0);
-      depth.put(n, n instanceof Node.Reduce ? d + 1 : d);
+  /** One unit per statement whose value varies over the tensor (uniform ones are computed inline). */
+  private static List<Node> statementUnits(IrProgram p) {
+    var units = new LinkedHashMap<Node, Boolean>();
+    var live = Graph.reachable(roots(p));
+    for (var b : p.bindings()) {
+      var v = b.value();
+      if (!v.kind().isUniform() && live.contains(v) && !(v instanceof Node.Load) && !(v instanceof Node.Reduce)) {
+        units.putIfAbsent(v, true);
+      }
     }
-    return depth;
+    return List.copyOf(units.keySet());
+  }
+
+  /** One unit per operation on per-element (or row/column) values. */
+  private static List<Node> operationUnits(IrProgram p) {
+    return Graph.topological(roots(p)).stream()
+        .filter(n -> !n.kind().isUniform())
+        .filter(n -> n instanceof Node.Unary || n instanceof Node.Binary || n instanceof Node.Select)
+        .toList();
+  }
+
+  private static Plan sequential(IrProgram p, Fusion fusion, List<Node> units) {
+    var b = new SequentialBuilder(p, fusion);
+    for (var u : units) {
+      b.materialize(u, b.newTemp(u.kind()), labelOf(p, u, fusion));
+    }
+    var pending = new ArrayList<Plan.Write>();
+    for (var o : p.outputs()) {
+      b.reduce(o.value());
+      pending.add(new Plan.Write(o.value(), new Plan.Location.Buffer(o.buffer())));
+    }
+    for (var m : p.metrics()) {
+      b.reduce(m.value());
+    }
+    return b.finish(pending);
+  }
+
+  private static String labelOf(IrProgram p, Node u, Fusion fusion) {
+    if (fusion == Fusion.STATEMENT) {
+      for (var binding : p.bindings()) {
+        if (binding.value() == u) {
+          return binding.span().text().replaceAll("\\s+", " ").strip();
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Builds phases one after another, remembering what earlier phases made available. */
+  private static final class SequentialBuilder {
+    private final IrProgram program;
+    private final Fusion fusion;
+    private final List<Node.Reduce> reductions;
+    private final List<PhaseDraft> phases = new ArrayList<>();
+    private final Map<Node, Plan.Location> locations = new HashMap<>();
+    private final Set<Node> reduced = new HashSet<>();
+    private final List<Kind> temps = new ArrayList<>();
+
+    private record PhaseDraft(List<Plan.Write> writes, List<Node.Reduce> reductions, String label) {}
+
+    SequentialBuilder(IrProgram program, Fusion fusion) {
+      this.program = program;
+      this.fusion = fusion;
+      this.reductions = allReductions(program);
+    }
+
+    Plan.Location.Temp newTemp(Kind kind) {
+      temps.add(kind);
+      return new Plan.Location.Temp(temps.size() - 1, kind);
+    }
+
+    private boolean available(Node n) {
+      return n instanceof Node.Const || n instanceof Node.Uniform || locations.containsKey(n)
+          || (n instanceof Node.Reduce r && reduced.contains(r));
+    }
+
+    /** The reductions {@code n} needs that no phase has computed yet, innermost first. */
+    private List<Node.Reduce> missingReductions(Node n) {
+      var found = new ArrayList<Node.Reduce>();
+      var seen = new HashSet<Node>();
+      var stack = new ArrayDeque<Node>();
+      stack.push(n);
+      while (!stack.isEmpty()) {
+        var x = stack.pop();
+        if (!seen.add(x) || available(x)) {
+          continue;
+        }
+        if (x instanceof Node.Reduce r) {
+          found.add(r);
+        }
+        stack.addAll(x.inputs());
+      }
+      found.sort((a, c) -> Integer.compare(a.id(), c.id()));
+      return found;
+    }
+
+    /** Adds phases computing every reduction {@code n} needs, one reduction per phase. */
+    void reduce(Node n) {
+      for (var r : missingReductions(n)) {
+        if (!reduced.contains(r)) {
+          // Reductions inside r's argument come first (ids are topological, so they sort earlier).
+          reduce(r.x());
+          phases.add(new PhaseDraft(List.of(), List.of(r), null));
+          reduced.add(r);
+        }
+      }
+    }
+
+    void materialize(Node n, Plan.Location at, String label) {
+      if (available(n)) {
+        return;
+      }
+      reduce(n);
+      phases.add(new PhaseDraft(List.of(new Plan.Write(n, at)), List.of(), label));
+      locations.put(n, at);
+    }
+
+    Plan finish(List<Plan.Write> stores) {
+      // Results computed into temporaries move into their buffers where no later phase reads the
+      // buffer's old value; the rest are stored by one last phase.
+      var last = new ArrayList<Plan.Write>();
+      for (var s : stores) {
+        var buffer = ((Plan.Location.Buffer) s.location()).name();
+        var at = locations.get(s.value());
+        int writer = writerOf(s.value());
+        // A bf16/f16 buffer rounds what it stores, and later phases must see the float32 value.
+        boolean exact = buffer.equals("w") || program.state(buffer).dtype() == Dtype.F32;
+        if (at instanceof Plan.Location.Temp && exact && !readsOldAfter(buffer, writer)
+            && !locations.containsValue(s.location())) {
+          retarget(writer, s.value(), s.location());
+          locations.put(s.value(), s.location());
+        } else if (!(at != null && at.equals(s.location()))) {
+          last.add(s);
+        }
+      }
+      if (!last.isEmpty()) {
+        phases.add(new PhaseDraft(last, List.of(), "store results"));
+      }
+      var built = new ArrayList<Plan.Phase>();
+      for (int i = 0; i < phases.size(); i++) {
+        var d = phases.get(i);
+        built.add(new Plan.Phase(i, d.writes(), d.reductions(), d.label()));
+      }
+      if (built.isEmpty()) {
+        built.add(new Plan.Phase(0, List.of(), List.of(), null));
+      }
+      // Temporaries that became buffers are no longer used; keep indices stable anyway (tiny cost).
+      return new Plan(program, fusion, built, reductions, temps, locations);
+    }
+
+    private int writerOf(Node n) {
+      for (int i = 0; i < phases.size(); i++) {
+        for (var w : phases.get(i).writes()) {
+          if (w.value() == n) {
+            return i;
+          }
+        }
+      }
+      return -1;
+    }
+
+    private void retarget(int phase, Node n, Plan.Location to) {
+      var d = phases.get(phase);
+      var writes = d.writes().stream().map(w -> w.value() == n ? new Plan.Write(n, to) : w).toList();
+      phases.set(phase, new PhaseDraft(writes, d.reductions(), d.label()));
+    }
+
+    /** Whether a phase after {@code phase} (or the final store) reads {@code buffer}'s value from before. */
+    private boolean readsOldAfter(String buffer, int phase) {
+      for (int i = phase + 1; i < phases.size(); i++) {
+        if (reads(phases.get(i), buffer)) {
+          return true;
+        }
+      }
+      // The last store phase reads the values it stores.
+      for (var o : program.outputs()) {
+        if (locations.get(o.value()) == null && dependsOnLoad(o.value(), buffer)) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    private boolean reads(PhaseDraft d, String buffer) {
+      var roots = new ArrayList<Node>();
+      d.writes().forEach(w -> roots.add(w.value()));
+      d.reductions().forEach(r -> roots.add(r.x()));
+      for (var root : roots) {
+        if (dependsOnLoad(root, buffer, d)) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    private boolean dependsOnLoad(Node root, String buffer) {
+      return dependsOnLoad(root, buffer, null);
+    }
+
+    /** Whether computing {@code root} (stopping at values written before {@code d}) loads {@code buffer}. */
+    private boolean dependsOnLoad(Node root, String buffer, PhaseDraft d) {
+      var seen = new HashSet<Node>();
+      var stack = new ArrayDeque<Node>();
+      stack.push(root);
+      while (!stack.isEmpty()) {
+        var x = stack.pop();
+        if (!seen.add(x)) {
+          continue;
+        }
+        if (x instanceof Node.Load l && l.buffer().equals(buffer)) {
+          return true;
+        }
+        boolean stop = x != root && (x instanceof Node.Const || x instanceof Node.Uniform
+            || (locations.containsKey(x) && (d == null || writerOf(x) < phases.indexOf(d)))
+            || (x instanceof Node.Reduce r && reduced.contains(r)));
+        if (!stop) {
+          stack.addAll(x.inputs());
+        }
+      }
+      return false;
+    }
   }
 }

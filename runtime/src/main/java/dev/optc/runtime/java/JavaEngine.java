@@ -36,10 +36,6 @@ final class JavaEngine implements Engine {
 
   JavaEngine(OptProgram program, Layout layout, Fusion fusion, JavaEmitter.Precision precision,
       int threads) {
-    if (fusion != Fusion.FULL) {
-      throw new OptcException("the java backend runs fully fused code only; --fusion " + fusion.label()
-          + " is for device backends (opencl, cuda)");
-    }
     this.plan = Planner.plan(program.ir(), fusion);
     this.layout = layout;
     this.precision = precision;
@@ -50,6 +46,10 @@ final class JavaEngine implements Engine {
       names.add(s.name());
       kinds.add(s.shape().kind());
     });
+    for (int i = 0; i < plan.temps().size(); i++) {
+      names.add(Plan.tempName(i));
+      kinds.add(plan.temps().get(i));
+    }
     this.buffers = precision == JavaEmitter.Precision.F32 ? new float[names.size()][]
         : new double[names.size()][];
     for (int i = 0; i < names.size(); i++) {
