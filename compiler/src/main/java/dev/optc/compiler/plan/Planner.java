@@ -77,7 +77,9 @@ public final class Planner {
     for (var r : reductions) {
       last = Math.max(last, depth.get(r.x()));
     }
-    var locations = new HashMap<Node, Plan.Location>();
+    // Row, column and scalar states stored here may also be read here (their old value); device
+    // backends give such buffers a second copy to write into and swap the two after the step, so the
+    // plan needs no extra phase for them (see racesWithLoad).
     var stores = new ArrayList<Plan.Write>();
     for (var o : p.outputs()) {
       stores.add(new Plan.Write(o.value(), new Plan.Location.Buffer(o.buffer())));
@@ -88,7 +90,20 @@ public final class Planner {
       var here = reductions.stream().filter(r -> depth.get(r.x()) == phase).toList();
       phases.add(new Plan.Phase(i, i == last ? stores : List.of(), here, null));
     }
-    return new Plan(p, Fusion.FULL, phases, reductions, List.of(), locations);
+    return new Plan(p, Fusion.FULL, phases, reductions, List.of(), Map.of());
+  }
+
+  /**
+   * Whether storing into {@code buffer} in a parallel pass that computes {@code roots} would race: the
+   * buffer has fewer values than elements (row, col, scalar), so one thread writes a value that other
+   * threads of the same pass read as the old one.
+   */
+  public static boolean racesWithLoad(IrProgram p, String buffer, List<Node> roots) {
+    if (buffer.equals("w") || p.state(buffer).shape().kind() == Kind.ELEM) {
+      return false;
+    }
+    return Graph.topological(roots).stream()
+        .anyMatch(n -> n instanceof Node.Load l && l.buffer().equals(buffer));
   }
 
   /** One unit per statement whose value varies over the tensor (uniform ones are computed inline). */
@@ -219,7 +234,7 @@ public final class Planner {
         // A bf16/f16 buffer rounds what it stores, and later phases must see the float32 value.
         boolean exact = buffer.equals("w") || program.state(buffer).dtype() == Dtype.F32;
         if (at instanceof Plan.Location.Temp && exact && !readsOldAfter(buffer, writer)
-            && !locations.containsValue(s.location())) {
+            && !locations.containsValue(s.location()) && !racesInPhase(buffer, writer)) {
           retarget(writer, s.value(), s.location());
           locations.put(s.value(), s.location());
         } else if (!(at != null && at.equals(s.location()))) {
@@ -239,6 +254,14 @@ public final class Planner {
       }
       // Temporaries that became buffers are no longer used; keep indices stable anyway (tiny cost).
       return new Plan(program, fusion, built, reductions, temps, locations);
+    }
+
+    /** Whether phase {@code writer} reads the old value of a row/col/scalar {@code buffer} it would write. */
+    private boolean racesInPhase(String buffer, int writer) {
+      if (buffer.equals("w") || program.state(buffer).shape().kind() == Kind.ELEM) {
+        return false;
+      }
+      return reads(phases.get(writer), buffer);
     }
 
     private int writerOf(Node n) {

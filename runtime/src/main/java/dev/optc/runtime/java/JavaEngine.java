@@ -133,6 +133,10 @@ final class JavaEngine implements Engine {
       var tasks = new ArrayList<Task>();
       boolean chunkable = step.chunkable(k);
       for (var s : layout.segments()) {
+        if (s.numel() == 0) {
+          // An empty tensor has nothing to update: every backend leaves its states as they are.
+          continue;
+        }
         if (chunkable && s.numel() > CHUNK) {
           for (int lo = 0; lo < s.numel(); lo += CHUNK) {
             tasks.add(new Task(s, lo, Math.min(s.numel(), lo + CHUNK)));
@@ -141,7 +145,7 @@ final class JavaEngine implements Engine {
           tasks.add(new Task(s, 0, s.numel()));
         }
       }
-      if (pool == null || tasks.size() == 1) {
+      if (pool == null || tasks.size() <= 1) {
         for (var t : tasks) {
           step.run(k, t.segment(), buffers, uniforms[t.segment().index()], red, t.lo(), t.hi());
         }
