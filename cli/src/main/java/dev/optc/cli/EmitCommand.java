@@ -1,9 +1,11 @@
 package dev.optc.cli;
 
+import dev.optc.compiler.codegen.c.CEmitter;
+import dev.optc.compiler.codegen.c.Dialect;
 import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.diag.CompileException;
-import dev.optc.compiler.plan.Fusion;
 import dev.optc.compiler.plan.Planner;
+import dev.optc.runtime.AtomicFiles;
 import dev.optc.runtime.OptcException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,7 +22,9 @@ import picocli.CommandLine.Spec;
 final class EmitCommand implements Callable<Integer> {
   /** Code generators by target name. */
   enum Target {
-    java
+    java,
+    opencl,
+    cuda
   }
 
   @Parameters(index = "0", paramLabel = "OPT", description = ".opt file or library name")
@@ -33,6 +37,15 @@ final class EmitCommand implements Callable<Integer> {
   @Option(names = "--precision", defaultValue = "f32", paramLabel = "P",
       description = "Arithmetic of the Java reference: f32 (default) or f64.")
   String precision;
+
+  @Option(names = "--fusion", defaultValue = "full", paramLabel = "LEVEL",
+      description = "full (one kernel per phase, default), statement (one per DSL statement) or none (one per "
+          + "operation).")
+  String fusion;
+
+  @Option(names = "--local-size", defaultValue = "256", paramLabel = "N",
+      description = "Work-group size the OpenCL/CUDA kernels are written for (a power of two; default 256).")
+  int localSize;
 
   @Option(names = {"-o", "--output"}, paramLabel = "DIR",
       description = "Write the source under DIR (in its package folders) instead of printing it.")
@@ -51,10 +64,28 @@ final class EmitCommand implements Callable<Integer> {
       case "f64" -> JavaEmitter.Precision.F64;
       default -> throw new OptcException("--precision must be f32 or f64, not '" + precision + "'");
     };
+    var f = SimulateCommand.parseFusion(fusion);
+    if (Integer.bitCount(localSize) != 1 || localSize > 1024) {
+      throw new OptcException("--local-size must be a power of two up to 1024, not " + localSize);
+    }
     var program = common.load(opt, spec.commandLine().getErr());
-    var file = switch (target) {
-      case java -> JavaEmitter.emit(Planner.plan(program.ir(), Fusion.FULL), p);
-    };
+    var plan = Planner.plan(program.ir(), f);
+    if (target != Target.java) {
+      var dialect = target == Target.opencl ? Dialect.OPENCL : Dialect.CUDA;
+      var source = CEmitter.emit(plan, dialect, localSize).source();
+      if (output == null) {
+        spec.commandLine().getOut().print(source);
+        spec.commandLine().getOut().flush();
+        return 0;
+      }
+      var name = program.name().replaceAll("[^A-Za-z0-9_]", "_") + (target == Target.opencl ? ".cl" : ".cu");
+      Files.createDirectories(output);
+      var path = output.resolve(name);
+      AtomicFiles.write(path, source);
+      spec.commandLine().getOut().println(path);
+      return 0;
+    }
+    var file = JavaEmitter.emit(plan, p);
     if (output == null) {
       spec.commandLine().getOut().print(file);
       spec.commandLine().getOut().flush();
@@ -66,14 +97,7 @@ final class EmitCommand implements Callable<Integer> {
     var dir = output.resolve(file.packageName().replace('.', '/'));
     Files.createDirectories(dir);
     var path = dir.resolve(file.typeSpec().name() + ".java");
-    var tmp = Files.createTempFile(dir, ".emit", ".tmp");
-    try {
-      Files.writeString(tmp, file.toString());
-      Files.move(tmp, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    AtomicFiles.write(path, file.toString());
     spec.commandLine().getOut().println(path);
     return 0;
   }

@@ -59,7 +59,15 @@ public final class Main implements Runnable {
       return EXIT_USAGE;
     });
     cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> handle(ex, err));
-    return cli.execute(args);
+    try {
+      return cli.execute(args);
+    } catch (StackOverflowError e) {
+      err.println("optc: the input is nested too deeply to process (a stack overflow); simplify it");
+      return EXIT_USAGE;
+    } catch (Error e) {
+      // picocli passes Errors through; they are bugs (or the JVM giving up) and still get one line.
+      return internal(e, err);
+    }
   }
 
   static int handle(Exception ex, PrintWriter err) {

@@ -8,13 +8,9 @@ import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -92,40 +88,7 @@ final class Checkpoint {
     } catch (IOException e) {
       throw new IllegalStateException("writing to memory cannot fail", e);
     }
-    writeAtomically(path, bytes.toByteArray());
-  }
-
-  static void writeAtomically(Path path, byte[] data) {
-    var dir = path.toAbsolutePath().getParent();
-    Path tmp = null;
-    try {
-      tmp = Files.createTempFile(dir, "." + path.getFileName() + ".", ".tmp");
-      try (var ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-        var buf = ByteBuffer.wrap(data);
-        while (buf.hasRemaining()) {
-          ch.write(buf);
-        }
-        ch.force(true);
-      }
-      try {
-        Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING);
-      }
-      tmp = null;
-    } catch (NoSuchFileException e) {
-      throw new OptcException(path + ": cannot write it (no such directory " + dir + ")");
-    } catch (IOException e) {
-      throw new OptcException(path + ": cannot write it (" + e.getMessage() + ")");
-    } finally {
-      if (tmp != null) {
-        try {
-          Files.deleteIfExists(tmp);
-        } catch (IOException ignored) {
-          // Leave it; the name starts with a dot and says what it is.
-        }
-      }
-    }
+    AtomicFiles.write(path, bytes.toByteArray());
   }
 
   static void restore(Optimizer opt, Path path) {

@@ -86,7 +86,9 @@ public final class Simplify implements Pass {
       Node next = null;
       for (var rule : RULES) {
         next = rule.body().apply(f, n);
-        if (next != null && next != n) {
+        // A value's kind is part of its meaning (a reduction sums a row value's rows entries, an elem
+        // value's elements), so a rewrite may not narrow it: c ? rowsum(g) : w stays elem.
+        if (next != null && next != n && next.kind() == n.kind()) {
           break;
         }
         next = null;

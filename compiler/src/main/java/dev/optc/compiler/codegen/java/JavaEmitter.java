@@ -9,6 +9,7 @@ import com.palantir.javapoet.NameAllocator;
 import com.palantir.javapoet.ParameterizedTypeName;
 import com.palantir.javapoet.TypeName;
 import com.palantir.javapoet.TypeSpec;
+import dev.optc.compiler.codegen.ValueNames;
 import dev.optc.compiler.ir.Graph;
 import dev.optc.compiler.ir.Infix;
 import dev.optc.compiler.ir.IrProgram;
@@ -189,9 +190,8 @@ public final class JavaEmitter {
     private final NameAllocator names = new NameAllocator();
     private final Map<Node, String> local = new HashMap<>();
     private final Map<String, String> bufferName = new LinkedHashMap<>();
-    private final Map<String, Integer> versions = new HashMap<>();
+    private final ValueNames valueNames = new ValueNames(program);
     private boolean nested;
-    private int temporaries;
 
     PhaseEmitter(Plan.Phase phase) {
       this.phase = phase;
@@ -211,31 +211,8 @@ public final class JavaEmitter {
     }
 
     private String nameFor(Node n) {
-      return switch (n) {
-        case Node.Load l -> names.newName(l.buffer() + "_0", n);
-        case Node.Uniform u -> names.newName(program.hoisted().get(u.slot()) instanceof Node.Hyper h
-            ? h.name() : "u" + u.slot(), n);
-        case Node.Reduce r -> names.newName(r.op().symbol() + plan.reductionSlot(r), n);
-        default -> {
-          var binding = bindingOf(n);
-          if (binding == null) {
-            yield names.newName("v" + (++temporaries), n);
-          }
-          var target = binding.target();
-          boolean buffer = bufferName.containsKey(target);
-          int v = versions.merge(target, 1, Integer::sum);
-          yield names.newName(buffer ? target + "_" + v : (v == 1 ? target : target + "_" + v), n);
-        }
-      };
-    }
-
-    private IrProgram.Binding bindingOf(Node n) {
-      for (var b : program.bindings()) {
-        if (b.value() == n) {
-          return b;
-        }
-      }
-      return null;
+      var reduction = n instanceof Node.Reduce r ? r.op().symbol() + plan.reductionSlot(r) : null;
+      return names.newName(valueNames.suggest(n, reduction), n);
     }
 
     private String literal(double v) {

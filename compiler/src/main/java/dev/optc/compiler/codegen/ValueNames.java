@@ -1,0 +1,45 @@
+package dev.optc.compiler.codegen;
+
+import dev.optc.compiler.ir.IrProgram;
+import dev.optc.compiler.ir.Node;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Readable names for the values of generated code, shared by every backend: a buffer's value at the
+ * start of the step is {@code m_0}, each assignment to a buffer a new version ({@code m_1}, {@code g_2}),
+ * a local keeps its name, a hoisted hyper its name, and anything else is {@code v1}, {@code v2}, ….
+ * A backend makes the suggestions unique in its own namespace.
+ */
+public final class ValueNames {
+  private final IrProgram program;
+  private final Map<Node, String> bindingTarget = new HashMap<>();
+  private final Map<String, Integer> versions = new HashMap<>();
+  private int temporaries;
+
+  public ValueNames(IrProgram program) {
+    this.program = program;
+    for (var b : program.bindings()) {
+      bindingTarget.putIfAbsent(b.value(), b.target());
+    }
+  }
+
+  /** The suggested name of {@code n}; call once per node and phase, in emission order. */
+  public String suggest(Node n, String reductionName) {
+    return switch (n) {
+      case Node.Load l -> l.buffer().replace("%", "") + "_0";
+      case Node.Uniform u -> program.hoisted().get(u.slot()) instanceof Node.Hyper h ? h.name() : "u" + u.slot();
+      case Node.Reduce r -> reductionName;
+      default -> {
+        var target = bindingTarget.get(n);
+        if (target == null) {
+          yield "v" + (++temporaries);
+        }
+        boolean buffer = target.equals("w") || target.equals("g")
+            || program.states().stream().anyMatch(s -> s.name().equals(target));
+        int v = versions.merge(target, 1, Integer::sum);
+        yield buffer ? target + "_" + v : (v == 1 ? target : target + "_" + v);
+      }
+    };
+  }
+}

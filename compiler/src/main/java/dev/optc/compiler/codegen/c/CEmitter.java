@@ -1,0 +1,791 @@
+package dev.optc.compiler.codegen.c;
+
+import dev.optc.compiler.codegen.ValueNames;
+import dev.optc.compiler.ir.Dtype;
+import dev.optc.compiler.ir.Graph;
+import dev.optc.compiler.ir.Infix;
+import dev.optc.compiler.ir.IrProgram;
+import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.ir.Node;
+import dev.optc.compiler.ir.ReduceOp;
+import dev.optc.compiler.plan.Plan;
+import dev.optc.compiler.plan.Planner;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Generates fused device kernels for a plan in a C-family language; a {@link Dialect} supplies what
+ * differs between OpenCL C and CUDA C.
+ *
+ * <p>Work is split into chunks: the host lists {@code (tensor, first element)} pairs, one per
+ * {@code optc_chunk} elements, and each work-group processes one chunk of one tensor, so one launch
+ * covers a whole parameter group whatever its number of tensors, and a work-item finds its tensor's
+ * offsets, sizes and uniforms through the segment table in O(1). Every value is computed per element;
+ * a row, column or per-tensor value is computed from its own inputs where it is needed (cheap next to
+ * memory traffic). Row, column and scalar results are written by the work-item of the row's first
+ * column, the column's first row, or the tensor's first element.
+ *
+ * <p>Reductions: per-tensor and group sums accumulate per work-item, then per work-group in local
+ * memory (a fixed tree), each group writing one partial per chunk; a combine kernel adds a tensor's (or a
+ * group's) partials in chunk order with compensated summation. Row and column sums run in kernels of
+ * their own, one work-item per row or column, compensated. The order of every addition depends only on
+ * the sizes and the work-group size, so results are bit-identical run to run on one device.
+ */
+public final class CEmitter {
+  /** Fields of one segment in the segment table. */
+  public static final int SEGMENT_FIELDS = 6;
+
+  /** What a kernel argument is; the host binds arguments by these. */
+  public sealed interface Arg {
+    /** {@code int[2 * chunks]}: (segment, first element) per work-group. */
+    record Chunks() implements Arg {}
+
+    /** {@code int[SEGMENT_FIELDS * segments]}: offset, numel, rows, cols, row offset, col offset. */
+    record Segments() implements Arg {}
+
+    /** {@code float[segments * uniformCount]}: the hoisted uniforms of each tensor. */
+    record Uniforms() implements Arg {}
+
+    /** {@code int}: the number of uniforms per tensor. */
+    record UniformCount() implements Arg {}
+
+    /** {@code int}: elements per chunk. */
+    record ChunkSize() implements Arg {}
+
+    /** {@code int}: the number of segments. */
+    record SegmentCount() implements Arg {}
+
+    /** {@code int}: the number of parameter groups. */
+    record GroupCount() implements Arg {}
+
+    /** {@code int[2 * segments]}: first chunk and chunk count of each segment. */
+    record SegmentChunks() implements Arg {}
+
+    /** {@code int[2 * groups]}: first segment and segment count of each group. */
+    record GroupSegments() implements Arg {}
+
+    /** {@code int}: total rows (row kernels) or columns (column kernels) of the group. */
+    record LineCount() implements Arg {}
+
+    /**
+     * A program buffer ({@code w}, {@code g}, a state) or a temporary. {@code next} is the second copy
+     * of a row/col/scalar buffer that this phase both reads (old values) and writes: the host swaps
+     * the two copies after the phase.
+     */
+    record Buffer(String name, boolean readOnly, boolean next) implements Arg {}
+
+    /** {@code float[]}: results of reduction {@code slot} (per tensor, row or column). */
+    record Reduced(int slot, boolean readOnly) implements Arg {}
+
+    /** {@code float[chunks]}: per-chunk partial results of reduction {@code slot}. */
+    record Partials(int slot, boolean readOnly) implements Arg {}
+  }
+
+  /** How a kernel is launched. */
+  public enum Launch {
+    /** One work-group of exactly the local size per chunk. */
+    CHUNKS,
+    /** One work-item per segment and per group (whichever is more), any local size. */
+    COMBINE,
+    /** One work-item per row of the group. */
+    ROWS,
+    /** One work-item per column of the group. */
+    COLS
+  }
+
+  /** One kernel of the program: its name, phase, launch shape and arguments in order. */
+  public record Kernel(String name, int phase, Launch launch, List<Arg> args) {}
+
+  /** Generated source and what the host needs to run it. */
+  public record Program(String source, List<Kernel> kernels, Set<String> doubleBuffered) {
+    public List<Kernel> kernels(int phase) {
+      return kernels.stream().filter(k -> k.phase() == phase).toList();
+    }
+  }
+
+  private final Plan plan;
+  private final IrProgram program;
+  private final Dialect d;
+  private final Map<Node, Integer> statementOf = new HashMap<>();
+  private final String prefix;
+
+  private CEmitter(Plan plan, Dialect dialect) {
+    this.plan = plan;
+    this.program = plan.program();
+    this.d = dialect;
+    var bindings = program.bindings();
+    for (int i = bindings.size() - 1; i >= 0; i--) {
+      for (var n : Graph.topological(List.of(bindings.get(i).value()))) {
+        statementOf.put(n, i);
+      }
+    }
+    var clean = program.name().replaceAll("[^A-Za-z0-9_]", "_");
+    this.prefix = clean.isEmpty() || Character.isDigit(clean.charAt(0)) ? "opt_" + clean : clean;
+  }
+
+  /**
+   * @param localSize the work-group size of chunk kernels, a power of two; reductions use it as the
+   *     size of their tree
+   */
+  public static Program emit(Plan plan, Dialect dialect, int localSize) {
+    if (Integer.bitCount(localSize) != 1) {
+      throw new IllegalArgumentException("local size must be a power of two, not " + localSize);
+    }
+    return new CEmitter(plan, dialect).program(localSize);
+  }
+
+  private Program program(int localSize) {
+    var src = new StringBuilder();
+    src.append("// Generated by optc from ").append(program.source().name()).append(" (fusion ")
+        .append(plan.fusion().label()).append(", ").append(d.name()).append("). Do not edit: change the ")
+        .append(".opt file instead.\n");
+    src.append(d.prelude());
+    src.append("#define OPTC_LOCAL ").append(localSize).append('\n');
+    src.append(prelude());
+    for (int i = 0; i < program.hoisted().size(); i++) {
+      src.append("// u").append(i).append(" = ").append(Infix.print(program.hoisted().get(i))).append('\n');
+    }
+    var kernels = new ArrayList<Kernel>();
+    var doubled = new LinkedHashSet<String>();
+    for (var phase : plan.phases()) {
+      var pe = new PhaseEmitter(phase);
+      pe.emit(src, kernels);
+      doubled.addAll(pe.doubled);
+    }
+    return new Program(src.toString(), kernels, doubled);
+  }
+
+  private String prelude() {
+    var bits = String.format(d.floatBits(), "f");
+    var floatOf = String.format(d.bitsFloat(), "((unsigned int) b) << 16");
+    return """
+        #define OPTC_SEG %d
+        // sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
+        static inline float optc_sign(float x) {
+          return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
+        }
+        // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
+        static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
+        static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+        static inline float optc_bool(int c) { return c ? 1.0f : 0.0f; }
+        // bf16 storage: the top 16 bits of a float, rounded to nearest even.
+        static inline float optc_from_bf16(%s b) { return %s; }
+        static inline %s optc_to_bf16(float f) {
+          unsigned int u = %s;
+          if (f != f) return (%s) ((u >> 16) | 0x40u);
+          return (%s) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+        }
+        """.formatted(SEGMENT_FIELDS, d.ushort(), floatOf, d.ushort(), bits, d.ushort(), d.ushort());
+  }
+
+  private String literal(double v) {
+    float f = (float) v;
+    if (Float.isNaN(f)) {
+      return "(0.0f / 0.0f)";
+    }
+    if (Float.isInfinite(f)) {
+      return f > 0 ? "(1.0f / 0.0f)" : "(-1.0f / 0.0f)";
+    }
+    if (f == Math.rint(f) && Math.abs(f) < 1 << 24 && !(f == 0 && 1 / f < 0)) {
+      return (long) f + ".0f";
+    }
+    return Float.toHexString(f) + "f /* " + f + " */";
+  }
+
+  private static String bufferOf(Plan.Location at) {
+    return Plan.bufferOf(at);
+  }
+
+  private Kind kindOf(Plan.Location at) {
+    return switch (at) {
+      case Plan.Location.Buffer b -> b.name().equals("w") ? Kind.ELEM : program.state(b.name()).shape().kind();
+      case Plan.Location.Temp t -> t.kind();
+    };
+  }
+
+  private Dtype dtypeOf(String buffer) {
+    return buffer.equals("w") || buffer.equals("g") || Plan.isTemp(buffer) ? Dtype.F32
+        : program.state(buffer).dtype();
+  }
+
+  private Kind bufferKind(String buffer) {
+    return buffer.equals("w") || buffer.equals("g") ? Kind.ELEM
+        : Plan.isTemp(buffer) ? plan.temps().get(Integer.parseInt(buffer.substring(4)))
+        : program.state(buffer).shape().kind();
+  }
+
+  /** Emits the kernels of one phase. */
+  private final class PhaseEmitter {
+    private final Plan.Phase phase;
+    private final Map<Node, String> local = new HashMap<>();
+    private final Set<String> used = new HashSet<>();
+    private final Map<String, String> bufferParam = new LinkedHashMap<>();
+    private final Set<String> written = new LinkedHashSet<>();
+    private final Set<String> doubled = new LinkedHashSet<>();
+    private final ValueNames names = new ValueNames(program);
+    private boolean needsRow;
+    private boolean needsCol;
+
+    PhaseEmitter(Plan.Phase phase) {
+      this.phase = phase;
+      for (var w : phase.writes()) {
+        written.add(bufferOf(w.location()));
+      }
+      var roots = new ArrayList<Node>();
+      phase.writes().forEach(w -> roots.add(w.value()));
+      for (var b : written) {
+        if (!Plan.isTemp(b) && Planner.racesWithLoad(program, b, roots)) {
+          doubled.add(b);
+        }
+      }
+    }
+
+    private String identifier(String base) {
+      var clean = base.replaceAll("[^A-Za-z0-9_]", "_");
+      var name = clean;
+      for (int n = 2; used.contains(name) || name.startsWith("optc_") || RESERVED.contains(name); n++) {
+        name = clean + "_" + n;
+      }
+      used.add(name);
+      return name;
+    }
+
+    private String param(String buffer) {
+      return bufferParam.computeIfAbsent(buffer, b -> identifier(Plan.isTemp(b) ? b.substring(1) : b));
+    }
+
+    private String nameFor(Node n) {
+      return identifier(names.suggest(n, n instanceof Node.Reduce r ? r.op().symbol() + plan.reductionSlot(r) : null));
+    }
+
+    /** Reads element/row/column/tensor value of a buffer at the current position. */
+    private String element(String buffer, Kind kind) {
+      var p = param(buffer);
+      String index = switch (kind) {
+        case ELEM -> "i";
+        case ROW -> {
+          needsRow = true;
+          yield "optc_row_off + r";
+        }
+        case COL -> {
+          needsCol = true;
+          yield "optc_col_off + c";
+        }
+        case UNIFORM, CONST -> "optc_seg";
+      };
+      return switch (dtypeOf(buffer)) {
+        case F32 -> p + "[" + index + "]";
+        case BF16 -> "optc_from_bf16(" + p + "[" + index + "])";
+        case F16 -> String.format(d.loadHalf(), p, index);
+      };
+    }
+
+    private String store(String buffer, String target, Kind kind, String value) {
+      String index = switch (kind) {
+        case ELEM -> "i";
+        case ROW -> "optc_row_off + r";
+        case COL -> "optc_col_off + c";
+        case UNIFORM, CONST -> "optc_seg";
+      };
+      return switch (dtypeOf(buffer)) {
+        case F32 -> target + "[" + index + "] = " + value + ";";
+        case BF16 -> target + "[" + index + "] = optc_to_bf16(" + value + ");";
+        case F16 -> String.format(d.storeHalf(), target, index, value) + ";";
+      };
+    }
+
+    private String ref(Node n) {
+      if (n instanceof Node.Const c) {
+        return literal(c.value());
+      }
+      return local.get(n);
+    }
+
+    private String compute(Node n) {
+      var at = plan.locations().get(n);
+      if (at != null && plan.available(phase, n)) {
+        return element(bufferOf(at), kindOf(at));
+      }
+      return switch (n) {
+        case Node.Const c -> literal(c.value());
+        case Node.Uniform u -> "optc_u[" + u.slot() + "]";
+        case Node.Reduce r -> {
+          var slot = plan.reductionSlot(r);
+          yield switch (r.op()) {
+            case SUM, MAXABS, GLOBAL_SUM -> "optc_red" + slot + "[optc_seg]";
+            case ROWSUM -> {
+              needsRow = true;
+              yield "optc_red" + slot + "[optc_row_off + r]";
+            }
+            case COLSUM -> {
+              needsCol = true;
+              yield "optc_red" + slot + "[optc_col_off + c]";
+            }
+          };
+        }
+        case Node.Load l -> element(l.buffer(), l.kind());
+        case Node.Hyper h -> throw new IllegalStateException("hyper " + h.name() + " was not hoisted");
+        case Node.Step s -> throw new IllegalStateException("t was not hoisted");
+        case Node.Size s -> throw new IllegalStateException("size was not hoisted");
+        case Node.Unary u -> {
+          var x = ref(u.x());
+          yield switch (u.op()) {
+            case NEG -> "-(" + x + ")";
+            case NOT -> "optc_bool(" + x + " == 0.0f)";
+            case ABS -> d.math("fabs") + "(" + x + ")";
+            case SIGN -> "optc_sign(" + x + ")";
+            case SQRT -> d.math("sqrt") + "(" + x + ")";
+            case RSQRT -> "1.0f / " + d.math("sqrt") + "(" + x + ")";
+            case EXP -> d.math("exp") + "(" + x + ")";
+            case LOG -> d.math("log") + "(" + x + ")";
+            case TANH -> d.math("tanh") + "(" + x + ")";
+            case SIN -> d.math("sin") + "(" + x + ")";
+            case COS -> d.math("cos") + "(" + x + ")";
+          };
+        }
+        case Node.Binary b -> {
+          var x = ref(b.a());
+          var y = ref(b.b());
+          yield switch (b.op()) {
+            case ADD, SUB, MUL, DIV -> x + " " + b.op().symbol() + " " + y;
+            case POW -> d.math("pow") + "(" + x + ", " + y + ")";
+            case MIN -> "optc_min(" + x + ", " + y + ")";
+            case MAX -> "optc_max(" + x + ", " + y + ")";
+            case LT, LE, GT, GE, EQ, NE -> "optc_bool(" + x + " " + b.op().symbol() + " " + y + ")";
+            case AND -> "optc_bool(" + x + " != 0.0f && " + y + " != 0.0f)";
+            case OR -> "optc_bool(" + x + " != 0.0f || " + y + " != 0.0f)";
+          };
+        }
+        case Node.Select s -> "(" + ref(s.cond()) + " != 0.0f ? " + ref(s.a()) + " : " + ref(s.b()) + ")";
+      };
+    }
+
+    /** Nodes to compute for {@code roots}, in statement order (a valid topological order). */
+    private List<Node> nodesFor(List<Node> roots) {
+      var needed = new LinkedHashSet<Node>();
+      var stack = new ArrayList<>(roots);
+      while (!stack.isEmpty()) {
+        var n = stack.removeLast();
+        if (needed.add(n) && !plan.available(phase, n)) {
+          stack.addAll(n.inputs());
+        }
+      }
+      var list = new ArrayList<>(needed);
+      list.removeIf(n -> n instanceof Node.Const);
+      list.sort(Comparator.<Node>comparingInt(n -> statementOf.getOrDefault(n, Integer.MAX_VALUE))
+          .thenComparingInt(Node::id));
+      return list;
+    }
+
+    /** Straight-line code computing {@code nodes} into locals, a comment before each statement. */
+    private String body(List<Node> nodes, String indent) {
+      var sb = new StringBuilder();
+      int last = -1;
+      for (var n : nodes) {
+        var s = statementOf.get(n);
+        if (s != null && s != last && !(n instanceof Node.Uniform)) {
+          var text = program.bindings().get(s).span().text().replaceAll("\\s+", " ").strip();
+          sb.append(indent).append("// ").append(text).append('\n');
+          last = s;
+        }
+        local.put(n, nameFor(n));
+        sb.append(indent).append("const float ").append(local.get(n)).append(" = ").append(compute(n)).append(';');
+        if (n instanceof Node.Uniform u) {
+          sb.append(" // ").append(Infix.print(program.hoisted().get(u.slot())));
+        }
+        sb.append('\n');
+      }
+      return sb.toString();
+    }
+
+    private List<Node.Reduce> chunkReductions() {
+      return phase.reductions().stream()
+          .filter(r -> r.op() == ReduceOp.SUM || r.op() == ReduceOp.MAXABS || r.op() == ReduceOp.GLOBAL_SUM)
+          .toList();
+    }
+
+    private List<Node.Reduce> lineReductions(ReduceOp op) {
+      return phase.reductions().stream().filter(r -> r.op() == op).toList();
+    }
+
+    void emit(StringBuilder src, List<Kernel> kernels) {
+      var chunked = chunkReductions();
+      if (!phase.writes().isEmpty() || !chunked.isEmpty()) {
+        emitChunkKernel(src, kernels, chunked);
+      }
+      if (!chunked.isEmpty()) {
+        emitCombine(src, kernels, chunked);
+      }
+      for (var op : List.of(ReduceOp.ROWSUM, ReduceOp.COLSUM)) {
+        if (!lineReductions(op).isEmpty()) {
+          emitLineKernel(src, kernels, op);
+        }
+      }
+    }
+
+    private String header(Plan.Phase p) {
+      var sb = new StringBuilder("// Phase ").append(p.index()).append(" of ").append(plan.phases().size());
+      if (p.label() != null) {
+        sb.append(" (").append(p.label()).append(")");
+      }
+      if (!p.writes().isEmpty()) {
+        sb.append(": writes ").append(String.join(", ", p.writes().stream()
+            .map(w -> bufferOf(w.location()).replace("%", "")).toList()));
+      }
+      if (!p.reductions().isEmpty()) {
+        sb.append(p.writes().isEmpty() ? ": " : "; ").append("reduces ").append(String.join(", ",
+            p.reductions().stream().map(r -> Infix.print(r, 4)).toList()));
+      }
+      return sb.append('\n').toString();
+    }
+
+    /** Parameter list text and argument descriptions for the buffers and reductions a body uses. */
+    private void bufferParams(List<String> params, List<Arg> args, Set<String> readBuffers,
+        Set<Integer> readReductions) {
+      for (var b : bufferOrder()) {
+        boolean reads = readBuffers.contains(b);
+        boolean writes = written.contains(b);
+        if (!reads && !writes) {
+          continue;
+        }
+        var type = switch (dtypeOf(b)) {
+          case F32 -> "float";
+          case BF16 -> d.ushort();
+          case F16 -> d.halfType();
+        };
+        if (doubled.contains(b)) {
+          params.add(d.pointer(type, true, param(b)));
+          args.add(new Arg.Buffer(b, true, false));
+          params.add(d.pointer(type, false, param(b) + "_next"));
+          args.add(new Arg.Buffer(b, false, true));
+        } else {
+          params.add(d.pointer(type, !writes, param(b)));
+          args.add(new Arg.Buffer(b, !writes, false));
+        }
+      }
+      for (int slot : readReductions.stream().sorted().toList()) {
+        params.add(d.pointer("float", true, "optc_red" + slot));
+        args.add(new Arg.Reduced(slot, true));
+      }
+    }
+
+    private List<String> bufferOrder() {
+      var order = new ArrayList<String>(List.of("w", "g"));
+      program.states().forEach(s -> order.add(s.name()));
+      for (int i = 0; i < plan.temps().size(); i++) {
+        order.add(Plan.tempName(i));
+      }
+      return order;
+    }
+
+    /** Buffers and reductions the computation of {@code nodes} reads. */
+    private void reads(List<Node> nodes, Set<String> buffers, Set<Integer> reductions) {
+      for (var n : nodes) {
+        var at = plan.locations().get(n);
+        if (at != null && plan.available(phase, n)) {
+          buffers.add(bufferOf(at));
+        } else if (n instanceof Node.Load l) {
+          buffers.add(l.buffer());
+        } else if (n instanceof Node.Reduce r && plan.available(phase, r)) {
+          reductions.add(plan.reductionSlot(r));
+        }
+      }
+    }
+
+    private void emitChunkKernel(StringBuilder src, List<Kernel> kernels, List<Node.Reduce> chunked) {
+      var roots = new ArrayList<Node>();
+      phase.writes().forEach(w -> roots.add(w.value()));
+      chunked.forEach(r -> roots.add(r.x()));
+      var nodes = nodesFor(roots);
+      var perTensor = nodes.stream().filter(n -> n.kind().isUniform()).toList();
+      var perElement = nodes.stream().filter(n -> !n.kind().isUniform()).toList();
+      var head = body(perTensor, "  ");
+      var loop = new StringBuilder(body(perElement, "    "));
+      for (var w : phase.writes()) {
+        var b = bufferOf(w.location());
+        var kind = kindOf(w.location());
+        var target = doubled.contains(b) ? param(b) + "_next" : param(b);
+        var value = ref(w.value());
+        switch (kind) {
+          case ELEM -> loop.append("    ").append(store(b, target, kind, value)).append('\n');
+          case ROW -> {
+            needsRow = true;
+            loop.append("    if (c == 0) ").append(store(b, target, kind, value)).append('\n');
+          }
+          case COL -> {
+            needsCol = true;
+            loop.append("    if (r == 0) ").append(store(b, target, kind, value)).append('\n');
+          }
+          case UNIFORM, CONST -> loop.append("    if (k == 0) ").append(store(b, target, kind, value))
+              .append('\n');
+        }
+      }
+      for (var r : chunked) {
+        int slot = plan.reductionSlot(r);
+        var x = ref(r.x());
+        // A row (column) value has one entry per row (column): count it once, at the first column (row).
+        var guard = switch (r.x().kind()) {
+          case ROW -> {
+            needsCol = true;
+            yield "if (c == 0) ";
+          }
+          case COL -> {
+            needsRow = true;
+            yield "if (r == 0) ";
+          }
+          default -> "";
+        };
+        var update = r.op() == ReduceOp.MAXABS
+            ? "optc_acc" + slot + " = optc_max(optc_acc" + slot + ", " + d.math("fabs") + "(" + x + "));"
+            : "optc_acc" + slot + " += " + x + ";";
+        loop.append("    ").append(guard).append(update).append('\n');
+      }
+      var readBuffers = new LinkedHashSet<String>();
+      var readReductions = new LinkedHashSet<Integer>();
+      reads(nodes, readBuffers, readReductions);
+      var params = new ArrayList<String>();
+      var args = new ArrayList<Arg>();
+      params.add(d.pointer("int", true, "optc_chunks"));
+      args.add(new Arg.Chunks());
+      params.add(d.pointer("int", true, "optc_segs"));
+      args.add(new Arg.Segments());
+      params.add(d.pointer("float", true, "optc_uniforms"));
+      args.add(new Arg.Uniforms());
+      params.add("const int optc_nu");
+      args.add(new Arg.UniformCount());
+      params.add("const int optc_chunk");
+      args.add(new Arg.ChunkSize());
+      bufferParams(params, args, readBuffers, readReductions);
+      for (var r : chunked) {
+        params.add(d.pointer("float", false, "optc_part" + plan.reductionSlot(r)));
+        args.add(new Arg.Partials(plan.reductionSlot(r), false));
+      }
+      var name = prefix + "_phase" + phase.index();
+      src.append('\n').append(header(phase));
+      src.append(d.kernel()).append(' ').append(name).append("(\n    ")
+          .append(String.join(",\n    ", params)).append(") {\n");
+      src.append("  const int optc_seg = optc_chunks[2 * ").append(d.groupId()).append("];\n");
+      src.append("  const int optc_start = optc_chunks[2 * ").append(d.groupId()).append(" + 1];\n");
+      src.append("  const int optc_off = optc_segs[OPTC_SEG * optc_seg];\n");
+      src.append("  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];\n");
+      if (needsRow || needsCol) {
+        src.append("  const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];\n");
+        src.append("  const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];\n");
+        src.append("  const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];\n");
+      }
+      src.append("  const int optc_end = min(optc_start + optc_chunk, optc_numel);\n");
+      src.append("  ").append(d.global().isEmpty() ? "" : d.global() + " ")
+          .append("const float* optc_u = optc_uniforms + optc_seg * optc_nu;\n");
+      src.append(head);
+      for (var r : chunked) {
+        src.append("  float optc_acc").append(plan.reductionSlot(r)).append(" = 0.0f;\n");
+      }
+      src.append("  for (int k = optc_start + ").append(d.localId()).append("; k < optc_end; k += ")
+          .append(d.localSize()).append(") {\n");
+      src.append("    const int i = optc_off + k;\n");
+      if (needsRow || needsCol) {
+        src.append("    const int r = k / optc_cols;\n");
+        src.append("    const int c = k - r * optc_cols;\n");
+      }
+      src.append(loop);
+      src.append("  }\n");
+      if (!chunked.isEmpty()) {
+        src.append("  ").append(d.local()).append(" float optc_tree[OPTC_LOCAL];\n");
+        src.append("  const int optc_lid = ").append(d.localId()).append(";\n");
+        for (var r : chunked) {
+          int slot = plan.reductionSlot(r);
+          var combine = r.op() == ReduceOp.MAXABS
+              ? "optc_max(optc_tree[optc_lid], optc_tree[optc_lid + h])"
+              : "optc_tree[optc_lid] + optc_tree[optc_lid + h]";
+          src.append("  optc_tree[optc_lid] = optc_acc").append(slot).append(";\n");
+          src.append("  ").append(d.barrier()).append(";\n");
+          src.append("  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {\n");
+          src.append("    if (optc_lid < h) optc_tree[optc_lid] = ").append(combine).append(";\n");
+          src.append("    ").append(d.barrier()).append(";\n");
+          src.append("  }\n");
+          src.append("  if (optc_lid == 0) optc_part").append(slot).append("[").append(d.groupId())
+              .append("] = optc_tree[0];\n");
+          src.append("  ").append(d.barrier()).append(";\n");
+        }
+      }
+      src.append("}\n");
+      kernels.add(new Kernel(name, phase.index(), Launch.CHUNKS, List.copyOf(args)));
+    }
+
+    private void emitCombine(StringBuilder src, List<Kernel> kernels, List<Node.Reduce> chunked) {
+      var params = new ArrayList<String>();
+      var args = new ArrayList<Arg>();
+      params.add(d.pointer("int", true, "optc_seg_chunks"));
+      args.add(new Arg.SegmentChunks());
+      params.add(d.pointer("int", true, "optc_group_segs"));
+      args.add(new Arg.GroupSegments());
+      params.add("const int optc_nsegs");
+      args.add(new Arg.SegmentCount());
+      params.add("const int optc_ngroups");
+      args.add(new Arg.GroupCount());
+      for (var r : chunked) {
+        int slot = plan.reductionSlot(r);
+        params.add(d.pointer("float", true, "optc_part" + slot));
+        args.add(new Arg.Partials(slot, true));
+        params.add(d.pointer("float", false, "optc_red" + slot));
+        args.add(new Arg.Reduced(slot, false));
+      }
+      var name = prefix + "_phase" + phase.index() + "_combine";
+      src.append('\n').append("// Phase ").append(phase.index())
+          .append(": adds each tensor's (or group's) per-chunk partials in chunk order, compensated.\n");
+      src.append(d.kernel()).append(' ').append(name).append("(\n    ")
+          .append(String.join(",\n    ", params)).append(") {\n");
+      src.append("  const int id = ").append(d.globalId()).append(";\n");
+      for (var r : chunked) {
+        int slot = plan.reductionSlot(r);
+        var part = "optc_part" + slot;
+        var red = "optc_red" + slot;
+        switch (r.op()) {
+          case SUM -> src.append("""
+                if (id < optc_nsegs) {
+                  const int first = optc_seg_chunks[2 * id], n = optc_seg_chunks[2 * id + 1];
+                  float s = 0.0f, comp = 0.0f;
+                  for (int j = first; j < first + n; j++) {
+                    const float y = %1$s[j] - comp;
+                    const float t = s + y;
+                    comp = (t - s) - y;
+                    s = t;
+                  }
+                  %2$s[id] = s;
+                }
+              """.formatted(part, red));
+          case MAXABS -> src.append("""
+                if (id < optc_nsegs) {
+                  const int first = optc_seg_chunks[2 * id], n = optc_seg_chunks[2 * id + 1];
+                  float m = 0.0f;
+                  for (int j = first; j < first + n; j++) m = optc_max(m, %1$s[j]);
+                  %2$s[id] = m;
+                }
+              """.formatted(part, red));
+          case GLOBAL_SUM -> src.append("""
+                if (id < optc_ngroups) {
+                  const int s0 = optc_group_segs[2 * id], ns = optc_group_segs[2 * id + 1];
+                  float s = 0.0f, comp = 0.0f;
+                  for (int q = s0; q < s0 + ns; q++) {
+                    const int first = optc_seg_chunks[2 * q], n = optc_seg_chunks[2 * q + 1];
+                    for (int j = first; j < first + n; j++) {
+                      const float y = %1$s[j] - comp;
+                      const float t = s + y;
+                      comp = (t - s) - y;
+                      s = t;
+                    }
+                  }
+                  for (int q = s0; q < s0 + ns; q++) %2$s[q] = s;
+                }
+              """.formatted(part, red));
+          case ROWSUM, COLSUM -> throw new IllegalStateException("line reductions are not combined");
+        }
+      }
+      src.append("}\n");
+      kernels.add(new Kernel(name, phase.index(), Launch.COMBINE, List.copyOf(args)));
+    }
+
+    /** Row sums (one work-item per row) or column sums (one per column), compensated, in order. */
+    private void emitLineKernel(StringBuilder src, List<Kernel> kernels, ReduceOp op) {
+      boolean rows = op == ReduceOp.ROWSUM;
+      var reductions = lineReductions(op);
+      local.clear();
+      var nodes = nodesFor(reductions.stream().map(r -> (Node) r.x()).toList());
+      needsRow = true;
+      needsCol = true;
+      var loop = new StringBuilder(body(nodes, "    "));
+      for (var r : reductions) {
+        int slot = plan.reductionSlot(r);
+        loop.append("    { const float y = ").append(ref(r.x())).append(" - optc_comp").append(slot)
+            .append("; const float t = optc_acc").append(slot).append(" + y; optc_comp").append(slot)
+            .append(" = (t - optc_acc").append(slot).append(") - y; optc_acc").append(slot)
+            .append(" = t; }\n");
+      }
+      var readBuffers = new LinkedHashSet<String>();
+      var readReductions = new LinkedHashSet<Integer>();
+      reads(nodes, readBuffers, readReductions);
+      var params = new ArrayList<String>();
+      var args = new ArrayList<Arg>();
+      params.add(d.pointer("int", true, "optc_segs"));
+      args.add(new Arg.Segments());
+      params.add(d.pointer("float", true, "optc_uniforms"));
+      args.add(new Arg.Uniforms());
+      params.add("const int optc_nu");
+      args.add(new Arg.UniformCount());
+      params.add("const int optc_nsegs");
+      args.add(new Arg.SegmentCount());
+      params.add("const int optc_lines");
+      args.add(new Arg.LineCount());
+      var saved = new HashSet<>(written);
+      written.clear();
+      bufferParams(params, args, readBuffers, readReductions);
+      written.addAll(saved);
+      for (var r : reductions) {
+        int slot = plan.reductionSlot(r);
+        params.add(d.pointer("float", false, "optc_red" + slot));
+        args.add(new Arg.Reduced(slot, false));
+      }
+      var name = prefix + "_phase" + phase.index() + (rows ? "_rows" : "_cols");
+      int offsetField = rows ? 4 : 5;
+      src.append('\n').append("// Phase ").append(phase.index()).append(": ")
+          .append(rows ? "row sums, one work-item per row" : "column sums, one work-item per column")
+          .append(".\n");
+      src.append(d.kernel()).append(' ').append(name).append("(\n    ")
+          .append(String.join(",\n    ", params)).append(") {\n");
+      src.append("  const int line = ").append(d.globalId()).append(";\n");
+      src.append("  if (line >= optc_lines) return;\n");
+      src.append("  // The tensor this line belongs to: the last segment whose offset is <= line.\n");
+      src.append("  int lo = 0, hi = optc_nsegs - 1;\n");
+      src.append("  while (lo < hi) {\n");
+      src.append("    const int mid = (lo + hi + 1) / 2;\n");
+      src.append("    if (optc_segs[OPTC_SEG * mid + ").append(offsetField).append("] <= line) lo = mid; else hi = mid - 1;\n");
+      src.append("  }\n");
+      src.append("  const int optc_seg = lo;\n");
+      src.append("  const int optc_off = optc_segs[OPTC_SEG * optc_seg];\n");
+      src.append("  const int optc_rows = optc_segs[OPTC_SEG * optc_seg + 2];\n");
+      src.append("  const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];\n");
+      src.append("  const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];\n");
+      src.append("  const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];\n");
+      src.append("  ").append(d.global().isEmpty() ? "" : d.global() + " ")
+          .append("const float* optc_u = optc_uniforms + optc_seg * optc_nu;\n");
+      for (var r : reductions) {
+        int slot = plan.reductionSlot(r);
+        src.append("  float optc_acc").append(slot).append(" = 0.0f, optc_comp").append(slot).append(" = 0.0f;\n");
+      }
+      if (rows) {
+        src.append("  const int r = line - optc_row_off;\n");
+        src.append("  for (int c = 0; c < optc_cols; c++) {\n");
+      } else {
+        src.append("  const int c = line - optc_col_off;\n");
+        src.append("  for (int r = 0; r < optc_rows; r++) {\n");
+      }
+      src.append("    const int i = optc_off + r * optc_cols + c;\n");
+      src.append(loop);
+      src.append("  }\n");
+      for (var r : reductions) {
+        int slot = plan.reductionSlot(r);
+        src.append("  optc_red").append(slot).append(rows ? "[optc_row_off + r]" : "[optc_col_off + c]")
+            .append(" = optc_acc").append(slot).append(";\n");
+      }
+      src.append("}\n");
+      kernels.add(new Kernel(name, phase.index(), rows ? Launch.ROWS : Launch.COLS, List.copyOf(args)));
+    }
+  }
+
+  /** Names a generated identifier may not take: C and OpenCL/CUDA keywords and our loop variables. */
+  static final Set<String> RESERVED = Set.of("i", "k", "r", "c", "line", "lo", "hi", "mid", "h", "float", "int", "double", "half", "const",
+      "static", "inline", "return", "if", "else", "for", "while", "do", "break", "continue", "switch",
+      "case", "default", "char", "short", "long", "unsigned", "signed", "void", "struct", "union", "enum",
+      "sizeof", "typedef", "volatile", "restrict", "register", "auto", "extern", "goto", "kernel",
+      "global", "local", "constant", "private", "uint", "ushort", "uchar", "ulong", "bool", "true",
+      "false", "min", "max", "sqrt", "exp", "log", "sign", "pow", "fabs", "tanh", "sin", "cos", "rsqrt",
+      "__global", "__local", "__kernel", "new", "delete", "class", "this", "template", "namespace",
+      "operator", "public", "protected", "virtual", "friend", "using", "asm", "signbit");
+}
