@@ -233,6 +233,10 @@ public final class Planner {
         int writer = writerOf(s.value());
         // A bf16/f16 buffer rounds what it stores, and later phases must see the float32 value.
         boolean exact = buffer.equals("w") || program.state(buffer).dtype() == Dtype.F32;
+        // Later phases read the value back from where it lives, so it must have the buffer's shape
+        // (a row value stored into an elem state is a broadcast, kept apart).
+        var bufferKind = buffer.equals("w") ? Kind.ELEM : program.state(buffer).shape().kind();
+        exact &= bufferKind == s.value().kind();
         if (at instanceof Plan.Location.Temp && exact && !readsOldAfter(buffer, writer)
             && !locations.containsValue(s.location()) && !racesInPhase(buffer, writer)) {
           retarget(writer, s.value(), s.location());
