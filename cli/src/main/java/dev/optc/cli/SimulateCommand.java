@@ -9,6 +9,7 @@ import dev.optc.runtime.OptcException;
 import dev.optc.runtime.Simulation;
 import dev.optc.runtime.io.Npy;
 import dev.optc.runtime.java.JavaBackend;
+import dev.optc.runtime.opencl.OpenClBackend;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -51,11 +52,14 @@ final class SimulateCommand implements Callable<Integer> {
   List<String> sets = List.of();
 
   @Option(names = "--backend", defaultValue = "java", paramLabel = "BACKEND",
-      description = "java (float32 reference, the default) or java64 (the same in float64, to measure error).")
+      description = "java (float32 reference, the default), java64 (the same in float64, to measure error), "
+          + "or opencl[:PLATFORM:DEVICE] (fused OpenCL kernels; 'optc devices' lists devices; $OPTC_DEVICE "
+          + "also selects one).")
   String backend;
 
   @Option(names = "--fusion", defaultValue = "full", paramLabel = "LEVEL",
-      description = "full (default), statement or none; the java backend runs full only.")
+      description = "full (one kernel per phase, the default), statement (one per DSL statement) or none "
+          + "(one per operation): the same result, for benchmarks.")
   String fusion;
 
   @Option(names = "--threads", paramLabel = "N", description = "Threads of the java backend (default: all cores).")
@@ -86,11 +90,7 @@ final class SimulateCommand implements Callable<Integer> {
     if (n < 1) {
       throw new OptcException("--threads must be at least 1, not " + n);
     }
-    Backend b = switch (backend) {
-      case "java" -> new JavaBackend(JavaEmitter.Precision.F32, n);
-      case "java64" -> new JavaBackend(JavaEmitter.Precision.F64, n);
-      default -> throw new OptcException("unknown backend '" + backend + "' (available: java, java64)");
-    };
+    Backend b = backend(backend, n);
     var program = common.load(opt, err);
     for (var h : hypers.keySet()) {
       if (program.ir().hypers().stream().noneMatch(x -> x.name().equals(h))) {
@@ -133,6 +133,20 @@ final class SimulateCommand implements Callable<Integer> {
           trajectory == null ? "" : " and " + trajectory);
     }
     return 0;
+  }
+
+  /** A backend by its command-line name: java, java64, opencl or opencl:PLATFORM:DEVICE. */
+  static Backend backend(String name, int threads) {
+    if (name.equals("java")) {
+      return new JavaBackend(JavaEmitter.Precision.F32, threads);
+    }
+    if (name.equals("java64")) {
+      return new JavaBackend(JavaEmitter.Precision.F64, threads);
+    }
+    if (name.equals("opencl") || name.startsWith("opencl:")) {
+      return OpenClBackend.select(name.equals("opencl") ? "" : name.substring("opencl:".length()));
+    }
+    throw new OptcException("unknown backend '" + name + "' (available: java, java64, opencl[:PLATFORM:DEVICE])");
   }
 
   static Fusion parseFusion(String s) {

@@ -16,9 +16,11 @@ public interface Engine extends AutoCloseable {
    * Runs every phase of one step.
    *
    * @param uniforms hoisted uniforms per tensor (index = tensor, then slot)
-   * @return the results of the plan's reductions (group sums already combined), for metrics
+   * @param wantReductions whether the caller needs the reduction results (for metrics); a device backend
+   *     then copies them back
+   * @return the results of the plan's reductions (group sums already combined), or null when not wanted
    */
-  double[][] step(double[][] uniforms);
+  double[][] step(double[][] uniforms, boolean wantReductions);
 
   @Override
   void close();

@@ -251,8 +251,9 @@ public final class Optimizer implements AutoCloseable {
         oldScalars.put(s, values);
       }
     }
-    var red = engine.step(uniforms);
-    if (!listeners.isEmpty() && !program.ir().metrics().isEmpty()) {
+    boolean report = !listeners.isEmpty() && !program.ir().metrics().isEmpty();
+    var red = engine.step(uniforms, report);
+    if (report) {
       var values = new LinkedHashMap<String, double[]>();
       for (var m : program.ir().metrics()) {
         values.put(m.name(), new double[n]);
@@ -342,6 +343,11 @@ public final class Optimizer implements AutoCloseable {
 
   public Plan plan() {
     return plan;
+  }
+
+  /** The backend's engine, for backend-specific operations (e.g. adopting device buffers). */
+  public Engine engine() {
+    return engine;
   }
 
   @Override

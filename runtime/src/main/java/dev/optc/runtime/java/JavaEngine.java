@@ -126,7 +126,7 @@ final class JavaEngine implements Engine {
 
   @Override
   @SuppressWarnings("unchecked")
-  public double[][] step(double[][] uniforms) {
+  public double[][] step(double[][] uniforms, boolean wantReductions) {
     var red = Reductions.allocate(plan, layout);
     for (var phase : plan.phases()) {
       int k = phase.index();

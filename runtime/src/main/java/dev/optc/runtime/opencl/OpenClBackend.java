@@ -1,0 +1,101 @@
+package dev.optc.runtime.opencl;
+
+import dev.optc.compiler.plan.Fusion;
+import dev.optc.runtime.Backend;
+import dev.optc.runtime.Engine;
+import dev.optc.runtime.Layout;
+import dev.optc.runtime.OptProgram;
+import dev.optc.runtime.OptcException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Fused OpenCL kernels on any OpenCL device: PoCL on the CPU in tests and CI, GPU drivers elsewhere.
+ * A device is chosen as {@code opencl[:PLATFORM:DEVICE]} (indices as {@code optc devices} lists them),
+ * else by {@code $OPTC_DEVICE} in the same form, else the first GPU, else the first device.
+ *
+ * @param extraBuildOptions appended to the compiler options (for experiments and for testing how build
+ *     failures are reported)
+ */
+public record OpenClBackend(ClDevice device, String extraBuildOptions) implements Backend {
+
+  /** One context and queue per device for the whole process: engines share them and their programs. */
+  private static final Map<ClDevice, Session> SESSIONS = new ConcurrentHashMap<>();
+
+  /** A device's context and in-order queue. */
+  record Session(ClContext context, ClQueue queue) {}
+
+  static Session session(ClDevice device) {
+    return SESSIONS.computeIfAbsent(device, d -> {
+      var context = ClContext.create(d);
+      return new Session(context, context.createQueue());
+    });
+  }
+
+  /** Every device of every platform, with its {@code PLATFORM:DEVICE} indices. */
+  public record Listed(int platform, int device, ClPlatform platformInfo, ClDevice deviceInfo) {}
+
+  public static List<Listed> devices() {
+    var list = new ArrayList<Listed>();
+    var platforms = OpenCl.platforms();
+    for (int p = 0; p < platforms.size(); p++) {
+      var devices = platforms.get(p).devices();
+      for (int d = 0; d < devices.size(); d++) {
+        list.add(new Listed(p, d, platforms.get(p), devices.get(d)));
+      }
+    }
+    return list;
+  }
+
+  /**
+   * The backend for a selector: {@code ""} (default choice), or {@code "P:D"}.
+   *
+   * @throws OptcException no OpenCL, or no such device
+   */
+  public static OpenClBackend select(String selector) {
+    var spec = selector == null || selector.isBlank() ? System.getenv("OPTC_DEVICE") : selector;
+    if (spec != null && spec.startsWith("opencl")) {
+      spec = spec.substring("opencl".length());
+      spec = spec.startsWith(":") ? spec.substring(1) : spec;
+    }
+    var all = devices();
+    if (all.isEmpty()) {
+      throw new OptcException(OpenCl.unavailableReason());
+    }
+    if (spec == null || spec.isBlank()) {
+      var gpu = all.stream().filter(l -> l.deviceInfo().type() == ClDevice.Type.GPU).findFirst();
+      return new OpenClBackend(gpu.orElse(all.getFirst()).deviceInfo(), "");
+    }
+    var parts = spec.split(":");
+    try {
+      if (parts.length != 2) {
+        throw new NumberFormatException();
+      }
+      int p = Integer.parseInt(parts[0]);
+      int d = Integer.parseInt(parts[1]);
+      return all.stream().filter(l -> l.platform() == p && l.device() == d).findFirst()
+          .map(l -> new OpenClBackend(l.deviceInfo(), ""))
+          .orElseThrow(() -> new OptcException("no OpenCL device " + p + ":" + d + "; 'optc devices' lists "
+              + "them"));
+    } catch (NumberFormatException e) {
+      throw new OptcException("bad OpenCL device '" + spec + "': expected PLATFORM:DEVICE indices such as "
+          + "0:0 ('optc devices' lists them)");
+    }
+  }
+
+  public OpenClBackend withBuildOptions(String options) {
+    return new OpenClBackend(device, options);
+  }
+
+  @Override
+  public String name() {
+    return "opencl";
+  }
+
+  @Override
+  public Engine open(OptProgram program, Layout layout, Fusion fusion) {
+    return new OpenClEngine(this, session(device), program, layout, fusion);
+  }
+}
