@@ -68,6 +68,11 @@ public final class Main implements Runnable {
     } catch (Error e) {
       // picocli passes Errors through; they are bugs (or the JVM giving up) and still get one line.
       return internal(e, err);
+    } finally {
+      // Diagnostics are printed with print(); an auto-flushing PrintWriter (Main.main's) flushes on
+      // println only, and System.exit would drop what is still buffered.
+      out.flush();
+      err.flush();
     }
   }
 

@@ -10,6 +10,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes a file so that readers see the old content or the new, never half of it: a temporary file in
@@ -27,8 +28,12 @@ public final class AtomicFiles {
     var dir = path.toAbsolutePath().getParent();
     Path tmp = null;
     try {
-      tmp = Files.createTempFile(dir, "." + path.getFileName() + ".", ".tmp");
-      try (var ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+      // Not Files.createTempFile: its mode is 0600, and the renamed file would keep it.
+      var name = dir.resolve("." + path.getFileName() + "."
+          + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+      var ch = FileChannel.open(name, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+      tmp = name;
+      try (ch) {
         var buf = ByteBuffer.wrap(data);
         while (buf.hasRemaining()) {
           ch.write(buf);

@@ -114,7 +114,9 @@ final class Checkpoint {
     long t;
     var overrides = new ArrayList<Map<String, Double>>();
     var values = new LinkedHashMap<String, List<float[]>>();
-    try (var in = new DataInputStream(new ByteArrayInputStream(data, MAGIC.length, data.length - 8))) {
+    // The body: after the magic, before the checksum (the third argument is a length, not an end).
+    var body = new ByteArrayInputStream(data, MAGIC.length, data.length - 8 - MAGIC.length);
+    try (var in = new DataInputStream(body)) {
       int version = in.readUnsignedByte();
       if (version != VERSION) {
         throw new OptcException(path + ": state file version " + version + " is not supported (this optc "
@@ -138,7 +140,10 @@ final class Checkpoint {
         int n = in.readInt();
         for (int i = 0; i < n; i++) {
           var h = in.readUTF();
-          Optimizer.checkHyper(program, h);
+          if (program.ir().hypers().stream().noneMatch(x -> x.name().equals(h))) {
+            throw new OptcException(path + ": sets hyper '" + h + "', which " + program.name()
+                + " does not have");
+          }
           o.put(h, in.readDouble());
         }
         overrides.add(o);

@@ -38,9 +38,10 @@ public final class Layout {
         throw new OptcException("two tensors are named '" + t.name() + "'; tensor names must be unique");
       }
       var v = t.view();
-      if (e + v.numel() > Integer.MAX_VALUE - 8) {
-        throw new OptcException("the tensors hold more than 2^31 - 9 elements in all; split them into "
-            + "several optimizers");
+      if (e + v.numel() > Integer.MAX_VALUE - 8 || r + v.rows() > Integer.MAX_VALUE - 8
+          || c + v.cols() > Integer.MAX_VALUE - 8) {
+        throw new OptcException("the tensors hold more than 2^31 - 9 elements (or rows, or columns) in "
+            + "all; split them into several optimizers");
       }
       segs.add(new Segment(i, (int) e, v.numel(), v.rows(), v.cols(), (int) r, (int) c));
       e += v.numel();

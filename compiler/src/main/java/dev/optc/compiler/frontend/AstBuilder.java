@@ -17,9 +17,11 @@ import org.antlr.v4.runtime.tree.ParseTree;
  */
 final class AstBuilder extends OptBaseVisitor<Object> {
   private final SourceFile file;
+  private final SyntaxParser.Offsets offsets;
 
-  AstBuilder(SourceFile file) {
+  AstBuilder(SourceFile file, SyntaxParser.Offsets offsets) {
     this.file = file;
+    this.offsets = offsets;
   }
 
   Ast.Program program(OptParser.ProgramContext ctx) {
@@ -44,9 +46,19 @@ final class AstBuilder extends OptBaseVisitor<Object> {
     return new Ast.Invalid(declares, span(s));
   }
 
-  /** Whether error recovery touched this subtree: a missing/extra token or a failed alternative. */
+  /**
+   * Whether error recovery touched this subtree: a missing/extra token, a failed alternative, or a token
+   * ANTLR invented (its index is -1; recovering a set match such as the assignment operator adds no error
+   * node).
+   */
   private static boolean hasError(ParseTree t) {
     if (t instanceof ErrorNode) {
+      return true;
+    }
+    if (t instanceof OptParser.AssignContext a && (a.op == null || a.op.getTokenIndex() < 0)) {
+      return true;
+    }
+    if (t instanceof org.antlr.v4.runtime.tree.TerminalNode term && term.getSymbol().getTokenIndex() < 0) {
       return true;
     }
     if (t instanceof ParserRuleContext ctx) {
@@ -63,14 +75,14 @@ final class AstBuilder extends OptBaseVisitor<Object> {
   }
 
   private Span span(ParserRuleContext ctx) {
-    int start = ctx.getStart().getStartIndex();
+    int start = offsets.start(ctx.getStart());
     var stop = ctx.getStop();
-    int end = stop == null || stop.getStopIndex() < start ? start : stop.getStopIndex() + 1;
+    int end = stop == null || stop.getStopIndex() < ctx.getStart().getStartIndex() ? start : offsets.end(stop);
     return file.span(start, end);
   }
 
   private Ast.Ident ident(Token t) {
-    return new Ast.Ident(t.getText(), file.span(t.getStartIndex(), t.getStopIndex() + 1));
+    return new Ast.Ident(t.getText(), file.span(offsets.start(t), offsets.end(t)));
   }
 
   private Ast.Expr expr(OptParser.ExprContext ctx) {

@@ -105,7 +105,10 @@ public final class Checker {
     return new Checker(program, diags).run();
   }
 
+  private boolean syntaxErrors;
+
   private IrProgram run() {
+    syntaxErrors = program.statements().stream().anyMatch(s -> s instanceof Ast.Invalid) || diags.hasErrors();
     for (var s : program.statements()) {
       var name = switch (s) {
         case Ast.HyperDecl h -> h.name();
@@ -309,7 +312,8 @@ public final class Checker {
     var value = expr(a.value(), Context.STATEMENT, Map.of());
     if (readOnly != null) {
       diags.report(DiagnosticCode.READ_ONLY, a.target().span(), readOnly,
-          "assign to a new local instead, e.g. '" + target + "_t = ...'");
+          sym instanceof HyperSym ? "hypers are set from outside; assign to a new local, e.g. '" + target
+              + "_t = ...'" : "assign to a new local with another name instead");
       return;
     }
     if (Builtins.isFunction(target)) {
@@ -342,7 +346,8 @@ public final class Checker {
     }
     if (sym instanceof StateSym st && value != null && !st.shape().kind().accepts(value.kind())) {
       diags.report(DiagnosticCode.SHAPE_MISMATCH, a.value().span(),
-          "a " + value.kind().label() + " value does not fit " + st.shape().label() + " state '"
+          (value.kind() == Kind.ELEM ? "an " : "a ") + value.kind().label() + " value does not fit "
+              + st.shape().label() + " state '"
               + target + "'",
           shapeHint(st.shape(), value.kind()));
       value = null;
@@ -389,6 +394,11 @@ public final class Checker {
         if (Double.isInfinite(n.value()) || Math.abs(n.value()) > Float.MAX_VALUE) {
           diags.report(DiagnosticCode.NUMBER_RANGE, n.span(), "'" + n.text() + "' does not fit in float32",
               "the largest float32 is about 3.4e38");
+          yield null;
+        }
+        if (n.value() != 0 && (float) n.value() == 0) {
+          diags.report(DiagnosticCode.NUMBER_RANGE, n.span(), "'" + n.text() + "' is 0 in float32",
+              "the smallest float32 above 0 is about 1.4e-45; write 0 if zero is meant");
           yield null;
         }
         yield factory.constant(n.value());
@@ -486,6 +496,7 @@ public final class Checker {
           var candidates = new ArrayList<>(scope.keySet());
           candidates.addAll(params.keySet());
           candidates.addAll(BUILTIN_VALUES);
+          candidates.addAll(List.of("true", "false"));
           hint = Suggest.didYouMean(name, candidates);
         }
         diags.report(DiagnosticCode.UNKNOWN_NAME, n.span(), "unknown name '" + name + "'", hint);
@@ -577,6 +588,9 @@ public final class Checker {
       return null;
     }
     var sym = scope.get(fn);
+    if (sym instanceof PoisonSym) {
+      return null;
+    }
     if (!(sym instanceof DefSym def)) {
       String hint;
       if (sym != null || BUILTIN_VALUES.contains(fn) || params.containsKey(fn)) {
@@ -670,6 +684,11 @@ public final class Checker {
     var w = current.get("w");
     if (w != null && w != factory.load("w", Kind.ELEM)) {
       outputs.add(new IrProgram.Output("w", w));
+    }
+    if (syntaxErrors) {
+      // Names used only in a statement that did not parse would be reported as unused: say nothing.
+      var name0 = optimizerName != null ? optimizerName : program.file().baseName();
+      return new IrProgram(name0, program.file(), factory, hypers, states, outputs, metrics, bindings, List.of());
     }
     if (!written.getOrDefault("w", false)) {
       var at = optimizerSpan != null ? optimizerSpan : program.file().span(0, 0);

@@ -25,7 +25,42 @@ import org.antlr.v4.runtime.misc.IntervalSet;
 public final class SyntaxParser {
   private SyntaxParser() {}
 
+  /**
+   * ANTLR counts code points, Java strings count chars: they differ after a character outside the BMP
+   * (an emoji in a comment, a mathematical 𝛽). Maps a code point index to a char offset.
+   */
+  static final class Offsets {
+    private final int[] charAt;
+
+    Offsets(String text) {
+      if (text.codePoints().count() == text.length()) {
+        charAt = null;
+        return;
+      }
+      charAt = new int[text.codePointCount(0, text.length()) + 1];
+      int cp = 0;
+      for (int i = 0; i < text.length(); i = text.offsetByCodePoints(i, 1)) {
+        charAt[cp++] = i;
+      }
+      charAt[cp] = text.length();
+    }
+
+    int of(int codePoint) {
+      return charAt == null || codePoint < 0 ? codePoint : charAt[Math.min(codePoint, charAt.length - 1)];
+    }
+
+    /** The char span of a token: [start, end). */
+    int start(Token t) {
+      return of(t.getStartIndex());
+    }
+
+    int end(Token t) {
+      return of(t.getStopIndex() + 1);
+    }
+  }
+
   public static Ast.Program parse(SourceFile file, Diagnostics diagnostics) {
+    var offsets = new Offsets(file.text());
     var lexer = new OptLexer(CharStreams.fromString(file.text(), file.name()));
     lexer.removeErrorListeners();
     var tokens = new CommonTokenStream(lexer);
@@ -33,25 +68,27 @@ public final class SyntaxParser {
     var badChars = new HashSet<Integer>();
     for (var t : tokens.getTokens()) {
       if (t.getType() == OptLexer.UNEXPECTED_CHAR) {
-        badChars.add(t.getStartIndex());
-        diagnostics.report(DiagnosticCode.BAD_CHARACTER,
-            file.span(t.getStartIndex(), t.getStopIndex() + 1),
+        badChars.add(offsets.start(t));
+        diagnostics.report(DiagnosticCode.BAD_CHARACTER, file.span(offsets.start(t), offsets.end(t)),
             "unexpected character '" + printable(t.getText()) + "'",
             "names are letters, digits and '_'; '#' starts a comment");
       }
     }
     var parser = new OptParser(tokens);
     parser.removeErrorListeners();
-    parser.addErrorListener(new Collector(file, diagnostics, badChars));
+    parser.addErrorListener(new Collector(file, diagnostics, badChars, offsets));
     var tree = parser.program();
-    return new AstBuilder(file).program(tree);
+    return new AstBuilder(file, offsets).program(tree);
   }
 
   private static String printable(String s) {
     var sb = new StringBuilder();
     s.codePoints().forEach(c -> {
-      if (c < 0x20 || c == 0x7f) {
-        sb.append(String.format("\\u%04x", c));
+      int type = Character.getType(c);
+      if (c < 0x20 || c == 0x7f || Character.isWhitespace(c) || Character.isSpaceChar(c)
+          || type == Character.FORMAT || type == Character.CONTROL || type == Character.LINE_SEPARATOR
+          || type == Character.PARAGRAPH_SEPARATOR) {
+        sb.append(String.format("U+%04X", c));
       } else {
         sb.appendCodePoint(c);
       }
@@ -63,11 +100,13 @@ public final class SyntaxParser {
     private final SourceFile file;
     private final Diagnostics diagnostics;
     private final Set<Integer> reported;
+    private final Offsets offsets;
 
-    Collector(SourceFile file, Diagnostics diagnostics, Set<Integer> alreadyReported) {
+    Collector(SourceFile file, Diagnostics diagnostics, Set<Integer> alreadyReported, Offsets offsets) {
       this.file = file;
       this.diagnostics = diagnostics;
       this.reported = new HashSet<>(alreadyReported);
+      this.offsets = offsets;
     }
 
     @Override
@@ -76,12 +115,13 @@ public final class SyntaxParser {
       if (!(offendingSymbol instanceof Token token)) {
         return;
       }
-      int start = token.getType() == Token.EOF ? file.text().length() : token.getStartIndex();
+      // The end of the file is shown just after its last text, not on an empty line after it.
+      int start = token.getType() == Token.EOF ? file.text().stripTrailing().length() : offsets.start(token);
       // One report per position: ANTLR's recovery can complain about one token more than once.
       if (!reported.add(start)) {
         return;
       }
-      int end = token.getType() == Token.EOF ? start : token.getStopIndex() + 1;
+      int end = token.getType() == Token.EOF ? start : offsets.end(token);
       var expected = recognizer instanceof Parser p ? expected(p) : "";
       String message;
       String hint;

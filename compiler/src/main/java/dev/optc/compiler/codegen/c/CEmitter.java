@@ -261,6 +261,12 @@ public final class CEmitter {
       return bufferParam.computeIfAbsent(buffer, b -> identifier(Plan.isTemp(b) ? b.substring(1) : b));
     }
 
+    /** The parameter of the second copy of a double-buffered buffer. */
+    private String nextParam(String buffer) {
+      var base = param(buffer);
+      return bufferParam.computeIfAbsent(buffer + "@next", b -> identifier(base + "_next"));
+    }
+
     private String nameFor(Node n) {
       return identifier(names.suggest(n, n instanceof Node.Reduce r ? r.op().symbol() + plan.reductionSlot(r) : null));
     }
@@ -463,7 +469,7 @@ public final class CEmitter {
         if (doubled.contains(b)) {
           params.add(d.pointer(type, true, param(b)));
           args.add(new Arg.Buffer(b, true, false));
-          params.add(d.pointer(type, false, param(b) + "_next"));
+          params.add(d.pointer(type, false, nextParam(b)));
           args.add(new Arg.Buffer(b, false, true));
         } else {
           params.add(d.pointer(type, !writes, param(b)));
@@ -511,7 +517,7 @@ public final class CEmitter {
       for (var w : phase.writes()) {
         var b = bufferOf(w.location());
         var kind = kindOf(w.location());
-        var target = doubled.contains(b) ? param(b) + "_next" : param(b);
+        var target = doubled.contains(b) ? nextParam(b) : param(b);
         var value = ref(w.value());
         switch (kind) {
           case ELEM -> loop.append("    ").append(store(b, target, kind, value)).append('\n');
