@@ -128,8 +128,9 @@ final class SimulateCommand implements Callable<Integer> {
       throw e;
     }
     if (!common.quiet) {
-      err.printf("simulate: %d steps of %s over %d parameters %s (%s) in %.3f s; wrote %s%s%n", steps,
-          program.name(), p.data().length, shape(p.shape()), b.name(), (System.nanoTime() - start) / 1e9, out,
+      err.printf("simulate: %d step%s of %s over %d parameter%s %s (%s, fusion %s) in %.3f s; wrote %s%s%n",
+          steps, steps == 1 ? "" : "s", program.name(), p.data().length, p.data().length == 1 ? "" : "s",
+          shape(p.shape()), b.name(), f.label(), (System.nanoTime() - start) / 1e9, out,
           trajectory == null ? "" : " and " + trajectory);
     }
     return 0;
@@ -178,8 +179,10 @@ final class SimulateCommand implements Callable<Integer> {
         } catch (NumberFormatException e) {
           throw new OptcException("--set " + s + ": '" + text + "' is not a number (or true/false)");
         }
-        if (!Double.isFinite(v) || text.endsWith("d") || text.endsWith("f") || text.endsWith("D")
-            || text.endsWith("F")) {
+        if (text.endsWith("d") || text.endsWith("f") || text.endsWith("D") || text.endsWith("F")) {
+          throw new OptcException("--set " + s + ": '" + text + "' is not a number (write it without a suffix)");
+        }
+        if (!Double.isFinite(v)) {
           throw new OptcException("--set " + s + ": '" + text + "' is not a finite number");
         }
       }

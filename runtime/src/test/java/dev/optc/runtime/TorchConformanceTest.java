@@ -6,6 +6,8 @@ import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.runtime.io.Npy;
 import dev.optc.runtime.java.JavaBackend;
+import dev.optc.runtime.opencl.OpenCl;
+import dev.optc.runtime.opencl.OpenClBackend;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
@@ -14,6 +16,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
@@ -33,7 +36,23 @@ class TorchConformanceTest {
     return dirs.stream().map(dir -> DynamicTest.dynamicTest(dir.getFileName().toString(), () -> check(dir)));
   }
 
+  /** The same replays through the OpenCL backend at every fusion level (PoCL in CI). */
+  @TestFactory
+  Stream<DynamicTest> everyCaseMatchesTorchOnOpenClAtEveryFusionLevel() throws IOException {
+    if ("true".equals(System.getenv("CI"))) {
+      assertTrue(OpenCl.isAvailable(), "CI has no OpenCL device: " + OpenCl.unavailableReason());
+    }
+    Assumptions.assumeTrue(OpenCl.isAvailable(), "no OpenCL device: " + OpenCl.unavailableReason());
+    var dirs = Files.list(CASES).filter(Files::isDirectory).sorted().toList();
+    return dirs.stream().flatMap(dir -> Stream.of(Fusion.values()).map(f -> DynamicTest.dynamicTest(
+        dir.getFileName() + " " + f.label(), () -> check(dir, OpenClBackend.select(""), f))));
+  }
+
   static void check(Path dir) throws Exception {
+    check(dir, new JavaBackend(JavaEmitter.Precision.F32, 2), Fusion.FULL);
+  }
+
+  static void check(Path dir, Backend backend, Fusion fusion) throws Exception {
     var props = new Properties();
     try (Reader r = Files.newBufferedReader(dir.resolve("case.properties"))) {
       props.load(r);
@@ -51,19 +70,20 @@ class TorchConformanceTest {
     var f32 = Npy.readFloat32(dir.resolve("expected_f32.npy"));
     var f64 = Npy.readFloat64(dir.resolve("expected_f64.npy"));
     var program = OptProgram.load(props.getProperty("optimizer"));
-    var ours = run(program, new JavaBackend(JavaEmitter.Precision.F32, 2), params, grads, steps, hypers);
-    var ours64 = run(program, new JavaBackend(JavaEmitter.Precision.F64, 1), params, grads, steps, hypers);
+    var ours = run(program, backend, fusion, params, grads, steps, hypers);
+    var ours64 = run(program, new JavaBackend(JavaEmitter.Precision.F64, 1), Fusion.FULL, params, grads, steps,
+        hypers);
     double torchError = maxDiff(f32.data(), f64.data());
     double ourError = maxDiff(ours, f64.data());
     double tolerance = 10 * torchError + 1e-6;
     assertTrue(ourError <= tolerance, String.format(
-        "%s: max|ours - f64| = %.3g > 10 * max|torch32 - f64| (%.3g) + 1e-6; our float64 mode is %.3g from it",
-        dir.getFileName(), ourError, torchError, maxDiff(ours64, f64.data())));
+        "%s (%s, %s): max|ours - f64| = %.3g > 10 * max|torch32 - f64| (%.3g) + 1e-6; our float64 mode is "
+            + "%.3g from it", dir.getFileName(), backend.name(), fusion.label(), ourError, torchError, maxDiff(ours64, f64.data())));
   }
 
-  static float[] run(OptProgram program, JavaBackend backend, Npy.NpyArray params, Npy.NpyArray grads,
-      int steps, Map<String, Double> hypers) {
-    return Simulation.run(program, backend, Fusion.FULL, params.shape(), params.data(), grads.data(), steps,
+  static float[] run(OptProgram program, Backend backend, Fusion fusion, Npy.NpyArray params,
+      Npy.NpyArray grads, int steps, Map<String, Double> hypers) {
+    return Simulation.run(program, backend, fusion, params.shape(), params.data(), grads.data(), steps,
         hypers, false, null, null).params();
   }
 
