@@ -225,9 +225,21 @@ public final class Optimizer implements AutoCloseable {
         .shape().kind();
   }
 
+  /**
+   * Sets {@code hyper} for every group before each step to {@code base × multiplier(t)}, e.g.
+   * {@code schedule("lr", 1e-3, Schedules.warmupCosine(100, 10_000, 0.1))}. Nothing is recompiled.
+   */
+  public void schedule(String hyper, double base, java.util.function.LongToDoubleFunction multiplier) {
+    checkHyper(program, hyper);
+    schedules.put(hyper, s -> base * multiplier.applyAsDouble(s));
+  }
+
+  private final Map<String, java.util.function.LongToDoubleFunction> schedules = new LinkedHashMap<>();
+
   /** Runs one step: {@code t} advances, every phase runs, metrics are reported. */
   public void step() {
     t++;
+    schedules.forEach((h, f) -> setHyper(h, f.applyAsDouble(t)));
     var n = layout.tensors().size();
     var hoisted = program.ir().hoisted();
     var uniforms = new double[n][];

@@ -70,6 +70,7 @@ final class Builtins {
     unary("tanh", UnaryOp.TANH);
     unary("sin", UnaryOp.SIN);
     unary("cos", UnaryOp.COS);
+    unary("floor", UnaryOp.FLOOR);
     binary("min", BinaryOp.MIN, "min(a, b)");
     binary("max", BinaryOp.MAX, "max(a, b)");
     binary("pow", BinaryOp.POW, "pow(a, b) is a^b");

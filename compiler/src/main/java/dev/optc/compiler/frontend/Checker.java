@@ -41,7 +41,7 @@ public final class Checker {
     STATEMENT
   }
 
-  private sealed interface Symbol {
+  sealed interface Symbol {
     Span span();
   }
 
@@ -49,7 +49,7 @@ public final class Checker {
 
   private record StateSym(String name, Shape shape, Dtype dtype, Span span) implements Symbol {}
 
-  private record DefSym(Ast.DefDecl decl, boolean valid, Span span) implements Symbol {}
+  record DefSym(Ast.DefDecl decl, boolean valid, Span span) implements Symbol {}
 
   private record LocalSym(String name, Span span) implements Symbol {}
 
@@ -67,6 +67,9 @@ public final class Checker {
   /** Names declared or assigned somewhere in the file, for "declared later" hints. */
   private final Map<String, Span> everywhere = new HashMap<>();
   private final Map<String, Boolean> read = new HashMap<>();
+  /** The prelude's defs by name: callable from every program unless it declares its own. */
+  private Map<String, DefSym> preludeDefs = Map.of();
+
   /** Inlined def calls by (def, argument ids): nested defs would otherwise be inlined exponentially. */
   private final Map<List<Object>, Node> inlined;
 
@@ -94,6 +97,7 @@ public final class Checker {
   /** A checker for a def body: this checker's names, reporting into {@code sink}. */
   private Checker nested(Diagnostics sink, NodeFactory f, Map<List<Object>, Node> memo) {
     var sub = new Checker(program, sink, f, memo);
+    sub.preludeDefs = preludeDefs;
     sub.scope.putAll(scope);
     sub.everywhere.putAll(everywhere);
     sub.read.putAll(read);
@@ -108,6 +112,7 @@ public final class Checker {
   private boolean syntaxErrors;
 
   private IrProgram run() {
+    preludeDefs = Prelude.defs();
     syntaxErrors = program.statements().stream().anyMatch(s -> s instanceof Ast.Invalid) || diags.hasErrors();
     for (var s : program.statements()) {
       var name = switch (s) {
@@ -587,7 +592,7 @@ public final class Checker {
           "defs are inlined, so they cannot be recursive; write the repetition out");
       return null;
     }
-    var sym = scope.get(fn);
+    var sym = scope.containsKey(fn) ? scope.get(fn) : preludeDefs.get(fn);
     if (sym instanceof PoisonSym) {
       return null;
     }
@@ -601,6 +606,7 @@ public final class Checker {
           hint = "'" + fn + "' is declared at line " + later.line() + "; declare it before this use";
         } else {
           var candidates = new ArrayList<>(Builtins.names());
+          candidates.addAll(preludeDefs.keySet());
           scope.forEach((k, v) -> {
             if (v instanceof DefSym) {
               candidates.add(k);

@@ -12,7 +12,9 @@ public enum UnaryOp {
   LOG("log"),
   TANH("tanh"),
   SIN("sin"),
-  COS("cos");
+  COS("cos"),
+  /** Not in DSL.md §7: added for schedules (step decay, warm restarts); see docs/language.md. */
+  FLOOR("floor");
 
   private final String symbol;
 
@@ -38,6 +40,7 @@ public enum UnaryOp {
       case TANH -> Math.tanh(x);
       case SIN -> Math.sin(x);
       case COS -> Math.cos(x);
+      case FLOOR -> Math.floor(x);
     };
   }
 }

@@ -354,6 +354,7 @@ public final class CEmitter {
             case TANH -> d.math("tanh") + "(" + x + ")";
             case SIN -> d.math("sin") + "(" + x + ")";
             case COS -> d.math("cos") + "(" + x + ")";
+            case FLOOR -> d.math("floor") + "(" + x + ")";
           };
         }
         case Node.Binary b -> {
@@ -791,7 +792,7 @@ public final class CEmitter {
       "case", "default", "char", "short", "long", "unsigned", "signed", "void", "struct", "union", "enum",
       "sizeof", "typedef", "volatile", "restrict", "register", "auto", "extern", "goto", "kernel",
       "global", "local", "constant", "private", "uint", "ushort", "uchar", "ulong", "bool", "true",
-      "false", "min", "max", "sqrt", "exp", "log", "sign", "pow", "fabs", "tanh", "sin", "cos", "rsqrt",
+      "false", "min", "max", "floor", "sqrt", "exp", "log", "sign", "pow", "fabs", "tanh", "sin", "cos", "rsqrt",
       "__global", "__local", "__kernel", "new", "delete", "class", "this", "template", "namespace",
       "operator", "public", "protected", "virtual", "friend", "using", "asm", "signbit");
 }

@@ -312,6 +312,7 @@ public final class JavaEmitter {
             case TANH -> cast("Math.tanh(" + x + ")");
             case SIN -> cast("Math.sin(" + x + ")");
             case COS -> cast("Math.cos(" + x + ")");
+            case FLOOR -> cast("Math.floor(" + x + ")");
           };
         }
         case Node.Binary b -> {
