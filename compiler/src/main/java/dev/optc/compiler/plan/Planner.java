@@ -70,27 +70,127 @@ public final class Planner {
   private static Plan full(IrProgram p) {
     var depth = depths(p);
     var reductions = allReductions(p);
-    int last = 0;
+    int deepest = 0;
     for (var o : p.outputs()) {
-      last = Math.max(last, depth.get(o.value()));
+      deepest = Math.max(deepest, depth.get(o.value()));
     }
     for (var r : reductions) {
-      last = Math.max(last, depth.get(r.x()));
+      deepest = Math.max(deepest, depth.get(r.x()));
     }
-    // Row, column and scalar states stored here may also be read here (their old value); device
-    // backends give such buffers a second copy to write into and swap the two after the step, so the
-    // plan needs no extra phase for them (see racesWithLoad).
-    var stores = new ArrayList<Plan.Write>();
+    int last = deepest;
+    var baseline = fullVariant(p, depth, reductions, last, List.of(), List.of());
+    if (last == 0) {
+      return baseline;
+    }
+    // A value computed before the last phase can be kept for the phases after it instead of being
+    // recomputed there: a result stored early into its own buffer (later phases read the new value),
+    // or an intermediate written to a temporary. Try the combinations, keep the cheapest that is safe.
+    var early = p.outputs().stream().filter(o -> depth.get(o.value()) < last).toList();
+    var live = Graph.reachable(roots(p));
+    var temps = new ArrayList<Node>();
+    for (var b : p.bindings()) {
+      var v = b.value();
+      if (v.kind() == Kind.ELEM && live.contains(v) && depth.get(v) < last && !(v instanceof Node.Load)
+          && early.stream().noneMatch(o -> o.value() == v) && !temps.contains(v)) {
+        temps.add(v);
+      }
+    }
+    int candidates = early.size() + temps.size();
+    if (candidates > 12) {
+      return baseline;
+    }
+    var best = baseline;
+    int bestBytes = Cost.of(baseline).bytesPerElement();
+    for (int mask = 1; mask < 1 << candidates; mask++) {
+      var storeEarly = new ArrayList<IrProgram.Output>();
+      var keep = new ArrayList<Node>();
+      for (int i = 0; i < candidates; i++) {
+        if ((mask & 1 << i) != 0) {
+          if (i < early.size()) {
+            storeEarly.add(early.get(i));
+          } else {
+            keep.add(temps.get(i - early.size()));
+          }
+        }
+      }
+      var variant = fullVariant(p, depth, reductions, last, storeEarly, keep);
+      if (variant == null) {
+        continue;
+      }
+      int bytes = Cost.of(variant).bytesPerElement();
+      if (bytes < bestBytes) {
+        best = variant;
+        bestBytes = bytes;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * The full-fusion plan with the given results stored in the phase that can first compute them and the
+   * given intermediates kept in temporaries; null when that would read a buffer after a phase overwrote
+   * it (the write-after-read hazard) or would keep a value nothing later uses.
+   */
+  private static Plan fullVariant(IrProgram p, Map<Node, Integer> depth, List<Node.Reduce> reductions, int last,
+      List<IrProgram.Output> storeEarly, List<Node> keep) {
+    var writes = new ArrayList<List<Plan.Write>>();
+    for (int i = 0; i <= last; i++) {
+      writes.add(new ArrayList<>());
+    }
+    var locations = new HashMap<Node, Plan.Location>();
+    var temps = new ArrayList<Kind>();
+    for (var o : storeEarly) {
+      var at = new Plan.Location.Buffer(o.buffer());
+      // Later phases read the stored value back, so it must be exactly what they would compute: a
+      // float32 buffer of the value's own shape (a bf16 state rounds, an elem state broadcasts a row).
+      boolean exact = o.buffer().equals("w") || p.state(o.buffer()).dtype() == Dtype.F32;
+      var kind = o.buffer().equals("w") ? Kind.ELEM : p.state(o.buffer()).shape().kind();
+      if (locations.containsKey(o.value()) || !exact || kind != o.value().kind()) {
+        return null;
+      }
+      writes.get(depth.get(o.value())).add(new Plan.Write(o.value(), at));
+      locations.put(o.value(), at);
+    }
+    for (var n : keep) {
+      var at = new Plan.Location.Temp(temps.size(), n.kind());
+      temps.add(n.kind());
+      writes.get(depth.get(n)).add(new Plan.Write(n, at));
+      locations.put(n, at);
+    }
     for (var o : p.outputs()) {
-      stores.add(new Plan.Write(o.value(), new Plan.Location.Buffer(o.buffer())));
+      if (!storeEarly.contains(o)) {
+        writes.get(last).add(new Plan.Write(o.value(), new Plan.Location.Buffer(o.buffer())));
+      }
     }
     var phases = new ArrayList<Plan.Phase>();
     for (int i = 0; i <= last; i++) {
       int phase = i;
       var here = reductions.stream().filter(r -> depth.get(r.x()) == phase).toList();
-      phases.add(new Plan.Phase(i, i == last ? stores : List.of(), here, null));
+      phases.add(new Plan.Phase(i, writes.get(i), here, null));
     }
-    return new Plan(p, Fusion.FULL, phases, reductions, List.of(), Map.of());
+    var plan = new Plan(p, Fusion.FULL, phases, reductions, temps, locations);
+    // Hazard: a phase may not load a buffer an earlier phase stored into. Waste: a kept value must be
+    // read by a later phase.
+    var storedBy = new HashMap<String, Integer>();
+    for (var phase : phases) {
+      for (var n : plan.needed(phase)) {
+        if (n instanceof Node.Load l && storedBy.containsKey(l.buffer()) && !plan.available(phase, n)) {
+          return null;
+        }
+      }
+      for (var st : phase.stores()) {
+        storedBy.putIfAbsent(st.buffer(), phase.index());
+      }
+    }
+    for (var n : locations.keySet()) {
+      int writer = plan.writtenIn(n);
+      boolean used = phases.stream().filter(ph -> ph.index() > writer)
+          .anyMatch(ph -> plan.needed(ph).contains(n));
+      if (!used && !(locations.get(n) instanceof Plan.Location.Buffer)) {
+        return null;
+      }
+    }
+    return plan;
   }
 
   /**

@@ -240,6 +240,7 @@ public final class CEmitter {
       }
       var roots = new ArrayList<Node>();
       phase.writes().forEach(w -> roots.add(w.value()));
+      phase.reductions().forEach(r -> roots.add(r.x()));
       for (var b : written) {
         if (!Plan.isTemp(b) && Planner.racesWithLoad(program, b, roots)) {
           doubled.add(b);
