@@ -65,7 +65,8 @@ final class SimulateCommand implements Callable<Integer> {
   @Option(names = "--threads", paramLabel = "N", description = "Threads of the java backend (default: all cores).")
   Integer threads;
 
-  @Option(names = "--metrics", description = "Print the program's metrics after every step.")
+  @Option(names = "--metrics", description = "Print metrics after every step: the program's own and the "
+      + "standard ones (grad_norm, weight_norm, update_norm, update_ratio, effective_lr).")
   boolean metrics;
 
   @Mixin
@@ -91,7 +92,8 @@ final class SimulateCommand implements Callable<Integer> {
       throw new OptcException("--threads must be at least 1, not " + n);
     }
     Backend b = backend(backend, n);
-    var program = common.load(opt, err);
+    var loaded = common.load(opt, err);
+    var program = metrics ? loaded.withStandardMetrics() : loaded;
     for (var h : hypers.keySet()) {
       if (program.ir().hypers().stream().noneMatch(x -> x.name().equals(h))) {
         var names = program.ir().hypers().stream().map(x -> x.name()).collect(Collectors.joining(", "));

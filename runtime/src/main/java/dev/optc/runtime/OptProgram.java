@@ -7,6 +7,7 @@ import dev.optc.compiler.diag.Diagnostic;
 import dev.optc.compiler.diag.SourceFile;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.pass.Pipeline;
+import dev.optc.compiler.pass.StandardMetrics;
 import java.io.IOException;
 import java.nio.charset.MalformedInputException;
 import java.nio.charset.StandardCharsets;
@@ -66,5 +67,14 @@ public record OptProgram(SourceFile source, IrProgram ir, List<Diagnostic> warni
 
   public String name() {
     return ir.name();
+  }
+
+  /**
+   * This program with the standard metrics added ({@code grad_norm}, {@code weight_norm},
+   * {@code update_norm}, {@code update_ratio}, {@code effective_lr}; see {@link StandardMetrics}).
+   */
+  public OptProgram withStandardMetrics() {
+    var ir2 = Pipeline.run(new StandardMetrics().run(ir), Pipeline.Options.DEFAULT);
+    return new OptProgram(source, ir2, warnings, hash);
   }
 }
