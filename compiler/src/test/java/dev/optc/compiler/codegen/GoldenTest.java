@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.optc.compiler.Compiler;
+import dev.optc.compiler.codegen.c.CEmitter;
+import dev.optc.compiler.codegen.c.Dialect;
 import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.codegen.java.JavaSourceCompiler;
 import dev.optc.compiler.diag.SourceFile;
@@ -25,8 +27,8 @@ import org.junit.jupiter.api.TestFactory;
 
 /**
  * Golden files (google-java-format's testdata style): for every library optimizer and every
- * {@code golden/<case>.opt}, the optimized IR and the generated Java must equal the committed
- * {@code golden/<case>.ir} and {@code .java}. Run with {@code -Dgolden.update=true} to rewrite them after
+ * {@code golden/<case>.opt}, the optimized IR, the generated Java, OpenCL C and CUDA C must equal the
+ * committed {@code golden/<case>.ir}, {@code .java}, {@code .cl} and {@code .cu}. Run with {@code -Dgolden.update=true} to rewrite them after
  * an intended change, then read the diff. Each generated class must also compile.
  */
 class GoldenTest {
@@ -67,6 +69,9 @@ class GoldenTest {
     var java = JavaEmitter.emit(Planner.plan(result.program(), Fusion.FULL), JavaEmitter.Precision.F32);
     compare(DIR.resolve(c.name() + ".ir"), ir);
     compare(DIR.resolve(c.name() + ".java"), java.toString());
+    var plan = Planner.plan(result.program(), Fusion.FULL);
+    compare(DIR.resolve(c.name() + ".cl"), CEmitter.emit(plan, Dialect.OPENCL, 256, true).source());
+    compare(DIR.resolve(c.name() + ".cu"), CEmitter.emit(plan, Dialect.CUDA, 256, true).source());
     JavaSourceCompiler.load(java);
     JavaSourceCompiler.load(JavaEmitter.emit(Planner.plan(result.program(), Fusion.FULL),
         JavaEmitter.Precision.F64));

@@ -48,6 +48,7 @@ public final class OpenClEngine implements Engine {
   private final CEmitter.Program source;
   private final int localSize;
   private final int chunkSize;
+  private final int accumulatorBytes;
   private final Map<String, ClBuffer> buffers = new LinkedHashMap<>();
   private final Map<String, ClBuffer> nextCopies = new HashMap<>();
   private final Map<String, Kind> kinds = new HashMap<>();
@@ -78,7 +79,9 @@ public final class OpenClEngine implements Engine {
     }
     this.localSize = local;
     this.chunkSize = Math.max(local * 16, 4096);
-    this.source = CEmitter.emit(plan, Dialect.OPENCL, localSize);
+    // Reductions accumulate in double where the device has it, as the Java reference does.
+    this.accumulatorBytes = device.supportsFp64() ? 8 : 4;
+    this.source = CEmitter.emit(plan, Dialect.OPENCL, localSize, device.supportsFp64());
     try {
       var built = build(backend.extraBuildOptions());
       // Buffers: program buffers, then temporaries; a second copy of each double-buffered one.
@@ -144,7 +147,7 @@ public final class OpenClEngine implements Engine {
       for (int k = 0; k < reduced.length; k++) {
         reduced[k] = allocate(4L * layout.arenaLength(plan.reductions().get(k).kind()));
         reduced[k].fill(queue, 0f);
-        partials[k] = allocate(4L * chunkCount);
+        partials[k] = allocate((long) accumulatorBytes * chunkCount);
       }
       for (var phase : plan.phases()) {
         var list = new ArrayList<Launch>();

@@ -45,7 +45,8 @@ import org.junit.jupiter.api.TestFactory;
  * of the larger magnitude, or within 1e-6 of the tensor's largest value for values near zero; a bf16 or
  * f16 state within 2 ulp of its own type (one rounding tie decided the other way moves a whole ulp), and
  * in a program with such a state every buffer within 2^-9 of its largest value (that ulp flows on into
- * the weights).
+ * the weights). Programs with reductions: within 1e-5 of the buffer's largest value (a float32 sum differs
+ * from a float64 one by about 1e-7 relative, and states that accumulate reductions carry it on).
  * Measured on PoCL 3.1 (2026-11-23): every library optimizer matches bit for bit.
  */
 class OpenClVsJavaTest {
@@ -129,6 +130,11 @@ class OpenClVsJavaTest {
   }
 
   static void assertClose(float[][] want, float[][] got, List<dev.optc.compiler.ir.Dtype> dtypes, String what) {
+    assertClose(want, got, dtypes, false, what);
+  }
+
+  static void assertClose(float[][] want, float[][] got, List<dev.optc.compiler.ir.Dtype> dtypes,
+      boolean reductions, String what) {
     assertEquals(want.length, got.length);
     boolean lowPrecision = dtypes != null && dtypes.stream().anyMatch(d -> d != dev.optc.compiler.ir.Dtype.F32);
     for (int b = 0; b < want.length; b++) {
@@ -152,7 +158,7 @@ class OpenClVsJavaTest {
           continue;
         }
         float ulps = storageUlps * Math.ulp(Math.max(Math.abs(x), Math.abs(y)));
-        float floor = lowPrecision ? scale / 512 : 1e-6f * scale;
+        float floor = lowPrecision ? scale / 512 : (reductions ? 1e-5f : 1e-6f) * scale;
         if (!(Math.abs(x - y) <= Math.max(ulps, floor))) {
           fail(what + ": buffer " + b + " [" + i + "]: java " + x + ", opencl " + y);
         }
@@ -227,8 +233,9 @@ class OpenClVsJavaTest {
             List<Map<String, Double>> hypers = List.of(Map.of(), Map.of());
             var java = run(program, new JavaBackend(JavaEmitter.Precision.F32, 2), fusion, groups, hypers, 12, seed);
             var cl = run(program, opencl, fusion, groups, hypers, 12, seed);
-            assertClose(java, cl, dtypes(program, 7), program.name() + " at fusion " + fusion.label()
-                + " (seed " + seed + ")");
+            assertClose(java, cl, dtypes(program, 7), !program.ir().metrics().isEmpty()
+                || !dev.optc.compiler.plan.Planner.plan(program.ir(), fusion).reductions().isEmpty(),
+                program.name() + " at fusion " + fusion.label() + " (seed " + seed + ")");
           }));
         }
       }

@@ -115,8 +115,11 @@ public final class CEmitter {
   private final Dialect d;
   private final Map<Node, Integer> statementOf = new HashMap<>();
   private final String prefix;
+  /** The type reductions accumulate in: double where the device has it, else float (compensated). */
+  private final String acc;
 
-  private CEmitter(Plan plan, Dialect dialect) {
+  private CEmitter(Plan plan, Dialect dialect, boolean doubleAccumulation) {
+    this.acc = doubleAccumulation ? "double" : "float";
     this.plan = plan;
     this.program = plan.program();
     this.d = dialect;
@@ -135,10 +138,18 @@ public final class CEmitter {
    *     size of their tree
    */
   public static Program emit(Plan plan, Dialect dialect, int localSize) {
+    return emit(plan, dialect, localSize, false);
+  }
+
+  /**
+   * @param doubleAccumulation accumulate reductions in double (the device must support it), as the
+   *     Java reference does: sums then match it to float32 rounding even where terms cancel
+   */
+  public static Program emit(Plan plan, Dialect dialect, int localSize, boolean doubleAccumulation) {
     if (Integer.bitCount(localSize) != 1) {
       throw new IllegalArgumentException("local size must be a power of two, not " + localSize);
     }
-    return new CEmitter(plan, dialect).program(localSize);
+    return new CEmitter(plan, dialect, doubleAccumulation).program(localSize);
   }
 
   private Program program(int localSize) {
@@ -147,7 +158,12 @@ public final class CEmitter {
         .append(plan.fusion().label()).append(", ").append(d.name()).append("). Do not edit: change the ")
         .append(".opt file instead.\n");
     src.append(d.prelude());
+    if (acc.equals("double") && d == Dialect.OPENCL) {
+      src.append("#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n");
+    }
     src.append("#define OPTC_LOCAL ").append(localSize).append('\n');
+    src.append("// Reductions accumulate in ").append(acc).append(".\n");
+    src.append("typedef ").append(acc).append(" optc_acc_t;\n");
     src.append(prelude());
     for (int i = 0; i < program.hoisted().size(); i++) {
       src.append("// u").append(i).append(" = ").append(Infix.print(program.hoisted().get(i))).append('\n');
@@ -168,21 +184,22 @@ public final class CEmitter {
     return """
         #define OPTC_SEG %d
         // sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-        static inline float optc_sign(float x) {
+        %8$s float optc_sign(float x) {
           return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
         }
         // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
-        static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
-        static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
-        static inline float optc_bool(int c) { return c ? 1.0f : 0.0f; }
+        %8$s float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
+        %8$s float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+        %8$s optc_acc_t optc_max_acc(optc_acc_t a, optc_acc_t b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+        %8$s float optc_bool(int c) { return c ? 1.0f : 0.0f; }
         // bf16 storage: the top 16 bits of a float, rounded to nearest even.
-        static inline float optc_from_bf16(%s b) { return %s; }
-        static inline %s optc_to_bf16(float f) {
+        %8$s float optc_from_bf16(%s b) { return %s; }
+        %8$s %s optc_to_bf16(float f) {
           unsigned int u = %s;
           if (f != f) return (%s) ((u >> 16) | 0x40u);
           return (%s) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
         }
-        """.formatted(SEGMENT_FIELDS, d.ushort(), floatOf, d.ushort(), bits, d.ushort(), d.ushort());
+        """.formatted(SEGMENT_FIELDS, d.ushort(), floatOf, d.ushort(), bits, d.ushort(), d.ushort(), d.helper());
   }
 
   private String literal(double v) {
@@ -551,7 +568,7 @@ public final class CEmitter {
           default -> "";
         };
         var update = r.op() == ReduceOp.MAXABS
-            ? "optc_acc" + slot + " = optc_max(optc_acc" + slot + ", " + d.math("fabs") + "(" + x + "));"
+            ? "optc_acc" + slot + " = optc_max_acc(optc_acc" + slot + ", " + d.math("fabs") + "(" + x + "));"
             : "optc_acc" + slot + " += " + x + ";";
         loop.append("    ").append(guard).append(update).append('\n');
       }
@@ -572,7 +589,7 @@ public final class CEmitter {
       args.add(new Arg.ChunkSize());
       bufferParams(params, args, readBuffers, readReductions);
       for (var r : chunked) {
-        params.add(d.pointer("float", false, "optc_part" + plan.reductionSlot(r)));
+        params.add(d.pointer("optc_acc_t", false, "optc_part" + plan.reductionSlot(r)));
         args.add(new Arg.Partials(plan.reductionSlot(r), false));
       }
       var name = prefix + "_phase" + phase.index();
@@ -593,7 +610,7 @@ public final class CEmitter {
           .append("const float* optc_u = optc_uniforms + optc_seg * optc_nu;\n");
       src.append(head);
       for (var r : chunked) {
-        src.append("  float optc_acc").append(plan.reductionSlot(r)).append(" = 0.0f;\n");
+        src.append("  optc_acc_t optc_acc").append(plan.reductionSlot(r)).append(" = 0;\n");
       }
       src.append("  for (int k = optc_start + ").append(d.localId()).append("; k < optc_end; k += ")
           .append(d.localSize()).append(") {\n");
@@ -605,12 +622,12 @@ public final class CEmitter {
       src.append(loop);
       src.append("  }\n");
       if (!chunked.isEmpty()) {
-        src.append("  ").append(d.local()).append(" float optc_tree[OPTC_LOCAL];\n");
+        src.append("  ").append(d.local()).append(" optc_acc_t optc_tree[OPTC_LOCAL];\n");
         src.append("  const int optc_lid = ").append(d.localId()).append(";\n");
         for (var r : chunked) {
           int slot = plan.reductionSlot(r);
           var combine = r.op() == ReduceOp.MAXABS
-              ? "optc_max(optc_tree[optc_lid], optc_tree[optc_lid + h])"
+              ? "optc_max_acc(optc_tree[optc_lid], optc_tree[optc_lid + h])"
               : "optc_tree[optc_lid] + optc_tree[optc_lid + h]";
           src.append("  optc_tree[optc_lid] = optc_acc").append(slot).append(";\n");
           src.append("  ").append(d.barrier()).append(";\n");
@@ -640,7 +657,7 @@ public final class CEmitter {
       args.add(new Arg.GroupCount());
       for (var r : chunked) {
         int slot = plan.reductionSlot(r);
-        params.add(d.pointer("float", true, "optc_part" + slot));
+        params.add(d.pointer("optc_acc_t", true, "optc_part" + slot));
         args.add(new Arg.Partials(slot, true));
         params.add(d.pointer("float", false, "optc_red" + slot));
         args.add(new Arg.Reduced(slot, false));
@@ -659,38 +676,38 @@ public final class CEmitter {
           case SUM -> src.append("""
                 if (id < optc_nsegs) {
                   const int first = optc_seg_chunks[2 * id], n = optc_seg_chunks[2 * id + 1];
-                  float s = 0.0f, comp = 0.0f;
+                  optc_acc_t s = 0, comp = 0;
                   for (int j = first; j < first + n; j++) {
-                    const float y = %1$s[j] - comp;
-                    const float t = s + y;
+                    const optc_acc_t y = %1$s[j] - comp;
+                    const optc_acc_t t = s + y;
                     comp = (t - s) - y;
                     s = t;
                   }
-                  %2$s[id] = s;
+                  %2$s[id] = (float) s;
                 }
               """.formatted(part, red));
           case MAXABS -> src.append("""
                 if (id < optc_nsegs) {
                   const int first = optc_seg_chunks[2 * id], n = optc_seg_chunks[2 * id + 1];
-                  float m = 0.0f;
-                  for (int j = first; j < first + n; j++) m = optc_max(m, %1$s[j]);
-                  %2$s[id] = m;
+                  optc_acc_t m = 0;
+                  for (int j = first; j < first + n; j++) m = optc_max_acc(m, %1$s[j]);
+                  %2$s[id] = (float) m;
                 }
               """.formatted(part, red));
           case GLOBAL_SUM -> src.append("""
                 if (id < optc_ngroups) {
                   const int s0 = optc_group_segs[2 * id], ns = optc_group_segs[2 * id + 1];
-                  float s = 0.0f, comp = 0.0f;
+                  optc_acc_t s = 0, comp = 0;
                   for (int q = s0; q < s0 + ns; q++) {
                     const int first = optc_seg_chunks[2 * q], n = optc_seg_chunks[2 * q + 1];
                     for (int j = first; j < first + n; j++) {
-                      const float y = %1$s[j] - comp;
-                      const float t = s + y;
+                      const optc_acc_t y = %1$s[j] - comp;
+                      const optc_acc_t t = s + y;
                       comp = (t - s) - y;
                       s = t;
                     }
                   }
-                  for (int q = s0; q < s0 + ns; q++) %2$s[q] = s;
+                  for (int q = s0; q < s0 + ns; q++) %2$s[q] = (float) s;
                 }
               """.formatted(part, red));
           case ROWSUM, COLSUM -> throw new IllegalStateException("line reductions are not combined");
@@ -711,8 +728,8 @@ public final class CEmitter {
       var loop = new StringBuilder(body(nodes, "    "));
       for (var r : reductions) {
         int slot = plan.reductionSlot(r);
-        loop.append("    { const float y = ").append(ref(r.x())).append(" - optc_comp").append(slot)
-            .append("; const float t = optc_acc").append(slot).append(" + y; optc_comp").append(slot)
+        loop.append("    { const optc_acc_t y = ").append(ref(r.x())).append(" - optc_comp").append(slot)
+            .append("; const optc_acc_t t = optc_acc").append(slot).append(" + y; optc_comp").append(slot)
             .append(" = (t - optc_acc").append(slot).append(") - y; optc_acc").append(slot)
             .append(" = t; }\n");
       }
@@ -765,7 +782,7 @@ public final class CEmitter {
           .append("const float* optc_u = optc_uniforms + optc_seg * optc_nu;\n");
       for (var r : reductions) {
         int slot = plan.reductionSlot(r);
-        src.append("  float optc_acc").append(slot).append(" = 0.0f, optc_comp").append(slot).append(" = 0.0f;\n");
+        src.append("  optc_acc_t optc_acc").append(slot).append(" = 0, optc_comp").append(slot).append(" = 0;\n");
       }
       if (rows) {
         src.append("  const int r = line - optc_row_off;\n");
@@ -780,7 +797,7 @@ public final class CEmitter {
       for (var r : reductions) {
         int slot = plan.reductionSlot(r);
         src.append("  optc_red").append(slot).append(rows ? "[optc_row_off + r]" : "[optc_col_off + c]")
-            .append(" = optc_acc").append(slot).append(";\n");
+            .append(" = (float) optc_acc").append(slot).append(";\n");
       }
       src.append("}\n");
       kernels.add(new Kernel(name, phase.index(), rows ? Launch.ROWS : Launch.COLS, List.copyOf(args)));

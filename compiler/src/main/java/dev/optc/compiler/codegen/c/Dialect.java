@@ -22,6 +22,7 @@ package dev.optc.compiler.codegen.c;
  * @param floatMath suffix of single-precision math functions ("" for OpenCL's overloads, "f" for CUDA)
  * @param halfType the storage type of an f16 state
  * @param loadHalf reads element %2$s of f16 buffer %1$s as a float
+ * @param helper how a helper function is declared (device code), before its return type
  * @param storeHalf a statement storing float %3$s into element %2$s of f16 buffer %1$s, rounding to nearest
  *     even
  */
@@ -44,7 +45,8 @@ public record Dialect(
     String floatMath,
     String halfType,
     String loadHalf,
-    String storeHalf) {
+    String storeHalf,
+    String helper) {
 
   /** OpenCL C 1.2, as PoCL and the GPU vendors' drivers compile it. */
   public static final Dialect OPENCL = new Dialect(
@@ -67,7 +69,8 @@ public record Dialect(
       "",
       "half",
       "vload_half(%2$s, %1$s)",
-      "vstore_half_rte(%3$s, %2$s, %1$s)");
+      "vstore_half_rte(%3$s, %2$s, %1$s)",
+      "static inline");
 
   /** CUDA C++ as NVRTC and nvcc compile it (built with --fmad=false for the same exactness). */
   public static final Dialect CUDA = new Dialect(
@@ -89,7 +92,8 @@ public record Dialect(
       "f",
       "__half",
       "__half2float(%1$s[%2$s])",
-      "%1$s[%2$s] = __float2half_rn(%3$s)");
+      "%1$s[%2$s] = __float2half_rn(%3$s)",
+      "static __device__ __forceinline__");
 
   /** A pointer parameter: {@code __global float* restrict name} or {@code float* __restrict__ name}. */
   String pointer(String type, boolean readOnly, String name) {
