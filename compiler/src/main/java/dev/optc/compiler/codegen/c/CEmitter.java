@@ -1,5 +1,6 @@
 package dev.optc.compiler.codegen.c;
 
+import dev.optc.compiler.codegen.Literals;
 import dev.optc.compiler.codegen.ValueNames;
 import dev.optc.compiler.ir.Dtype;
 import dev.optc.compiler.ir.Graph;
@@ -203,17 +204,7 @@ public final class CEmitter {
   }
 
   private String literal(double v) {
-    float f = (float) v;
-    if (Float.isNaN(f)) {
-      return "(0.0f / 0.0f)";
-    }
-    if (Float.isInfinite(f)) {
-      return f > 0 ? "(1.0f / 0.0f)" : "(-1.0f / 0.0f)";
-    }
-    if (f == Math.rint(f) && Math.abs(f) < 1 << 24 && !(f == 0 && 1 / f < 0)) {
-      return (long) f + ".0f";
-    }
-    return Float.toHexString(f) + "f /* " + f + " */";
+    return Literals.C_FLOAT.f32(v);
   }
 
   private static String bufferOf(Plan.Location at) {
@@ -472,8 +463,7 @@ public final class CEmitter {
     }
 
     /** Parameter list text and argument descriptions for the buffers and reductions a body uses. */
-    private void bufferParams(List<String> params, List<Arg> args, Set<String> readBuffers,
-        Set<Integer> readReductions) {
+    private void bufferParams(Signature sig, Set<String> readBuffers, Set<Integer> readReductions) {
       for (var b : bufferOrder()) {
         boolean reads = readBuffers.contains(b);
         boolean writes = written.contains(b);
@@ -486,18 +476,14 @@ public final class CEmitter {
           case F16 -> d.halfType();
         };
         if (doubled.contains(b)) {
-          params.add(d.pointer(type, true, param(b)));
-          args.add(new Arg.Buffer(b, true, false));
-          params.add(d.pointer(type, false, nextParam(b)));
-          args.add(new Arg.Buffer(b, false, true));
+          sig.add(d.pointer(type, true, param(b)), new Arg.Buffer(b, true, false));
+          sig.add(d.pointer(type, false, nextParam(b)), new Arg.Buffer(b, false, true));
         } else {
-          params.add(d.pointer(type, !writes, param(b)));
-          args.add(new Arg.Buffer(b, !writes, false));
+          sig.add(d.pointer(type, !writes, param(b)), new Arg.Buffer(b, !writes, false));
         }
       }
       for (int slot : readReductions.stream().sorted().toList()) {
-        params.add(d.pointer("float", true, "optc_red" + slot));
-        args.add(new Arg.Reduced(slot, true));
+        sig.add(d.pointer("float", true, "optc_red" + slot), new Arg.Reduced(slot, true));
       }
     }
 
@@ -575,27 +561,20 @@ public final class CEmitter {
       var readBuffers = new LinkedHashSet<String>();
       var readReductions = new LinkedHashSet<Integer>();
       reads(nodes, readBuffers, readReductions);
-      var params = new ArrayList<String>();
-      var args = new ArrayList<Arg>();
-      params.add(d.pointer("int", true, "optc_chunks"));
-      args.add(new Arg.Chunks());
-      params.add(d.pointer("int", true, "optc_segs"));
-      args.add(new Arg.Segments());
-      params.add(d.pointer("float", true, "optc_uniforms"));
-      args.add(new Arg.Uniforms());
-      params.add("const int optc_nu");
-      args.add(new Arg.UniformCount());
-      params.add("const int optc_chunk");
-      args.add(new Arg.ChunkSize());
-      bufferParams(params, args, readBuffers, readReductions);
+      var sig = new Signature();
+      sig.add(d.pointer("int", true, "optc_chunks"), new Arg.Chunks());
+      sig.add(d.pointer("int", true, "optc_segs"), new Arg.Segments());
+      sig.add(d.pointer("float", true, "optc_uniforms"), new Arg.Uniforms());
+      sig.add("const int optc_nu", new Arg.UniformCount());
+      sig.add("const int optc_chunk", new Arg.ChunkSize());
+      bufferParams(sig, readBuffers, readReductions);
       for (var r : chunked) {
-        params.add(d.pointer("optc_acc_t", false, "optc_part" + plan.reductionSlot(r)));
-        args.add(new Arg.Partials(plan.reductionSlot(r), false));
+        sig.add(d.pointer("optc_acc_t", false, "optc_part" + plan.reductionSlot(r)), new Arg.Partials(plan.reductionSlot(r), false));
       }
       var name = prefix + "_phase" + phase.index();
       src.append('\n').append(header(phase));
       src.append(d.kernel()).append(' ').append(name).append("(\n    ")
-          .append(String.join(",\n    ", params)).append(") {\n");
+          .append(String.join(",\n    ", sig.params)).append(") {\n");
       src.append("  const int optc_seg = optc_chunks[2 * ").append(d.groupId()).append("];\n");
       src.append("  const int optc_start = optc_chunks[2 * ").append(d.groupId()).append(" + 1];\n");
       src.append("  const int optc_off = optc_segs[OPTC_SEG * optc_seg];\n");
@@ -641,32 +620,25 @@ public final class CEmitter {
         }
       }
       src.append("}\n");
-      kernels.add(new Kernel(name, phase.index(), Launch.CHUNKS, List.copyOf(args)));
+      kernels.add(new Kernel(name, phase.index(), Launch.CHUNKS, List.copyOf(sig.args)));
     }
 
     private void emitCombine(StringBuilder src, List<Kernel> kernels, List<Node.Reduce> chunked) {
-      var params = new ArrayList<String>();
-      var args = new ArrayList<Arg>();
-      params.add(d.pointer("int", true, "optc_seg_chunks"));
-      args.add(new Arg.SegmentChunks());
-      params.add(d.pointer("int", true, "optc_group_segs"));
-      args.add(new Arg.GroupSegments());
-      params.add("const int optc_nsegs");
-      args.add(new Arg.SegmentCount());
-      params.add("const int optc_ngroups");
-      args.add(new Arg.GroupCount());
+      var sig = new Signature();
+      sig.add(d.pointer("int", true, "optc_seg_chunks"), new Arg.SegmentChunks());
+      sig.add(d.pointer("int", true, "optc_group_segs"), new Arg.GroupSegments());
+      sig.add("const int optc_nsegs", new Arg.SegmentCount());
+      sig.add("const int optc_ngroups", new Arg.GroupCount());
       for (var r : chunked) {
         int slot = plan.reductionSlot(r);
-        params.add(d.pointer("optc_acc_t", true, "optc_part" + slot));
-        args.add(new Arg.Partials(slot, true));
-        params.add(d.pointer("float", false, "optc_red" + slot));
-        args.add(new Arg.Reduced(slot, false));
+        sig.add(d.pointer("optc_acc_t", true, "optc_part" + slot), new Arg.Partials(slot, true));
+        sig.add(d.pointer("float", false, "optc_red" + slot), new Arg.Reduced(slot, false));
       }
       var name = prefix + "_phase" + phase.index() + "_combine";
       src.append('\n').append("// Phase ").append(phase.index())
           .append(": adds each tensor's (or group's) per-chunk partials in chunk order, compensated.\n");
       src.append(d.kernel()).append(' ').append(name).append("(\n    ")
-          .append(String.join(",\n    ", params)).append(") {\n");
+          .append(String.join(",\n    ", sig.params)).append(") {\n");
       src.append("  const int id = ").append(d.globalId()).append(";\n");
       for (var r : chunked) {
         int slot = plan.reductionSlot(r);
@@ -714,7 +686,7 @@ public final class CEmitter {
         }
       }
       src.append("}\n");
-      kernels.add(new Kernel(name, phase.index(), Launch.COMBINE, List.copyOf(args)));
+      kernels.add(new Kernel(name, phase.index(), Launch.COMBINE, List.copyOf(sig.args)));
     }
 
     /** Row sums (one work-item per row) or column sums (one per column), compensated, in order. */
@@ -736,26 +708,19 @@ public final class CEmitter {
       var readBuffers = new LinkedHashSet<String>();
       var readReductions = new LinkedHashSet<Integer>();
       reads(nodes, readBuffers, readReductions);
-      var params = new ArrayList<String>();
-      var args = new ArrayList<Arg>();
-      params.add(d.pointer("int", true, "optc_segs"));
-      args.add(new Arg.Segments());
-      params.add(d.pointer("float", true, "optc_uniforms"));
-      args.add(new Arg.Uniforms());
-      params.add("const int optc_nu");
-      args.add(new Arg.UniformCount());
-      params.add("const int optc_nsegs");
-      args.add(new Arg.SegmentCount());
-      params.add("const int optc_lines");
-      args.add(new Arg.LineCount());
+      var sig = new Signature();
+      sig.add(d.pointer("int", true, "optc_segs"), new Arg.Segments());
+      sig.add(d.pointer("float", true, "optc_uniforms"), new Arg.Uniforms());
+      sig.add("const int optc_nu", new Arg.UniformCount());
+      sig.add("const int optc_nsegs", new Arg.SegmentCount());
+      sig.add("const int optc_lines", new Arg.LineCount());
       var saved = new HashSet<>(written);
       written.clear();
-      bufferParams(params, args, readBuffers, readReductions);
+      bufferParams(sig, readBuffers, readReductions);
       written.addAll(saved);
       for (var r : reductions) {
         int slot = plan.reductionSlot(r);
-        params.add(d.pointer("float", false, "optc_red" + slot));
-        args.add(new Arg.Reduced(slot, false));
+        sig.add(d.pointer("float", false, "optc_red" + slot), new Arg.Reduced(slot, false));
       }
       var name = prefix + "_phase" + phase.index() + (rows ? "_rows" : "_cols");
       int offsetField = rows ? 4 : 5;
@@ -763,7 +728,7 @@ public final class CEmitter {
           .append(rows ? "row sums, one work-item per row" : "column sums, one work-item per column")
           .append(".\n");
       src.append(d.kernel()).append(' ').append(name).append("(\n    ")
-          .append(String.join(",\n    ", params)).append(") {\n");
+          .append(String.join(",\n    ", sig.params)).append(") {\n");
       src.append("  const int line = ").append(d.globalId()).append(";\n");
       src.append("  if (line >= optc_lines) return;\n");
       src.append("  // The tensor this line belongs to: the last segment whose offset is <= line.\n");
@@ -800,7 +765,18 @@ public final class CEmitter {
             .append(" = (float) optc_acc").append(slot).append(";\n");
       }
       src.append("}\n");
-      kernels.add(new Kernel(name, phase.index(), rows ? Launch.ROWS : Launch.COLS, List.copyOf(args)));
+      kernels.add(new Kernel(name, phase.index(), rows ? Launch.ROWS : Launch.COLS, List.copyOf(sig.args)));
+    }
+  }
+
+  /** A kernel's parameter declarations and, in step, what the host binds to each. */
+  private static final class Signature {
+    final List<String> params = new ArrayList<>();
+    final List<Arg> args = new ArrayList<>();
+
+    void add(String declaration, Arg arg) {
+      params.add(declaration);
+      args.add(arg);
     }
   }
 

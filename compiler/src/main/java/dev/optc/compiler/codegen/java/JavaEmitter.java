@@ -9,6 +9,7 @@ import com.palantir.javapoet.NameAllocator;
 import com.palantir.javapoet.ParameterizedTypeName;
 import com.palantir.javapoet.TypeName;
 import com.palantir.javapoet.TypeSpec;
+import dev.optc.compiler.codegen.Literals;
 import dev.optc.compiler.codegen.ValueNames;
 import dev.optc.compiler.ir.Graph;
 import dev.optc.compiler.ir.Infix;
@@ -216,29 +217,7 @@ public final class JavaEmitter {
     }
 
     private String literal(double v) {
-      if (precision == Precision.F32) {
-        float f = (float) v;
-        if (Float.isNaN(f)) {
-          return "Float.NaN";
-        }
-        if (Float.isInfinite(f)) {
-          return f > 0 ? "Float.POSITIVE_INFINITY" : "Float.NEGATIVE_INFINITY";
-        }
-        if (f == Math.rint(f) && Math.abs(f) < 1 << 24 && !(f == 0 && 1 / f < 0)) {
-          return (long) f + ".0f";
-        }
-        return Float.toHexString(f) + "f /* " + f + " */";
-      }
-      if (Double.isNaN(v)) {
-        return "Double.NaN";
-      }
-      if (Double.isInfinite(v)) {
-        return v > 0 ? "Double.POSITIVE_INFINITY" : "Double.NEGATIVE_INFINITY";
-      }
-      if (v == Math.rint(v) && Math.abs(v) < 1L << 53 && !(v == 0 && 1 / v < 0)) {
-        return (long) v + ".0";
-      }
-      return Double.toHexString(v) + " /* " + v + " */";
+      return precision == Precision.F32 ? Literals.JAVA_FLOAT.f32(v) : Literals.f64(v);
     }
 
     /** The expression that reads {@code n}'s value inside a loop over {@code where}. */
