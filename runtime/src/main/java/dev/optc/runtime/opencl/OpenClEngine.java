@@ -237,7 +237,7 @@ public final class OpenClEngine implements Engine {
     return base.resolve("opencl");
   }
 
-  private static final Pattern LOCATION = Pattern.compile(":(\\d+):(\\d+):");
+  private static final Pattern LOCATION = Pattern.compile("\\.cl:(\\d+):(\\d+)\\b");
 
   /** The build log with each error's generated line and the DSL statement it belongs to. */
   private OptcException explain(ClBuildException e) {

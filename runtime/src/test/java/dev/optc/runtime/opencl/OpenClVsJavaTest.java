@@ -325,6 +325,20 @@ class OpenClVsJavaTest {
     assertArrayEquals(before, tensors.getFirst().weights(), "the caller's weights are untouched");
   }
 
+  /** A compile error in generated code names the generated line and the DSL statement it came from. */
+  @Test
+  void aBuildErrorIsMappedToTheStatement() throws Exception {
+    var program = OptProgram.load("adam");
+    var tensors = tensors(new Random(1), new long[][] {{5}}, "t");
+    // Defining denom as a number breaks the line that declares it, as a driver or codegen bug would.
+    var broken = ((OpenClBackend) opencl).withBuildOptions("-Ddenom=1");
+    var e = assertThrows(OptcException.class, () -> Optimizer.builder(program).backend(broken)
+        .group(Map.of(), tensors).build());
+    assertTrue(e.getMessage().contains("generated line"), e.getMessage());
+    assertTrue(e.getMessage().contains("from the statement: denom = sqrt("), e.getMessage());
+    assertTrue(e.getMessage().contains(": const float denom = "), "the generated line is shown: " + e.getMessage());
+  }
+
   @Test
   void anAllocationBeyondTheDeviceLimitIsAClearError() throws Exception {
     var device = ((OpenClBackend) opencl).device();
