@@ -1,0 +1,46 @@
+package dev.optc.runtime.device;
+
+import dev.optc.compiler.codegen.c.Dialect;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+/**
+ * What a {@link KernelEngine} needs from a device API (OpenCL, CUDA): buffers, a program built from the
+ * generated source, kernels and launches. {@code B} is the API's buffer type, {@code K} its kernel type.
+ */
+public interface DeviceOps<B, K> {
+
+  Dialect dialect();
+
+  /** The work-group (block) size the kernels are generated for: a power of two. */
+  int localSize();
+
+  /** Whether reductions accumulate in double on this device. */
+  boolean doubleAccumulation();
+
+  B allocate(long bytes);
+
+  void release(B buffer);
+
+  void write(B buffer, long byteOffset, MemorySegment src);
+
+  void read(B buffer, long byteOffset, MemorySegment dst);
+
+  void fill(B buffer, float value);
+
+  /** Builds the generated source; failures are one {@code OptcException} naming statement and line. */
+  void build(String source);
+
+  K kernel(String name);
+
+  void releaseKernel(K kernel);
+
+  /**
+   * Launches {@code workItems} work-items in groups of {@code localSize} (0: any size; then the count is
+   * rounded up and the kernel checks bounds). Arguments are buffers ({@code B}) and {@code Integer}s.
+   */
+  void launch(K kernel, long workItems, int localSize, List<Object> args);
+
+  /** Waits for everything queued. */
+  void finish();
+}

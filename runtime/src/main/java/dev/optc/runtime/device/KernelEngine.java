@@ -1,0 +1,376 @@
+package dev.optc.runtime.device;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import dev.optc.compiler.codegen.c.CEmitter;
+import dev.optc.compiler.ir.Dtype;
+import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.plan.Fusion;
+import dev.optc.compiler.plan.Plan;
+import dev.optc.compiler.plan.Planner;
+import dev.optc.runtime.Engine;
+import dev.optc.runtime.Layout;
+import dev.optc.runtime.OptProgram;
+import dev.optc.runtime.OptcException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A plan's generated kernels bound to the flat device buffers of one {@link Layout}, for any device API
+ * behind {@link DeviceOps} (OpenCL, CUDA): one arena per buffer (w, g, each state, each temporary), the
+ * chunk and segment tables, the per-tensor uniform table and the reduction results. Each phase is one
+ * launch for the whole group (plus a small combine or row/column launch for reductions). Hypers and
+ * {@code t} reach the kernels through the uniform table, so changing them rebuilds nothing.
+ */
+public class KernelEngine<B, K> implements Engine {
+  protected final DeviceOps<B, K> ops;
+  protected final Plan plan;
+  protected final Layout layout;
+  private final CEmitter.Program source;
+  private final int chunkSize;
+  private final Map<String, B> buffers = new LinkedHashMap<>();
+  private final Map<String, B> nextCopies = new HashMap<>();
+  private final Map<String, Kind> kinds = new LinkedHashMap<>();
+  private final Map<String, Dtype> dtypes = new HashMap<>();
+  private final List<B> owned = new ArrayList<>();
+  private final List<List<Launch<K>>> launches = new ArrayList<>();
+  private B chunks;
+  private B segments;
+  private B segmentChunks;
+  private B groupSegments;
+  private B uniforms;
+  private List<B> reduced = List.of();
+  private List<B> partials = List.of();
+  private int chunkCount;
+
+  private record Launch<K>(K kernel, CEmitter.Kernel info) {}
+
+  protected KernelEngine(DeviceOps<B, K> ops, OptProgram program, Layout layout, Fusion fusion) {
+    this.ops = ops;
+    this.plan = Planner.plan(program.ir(), fusion);
+    this.layout = layout;
+    this.chunkSize = Math.max(ops.localSize() * 16, 4096);
+    this.source = CEmitter.emit(plan, ops.dialect(), ops.localSize(), ops.doubleAccumulation());
+    try {
+      ops.build(source.source());
+      allocateAll(program);
+      for (var phase : plan.phases()) {
+        var list = new ArrayList<Launch<K>>();
+        for (var k : source.kernels(phase.index())) {
+          list.add(new Launch<>(ops.kernel(k.name()), k));
+        }
+        launches.add(list);
+      }
+      ops.finish();
+    } catch (RuntimeException e) {
+      close();
+      throw e;
+    }
+  }
+
+  private void allocateAll(OptProgram program) {
+    var ir = program.ir();
+    declare("w", Kind.ELEM, Dtype.F32);
+    declare("g", Kind.ELEM, Dtype.F32);
+    ir.states().forEach(s -> declare(s.name(), s.shape().kind(), s.dtype()));
+    for (int i = 0; i < plan.temps().size(); i++) {
+      declare(Plan.tempName(i), plan.temps().get(i), Dtype.F32);
+    }
+    for (var name : kinds.keySet()) {
+      long bytes = layout.arenaLength(kinds.get(name)) * (long) dtypes.get(name).bytes();
+      buffers.put(name, allocate(bytes));
+      if (source.doubleBuffered().contains(name)) {
+        nextCopies.put(name, allocate(bytes));
+      }
+      if (Plan.isTemp(name)) {
+        // Poisoned: a value read before it was written shows up as NaN.
+        ops.fill(buffers.get(name), Float.NaN);
+      }
+    }
+    var chunkTable = new ArrayList<Integer>();
+    var segChunks = new int[2 * layout.segments().size()];
+    for (var s : layout.segments()) {
+      segChunks[2 * s.index()] = chunkTable.size() / 2;
+      for (int start = 0; start < s.numel(); start += chunkSize) {
+        chunkTable.add(s.index());
+        chunkTable.add(start);
+      }
+      segChunks[2 * s.index() + 1] = chunkTable.size() / 2 - segChunks[2 * s.index()];
+    }
+    chunkCount = chunkTable.size() / 2;
+    chunks = ints(chunkTable.stream().mapToInt(Integer::intValue).toArray());
+    var segs = new int[CEmitter.SEGMENT_FIELDS * layout.segments().size()];
+    for (var s : layout.segments()) {
+      int b = CEmitter.SEGMENT_FIELDS * s.index();
+      segs[b] = s.offset();
+      segs[b + 1] = s.numel();
+      segs[b + 2] = s.rows();
+      segs[b + 3] = s.cols();
+      segs[b + 4] = s.rowOffset();
+      segs[b + 5] = s.colOffset();
+    }
+    segments = ints(segs);
+    segmentChunks = ints(segChunks);
+    var groups = new int[2 * layout.groups()];
+    for (int g = 0; g < layout.groups(); g++) {
+      int first = -1;
+      int count = 0;
+      for (var t : layout.tensors()) {
+        if (t.group() == g) {
+          first = first < 0 ? layout.index(t.name()) : first;
+          count++;
+        }
+      }
+      groups[2 * g] = Math.max(first, 0);
+      groups[2 * g + 1] = count;
+    }
+    groupSegments = ints(groups);
+    uniforms = allocate(4L * Math.max(1, layout.segments().size() * ir.hoisted().size()));
+    var red = new ArrayList<B>();
+    var part = new ArrayList<B>();
+    int accumulatorBytes = ops.doubleAccumulation() ? 8 : 4;
+    for (var r : plan.reductions()) {
+      var b = allocate(4L * layout.arenaLength(r.kind()));
+      ops.fill(b, 0f);
+      red.add(b);
+      part.add(allocate((long) accumulatorBytes * chunkCount));
+    }
+    reduced = red;
+    partials = part;
+  }
+
+  private void declare(String name, Kind kind, Dtype dtype) {
+    kinds.put(name, kind);
+    dtypes.put(name, dtype);
+  }
+
+  private B allocate(long bytes) {
+    // Devices have no empty buffers; an empty arena gets a few unused bytes.
+    var b = ops.allocate(Math.max(bytes, 4));
+    owned.add(b);
+    return b;
+  }
+
+  private B ints(int[] values) {
+    var b = allocate(4L * values.length);
+    if (values.length > 0) {
+      try (var arena = Arena.ofConfined()) {
+        ops.write(b, 0, arena.allocateFrom(JAVA_INT, values));
+      }
+    }
+    return b;
+  }
+
+  /** The generated source this engine runs. */
+  public String source() {
+    return source.source();
+  }
+
+  // ------------------------------------------------------------------ data in and out
+
+  private B buffer(String name) {
+    var b = buffers.get(name);
+    if (b == null) {
+      throw new OptcException("no buffer '" + name + "' in this optimizer");
+    }
+    return b;
+  }
+
+  @Override
+  public void write(String name, int tensor, float[] values) {
+    var b = buffer(name);
+    var kind = kinds.get(name);
+    int len = layout.length(kind, tensor);
+    if (values.length != len) {
+      throw new OptcException(name + " of tensor '" + layout.tensors().get(tensor).name() + "' has " + len
+          + " values, not " + values.length);
+    }
+    if (len == 0) {
+      return;
+    }
+    var dtype = dtypes.get(name);
+    long offset = (long) layout.offset(kind, tensor) * dtype.bytes();
+    try (var arena = Arena.ofConfined()) {
+      if (dtype == Dtype.F32) {
+        ops.write(b, offset, arena.allocateFrom(JAVA_FLOAT, values));
+      } else {
+        var seg = arena.allocate(JAVA_SHORT, len);
+        for (int i = 0; i < len; i++) {
+          seg.setAtIndex(JAVA_SHORT, i, dtype == Dtype.BF16 ? Dtype.floatToBf16(values[i])
+              : Float.floatToFloat16(values[i]));
+        }
+        ops.write(b, offset, seg);
+      }
+    }
+  }
+
+  @Override
+  public void read(String name, int tensor, float[] out) {
+    var b = buffer(name);
+    var kind = kinds.get(name);
+    int len = layout.length(kind, tensor);
+    if (len == 0) {
+      return;
+    }
+    var dtype = dtypes.get(name);
+    long offset = (long) layout.offset(kind, tensor) * dtype.bytes();
+    try (var arena = Arena.ofConfined()) {
+      if (dtype == Dtype.F32) {
+        var seg = arena.allocate(JAVA_FLOAT, len);
+        ops.read(b, offset, seg);
+        MemorySegment.copy(seg, JAVA_FLOAT, 0, out, 0, len);
+      } else {
+        var seg = arena.allocate(JAVA_SHORT, len);
+        ops.read(b, offset, seg);
+        for (int i = 0; i < len; i++) {
+          short s = seg.getAtIndex(JAVA_SHORT, i);
+          out[i] = dtype == Dtype.BF16 ? Dtype.bf16ToFloat(s) : Float.float16ToFloat(s);
+        }
+      }
+    }
+  }
+
+  /**
+   * Uses a caller's device buffer as the whole arena of {@code w} or {@code g}, without a copy. The
+   * engine releases it on close like its own, so callers pass a wrapper that does not own the memory.
+   */
+  protected void adoptBuffer(String name, B wrapped, long bytes) {
+    if (!name.equals("w") && !name.equals("g")) {
+      throw new OptcException("only w and g can be adopted, not '" + name + "'");
+    }
+    long need = 4L * layout.arenaLength(Kind.ELEM);
+    if (bytes < need) {
+      ops.release(wrapped);
+      throw new OptcException("the device buffer for " + name + " has " + bytes + " bytes; this group needs "
+          + need);
+    }
+    owned.add(wrapped);
+    buffers.put(name, wrapped);
+  }
+
+  // ------------------------------------------------------------------ stepping
+
+  @Override
+  public double[][] step(double[][] perTensorUniforms, boolean wantReductions) {
+    int nu = plan.program().hoisted().size();
+    int segs = layout.segments().size();
+    if (nu > 0 && segs > 0) {
+      var table = new float[segs * nu];
+      for (int s = 0; s < segs; s++) {
+        for (int k = 0; k < nu; k++) {
+          table[s * nu + k] = (float) perTensorUniforms[s][k];
+        }
+      }
+      try (var arena = Arena.ofConfined()) {
+        ops.write(uniforms, 0, arena.allocateFrom(JAVA_FLOAT, table));
+      }
+    }
+    for (var phase : plan.phases()) {
+      var swapped = new ArrayList<String>();
+      for (var launch : launches.get(phase.index())) {
+        run(launch, swapped);
+      }
+      for (var name : swapped) {
+        var old = buffers.get(name);
+        buffers.put(name, nextCopies.get(name));
+        nextCopies.put(name, old);
+      }
+    }
+    if (!wantReductions || reduced.isEmpty()) {
+      ops.finish();
+      return null;
+    }
+    var out = new double[reduced.size()][];
+    for (int k = 0; k < reduced.size(); k++) {
+      int n = layout.arenaLength(plan.reductions().get(k).kind());
+      out[k] = new double[n];
+      if (n > 0) {
+        try (var arena = Arena.ofConfined()) {
+          var seg = arena.allocate(JAVA_FLOAT, n);
+          ops.read(reduced.get(k), 0, seg);
+          for (int i = 0; i < n; i++) {
+            out[k][i] = seg.getAtIndex(JAVA_FLOAT, i);
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  private void run(Launch<K> launch, List<String> swapped) {
+    var info = launch.info();
+    var args = new ArrayList<Object>(info.args().size());
+    for (var arg : info.args()) {
+      args.add(switch (arg) {
+        case CEmitter.Arg.Chunks c -> chunks;
+        case CEmitter.Arg.Segments s -> segments;
+        case CEmitter.Arg.Uniforms u -> uniforms;
+        case CEmitter.Arg.UniformCount n -> plan.program().hoisted().size();
+        case CEmitter.Arg.ChunkSize n -> chunkSize;
+        case CEmitter.Arg.SegmentCount n -> layout.segments().size();
+        case CEmitter.Arg.GroupCount n -> layout.groups();
+        case CEmitter.Arg.SegmentChunks c -> segmentChunks;
+        case CEmitter.Arg.GroupSegments g -> groupSegments;
+        case CEmitter.Arg.LineCount n -> lines(info);
+        case CEmitter.Arg.Buffer b -> {
+          if (b.next()) {
+            if (!swapped.contains(b.name()) && info.launch() == CEmitter.Launch.CHUNKS) {
+              swapped.add(b.name());
+            }
+            yield nextCopies.get(b.name());
+          }
+          yield buffer(b.name());
+        }
+        case CEmitter.Arg.Reduced r -> reduced.get(r.slot());
+        case CEmitter.Arg.Partials p -> partials.get(p.slot());
+      });
+    }
+    switch (info.launch()) {
+      case CHUNKS -> {
+        if (chunkCount > 0) {
+          ops.launch(launch.kernel(), (long) chunkCount * ops.localSize(), ops.localSize(), args);
+        }
+      }
+      case COMBINE -> {
+        int n = Math.max(layout.segments().size(), layout.groups());
+        if (n > 0) {
+          ops.launch(launch.kernel(), n, 0, args);
+        }
+      }
+      case ROWS, COLS -> {
+        int n = lines(info);
+        if (n > 0) {
+          ops.launch(launch.kernel(), n, 0, args);
+        }
+      }
+    }
+  }
+
+  private int lines(CEmitter.Kernel k) {
+    return k.launch() == CEmitter.Launch.ROWS ? layout.arenaLength(Kind.ROW) : layout.arenaLength(Kind.COL);
+  }
+
+  @Override
+  public void close() {
+    for (var l : launches) {
+      for (var launch : l) {
+        ops.releaseKernel(launch.kernel());
+      }
+    }
+    launches.clear();
+    try {
+      ops.finish();
+    } catch (RuntimeException e) {
+      // Closing after a device error: release what we hold anyway.
+    }
+    owned.forEach(ops::release);
+    owned.clear();
+  }
+}
