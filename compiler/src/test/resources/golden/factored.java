@@ -130,7 +130,7 @@ public final class FactoredF32Step implements JavaStep<float[]> {
         final float v8 = r_1[r] * c_1[c];
         final float v = v8 / v7;
         // u = g * rsqrt(v)
-        final float v9 = (float) (1.0 / Math.sqrt(v));
+        final float v9 = 1f / (float) Math.sqrt(v);
         final float u_ = g_0 * v9;
         // u = u / max(1, rms(u) / d)
         final float v10 = u_ * u_;
@@ -203,7 +203,7 @@ public final class FactoredF32Step implements JavaStep<float[]> {
         final float v8 = r_1[r] * c_1[c];
         final float v = v8 / v7;
         // u = g * rsqrt(v)
-        final float v9 = (float) (1.0 / Math.sqrt(v));
+        final float v9 = 1f / (float) Math.sqrt(v);
         final float u_ = g_0 * v9;
         // u = u / max(1, rms(u) / d)
         final float u_2 = u_ / v13;

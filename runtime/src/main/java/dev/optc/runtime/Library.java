@@ -10,7 +10,8 @@ import java.util.Optional;
 public final class Library {
   /** Every library optimizer, in the order the README lists them. */
   public static final List<String> NAMES = List.of(
-      "sgd", "adam", "adamw", "adagrad", "rmsprop", "nadam", "radam", "adamax", "adadelta", "lion", "adan");
+      "sgd", "adam", "adamw", "adagrad", "rmsprop", "nadam", "radam", "adamax", "adadelta", "lion", "adan",
+      "lars", "lamb", "adafactor", "adamw_clip");
 
   private Library() {}
 

@@ -75,8 +75,9 @@ class StandardMetricsTest {
   @Test
   void theyAddNoPhase() throws Exception {
     for (var name : Library.NAMES) {
-      var program = OptProgram.load(name).withStandardMetrics();
-      assertEquals(1, Planner.plan(program.ir(), Fusion.FULL).phases().size(), name);
+      var plain = OptProgram.load(name);
+      assertEquals(Planner.plan(plain.ir(), Fusion.FULL).phases().size(),
+          Planner.plan(plain.withStandardMetrics().ir(), Fusion.FULL).phases().size(), name);
     }
   }
 }

@@ -285,7 +285,9 @@ public final class JavaEmitter {
             case ABS -> "Math.abs(" + x + ")";
             case SIGN -> "sign(" + x + ")";
             case SQRT -> cast("Math.sqrt(" + x + ")");
-            case RSQRT -> cast("(1.0 / Math.sqrt(" + x + "))");
+            // 1/sqrt rounded twice in float32, as torch's CPU rsqrt and the C backends compute it.
+            case RSQRT -> precision == Precision.F32 ? "1f / (float) Math.sqrt(" + x + ")"
+                : "1.0 / Math.sqrt(" + x + ")";
             case EXP -> cast("Math.exp(" + x + ")");
             case LOG -> cast("Math.log(" + x + ")");
             case TANH -> cast("Math.tanh(" + x + ")");

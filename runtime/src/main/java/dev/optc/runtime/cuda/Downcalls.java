@@ -1,0 +1,99 @@
+package dev.optc.runtime.cuda;
+
+import dev.optc.runtime.OptcException;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+
+/**
+ * Binds the C functions of one library, or, where the library or a symbol is missing, a handle of the
+ * same exact type that throws an {@link OptcException} saying why: call sites keep using
+ * {@code invokeExact} whether or not CUDA is there, and a class of raw bindings always initializes.
+ */
+final class Downcalls {
+
+  static final String NATIVE_ACCESS_DENIED =
+      "native access is disabled; run java with --enable-native-access=ALL-UNNAMED";
+
+  private static final Linker LINKER = Linker.nativeLinker();
+
+  private final SymbolLookup lib;
+  private final String libraryName;
+  private final String loadFailure;
+
+  /**
+   * @param lib the loaded library, or null when it could not be loaded
+   * @param libraryName how messages name it, e.g. {@code libcuda.so.1}
+   * @param loadFailure the whole message every function throws when {@code lib} is null
+   */
+  Downcalls(SymbolLookup lib, String libraryName, String loadFailure) {
+    this.lib = lib;
+    this.libraryName = libraryName;
+    this.loadFailure = loadFailure;
+  }
+
+  boolean has(String symbol) {
+    return lib != null && lib.find(symbol).isPresent();
+  }
+
+  /** {@code name}'s downcall handle, of the exact C signature {@code result name(args...)}. */
+  @SuppressWarnings("restricted") // binding C functions is the purpose of this class
+  MethodHandle bind(String name, MemoryLayout result, MemoryLayout... args) {
+    var descriptor = FunctionDescriptor.of(result, args);
+    if (lib == null) {
+      return thrower(descriptor, loadFailure);
+    }
+    var symbol = lib.find(name);
+    if (symbol.isEmpty()) {
+      return thrower(descriptor, name + " is not exported by " + libraryName + "; the library is too old for optc");
+    }
+    try {
+      return LINKER.downcallHandle(symbol.get(), descriptor);
+    } catch (IllegalCallerException e) {
+      return thrower(descriptor, libraryName + " cannot be called: " + NATIVE_ACCESS_DENIED);
+    }
+  }
+
+  /** The first of {@code names} the library exports, bound; or a thrower naming the first. */
+  MethodHandle bindFirst(String[] names, MemoryLayout result, MemoryLayout... args) {
+    for (var name : names) {
+      if (has(name)) {
+        return bind(name, result, args);
+      }
+    }
+    return bind(names[0], result, args);
+  }
+
+  private static MethodHandle thrower(FunctionDescriptor descriptor, String reason) {
+    var type = descriptor.toMethodType();
+    try {
+      var fail = MethodHandles.lookup().findStatic(Downcalls.class, "unavailable",
+          MethodType.methodType(Object.class, String.class));
+      var typed = MethodHandles.insertArguments(fail, 0, reason)
+          .asType(MethodType.methodType(type.returnType()));
+      return MethodHandles.dropArguments(typed, 0, type.parameterList());
+    } catch (ReflectiveOperationException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  @SuppressWarnings("unused") // found reflectively by thrower()
+  private static Object unavailable(String reason) {
+    throw new OptcException(reason);
+  }
+
+  /** invokeExact declares Throwable; downcalls and throwers throw only unchecked exceptions. */
+  static RuntimeException unexpected(Throwable t) {
+    if (t instanceof RuntimeException r) {
+      throw r;
+    }
+    if (t instanceof Error e) {
+      throw e;
+    }
+    return new IllegalStateException("unexpected checked exception from a downcall", t);
+  }
+}
