@@ -9,6 +9,7 @@ import dev.optc.runtime.OptcException;
 import dev.optc.runtime.Simulation;
 import dev.optc.runtime.io.Npy;
 import dev.optc.runtime.java.JavaBackend;
+import dev.optc.runtime.cuda.CudaBackend;
 import dev.optc.runtime.opencl.OpenClBackend;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -53,8 +54,8 @@ final class SimulateCommand implements Callable<Integer> {
 
   @Option(names = "--backend", defaultValue = "java", paramLabel = "BACKEND",
       description = "java (float32 reference, the default), java64 (the same in float64, to measure error), "
-          + "or opencl[:PLATFORM:DEVICE] (fused OpenCL kernels; 'optc devices' lists devices; $OPTC_DEVICE "
-          + "also selects one).")
+          + "opencl[:PLATFORM:DEVICE] (fused OpenCL kernels; 'optc devices' lists devices; $OPTC_DEVICE "
+          + "also selects one) or cuda[:DEVICE] (fused CUDA kernels through NVRTC and the driver).")
   String backend;
 
   @Option(names = "--fusion", defaultValue = "full", paramLabel = "LEVEL",
@@ -149,7 +150,11 @@ final class SimulateCommand implements Callable<Integer> {
     if (name.equals("opencl") || name.startsWith("opencl:")) {
       return OpenClBackend.select(name.equals("opencl") ? "" : name.substring("opencl:".length()));
     }
-    throw new OptcException("unknown backend '" + name + "' (available: java, java64, opencl[:PLATFORM:DEVICE])");
+    if (name.equals("cuda") || name.startsWith("cuda:")) {
+      return CudaBackend.select(name.equals("cuda") ? "" : name.substring("cuda:".length()));
+    }
+    throw new OptcException("unknown backend '" + name + "' (available: java, java64, opencl[:PLATFORM:DEVICE], "
+        + "cuda[:DEVICE])");
   }
 
   static Fusion parseFusion(String s) {

@@ -43,4 +43,7 @@ public interface DeviceOps<B, K> {
 
   /** Waits for everything queued. */
   void finish();
+
+  /** Releases what the ops hold themselves (a module, a stream); called last by the engine. */
+  default void close() {}
 }

@@ -372,5 +372,6 @@ public class KernelEngine<B, K> implements Engine {
     }
     owned.forEach(ops::release);
     owned.clear();
+    ops.close();
   }
 }

@@ -1,0 +1,180 @@
+package dev.optc.runtime.cuda;
+
+import dev.optc.compiler.codegen.c.Dialect;
+import dev.optc.compiler.codegen.java.JavaSourceCompiler;
+import dev.optc.compiler.plan.Fusion;
+import dev.optc.runtime.AtomicFiles;
+import dev.optc.runtime.Layout;
+import dev.optc.runtime.OptProgram;
+import dev.optc.runtime.OptcException;
+import dev.optc.runtime.device.BuildErrors;
+import dev.optc.runtime.device.DeviceOps;
+import dev.optc.runtime.device.KernelEngine;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
+
+/**
+ * The CUDA engine: {@link KernelEngine} over the driver API, kernels compiled by NVRTC with
+ * {@code --fmad=false} (the Java reference's exact float32 arithmetic) for the device's architecture.
+ * PTX is cached in memory and on disk ({@code $OPTC_CACHE/cuda}), keyed by source, device, driver and
+ * options.
+ */
+public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
+
+  CudaEngine(CuDevice device, OptProgram program, Layout layout, Fusion fusion) {
+    super(new Ops(device, program.name()), program, layout, fusion);
+  }
+
+  /**
+   * Uses a caller's device pointer (a training framework's gradients, say) as the whole arena of
+   * {@code w} or {@code g}, without a copy; the caller keeps ownership.
+   */
+  public void adopt(String name, long devicePointer, long bytes) {
+    var ops = (Ops) this.ops;
+    adoptBuffer(name, ops.context.wrap(devicePointer, bytes), bytes);
+  }
+
+  private static final class Ops implements DeviceOps<CuBuffer, CuFunction> {
+    private static final Map<String, String> PTX = new ConcurrentHashMap<>();
+    private static final Pattern LOCATION = Pattern.compile("\\((\\d+)\\): (?:catastrophic )?error");
+
+    private final CuDevice device;
+    private final CuContext context;
+    private final CuStream stream;
+    private final String programName;
+    private final int localSize;
+    private CuModule module;
+
+    Ops(CuDevice device, String programName) {
+      this.device = device;
+      this.context = device.primaryContext();
+      this.stream = context.createStream();
+      this.programName = programName;
+      int local = 1;
+      while (local * 2 <= Math.min(256, device.maxThreadsPerBlock())) {
+        local *= 2;
+      }
+      this.localSize = local;
+    }
+
+    @Override
+    public Dialect dialect() {
+      return Dialect.CUDA;
+    }
+
+    @Override
+    public int localSize() {
+      return localSize;
+    }
+
+    @Override
+    public boolean doubleAccumulation() {
+      return true;
+    }
+
+    @Override
+    public CuBuffer allocate(long bytes) {
+      return context.allocate(bytes);
+    }
+
+    @Override
+    public void release(CuBuffer buffer) {
+      buffer.close();
+    }
+
+    @Override
+    public void write(CuBuffer buffer, long byteOffset, MemorySegment src) {
+      buffer.write(byteOffset, src);
+    }
+
+    @Override
+    public void read(CuBuffer buffer, long byteOffset, MemorySegment dst) {
+      stream.synchronize();
+      buffer.read(byteOffset, dst);
+    }
+
+    @Override
+    public void fill(CuBuffer buffer, float value) {
+      buffer.fill(value);
+    }
+
+    @Override
+    public void build(String source) {
+      var options = List.of("--fmad=false", "-std=c++17", Nvrtc.architectureOption(device));
+      var key = JavaSourceCompiler.hash(source + "\n" + device.name() + "\n" + device.computeCapability() + "\n"
+          + Cuda.driverVersion() + "\n" + Nvrtc.version() + "\n" + options);
+      var ptx = PTX.get(key);
+      var file = cacheDir().resolve(key + ".ptx");
+      if (ptx == null && Files.isRegularFile(file)) {
+        try {
+          ptx = Files.readString(file);
+        } catch (IOException e) {
+          ptx = null;
+        }
+      }
+      if (ptx == null) {
+        try {
+          ptx = Nvrtc.compile(source, programName + ".cu", options);
+        } catch (NvrtcException e) {
+          throw BuildErrors.explain("CUDA build of " + programName + " failed (NVRTC): " + e.codeName(), source,
+              e.log() == null ? e.getMessage() : e.log(), LOCATION, e);
+        }
+        try {
+          Files.createDirectories(file.getParent());
+          AtomicFiles.write(file, ptx);
+        } catch (IOException | RuntimeException e) {
+          // The disk cache is best effort.
+        }
+      }
+      PTX.put(key, ptx);
+      module = context.loadModule(ptx);
+    }
+
+    @Override
+    public CuFunction kernel(String name) {
+      return module.function(name);
+    }
+
+    @Override
+    public void releaseKernel(CuFunction kernel) {
+      // Functions belong to their module, released with it.
+    }
+
+    @Override
+    public void launch(CuFunction kernel, long workItems, int local, List<Object> args) {
+      int block = local > 0 ? local : 256;
+      long blocks = (workItems + block - 1) / block;
+      if (blocks > Integer.MAX_VALUE) {
+        throw new OptcException("a launch of " + workItems + " work-items is too large for one grid");
+      }
+      kernel.launch(stream, Dim3.of((int) blocks), Dim3.of(block), 0, args);
+    }
+
+    @Override
+    public void finish() {
+      stream.synchronize();
+    }
+
+    @Override
+    public void close() {
+      if (module != null) {
+        module.close();
+      }
+      stream.close();
+      context.close();
+    }
+  }
+
+  static Path cacheDir() {
+    var env = System.getenv("OPTC_CACHE");
+    var base = env != null && !env.isBlank() ? Path.of(env)
+        : Path.of(System.getProperty("user.home"), ".cache", "optc");
+    return base.resolve("cuda");
+  }
+}
