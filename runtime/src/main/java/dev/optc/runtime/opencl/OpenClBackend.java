@@ -18,8 +18,15 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * @param extraBuildOptions appended to the compiler options (for experiments and for testing how build
  *     failures are reported)
+ * @param floatAccumulation accumulate reductions in float (a tree and compensated sums) even where the
+ *     device has double: what devices without fp64 get, so that path can be tested anywhere
  */
-public record OpenClBackend(ClDevice device, String extraBuildOptions) implements Backend {
+public record OpenClBackend(ClDevice device, String extraBuildOptions, boolean floatAccumulation)
+    implements Backend {
+
+  public OpenClBackend(ClDevice device, String extraBuildOptions) {
+    this(device, extraBuildOptions, false);
+  }
 
   /** One context and queue per device for the whole process: engines share them and their programs. */
   private static final Map<ClDevice, Session> SESSIONS = new ConcurrentHashMap<>();
@@ -86,7 +93,11 @@ public record OpenClBackend(ClDevice device, String extraBuildOptions) implement
   }
 
   public OpenClBackend withBuildOptions(String options) {
-    return new OpenClBackend(device, options);
+    return new OpenClBackend(device, options, floatAccumulation);
+  }
+
+  public OpenClBackend withFloatAccumulation() {
+    return new OpenClBackend(device, extraBuildOptions, true);
   }
 
   @Override

@@ -66,6 +66,7 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     private final ClContext context;
     private final ClQueue queue;
     private final String extraOptions;
+    private final boolean floatAccumulation;
     private final String programName;
     private final int localSize;
     private ClProgram program;
@@ -75,6 +76,7 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
       this.context = session.context();
       this.queue = session.queue();
       this.extraOptions = backend.extraBuildOptions();
+      this.floatAccumulation = backend.floatAccumulation();
       this.programName = programName;
       int local = 1;
       while (local * 2 <= Math.min(256, device.maxWorkGroupSize())) {
@@ -95,7 +97,7 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
 
     @Override
     public boolean doubleAccumulation() {
-      return device.supportsFp64();
+      return device.supportsFp64() && !floatAccumulation;
     }
 
     @Override
