@@ -1,16 +1,13 @@
 package dev.optc.cli;
 
-import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.runtime.Backend;
+import dev.optc.runtime.BackendProvider;
 import dev.optc.runtime.Optimizer;
 import dev.optc.runtime.OptcException;
 import dev.optc.runtime.Simulation;
 import dev.optc.runtime.io.Npy;
-import dev.optc.runtime.java.JavaBackend;
-import dev.optc.runtime.cuda.CudaBackend;
-import dev.optc.runtime.opencl.OpenClBackend;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -139,22 +136,9 @@ final class SimulateCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** A backend by its command-line name: java, java64, opencl or opencl:PLATFORM:DEVICE. */
+  /** A backend by its command-line name: java, java64, opencl[:P:D], cuda[:N] (see BackendProvider). */
   static Backend backend(String name, int threads) {
-    if (name.equals("java")) {
-      return new JavaBackend(JavaEmitter.Precision.F32, threads);
-    }
-    if (name.equals("java64")) {
-      return new JavaBackend(JavaEmitter.Precision.F64, threads);
-    }
-    if (name.equals("opencl") || name.startsWith("opencl:")) {
-      return OpenClBackend.select(name.equals("opencl") ? "" : name.substring("opencl:".length()));
-    }
-    if (name.equals("cuda") || name.startsWith("cuda:")) {
-      return CudaBackend.select(name.equals("cuda") ? "" : name.substring("cuda:".length()));
-    }
-    throw new OptcException("unknown backend '" + name + "' (available: java, java64, opencl[:PLATFORM:DEVICE], "
-        + "cuda[:DEVICE])");
+    return BackendProvider.forName(name, threads);
   }
 
   static Fusion parseFusion(String s) {
