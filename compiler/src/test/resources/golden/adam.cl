@@ -83,7 +83,7 @@ __kernel void adam_phase0(
     const float v7 = g_2 * v6;
     const float exp_avg_sq_1 = v7 + v5;
     // max_exp_avg_sq = amsgrad ? max(max_exp_avg_sq, exp_avg_sq) : max_exp_avg_sq
-    const float max_exp_avg_sq_0 = max_exp_avg_sq[i];
+    const float max_exp_avg_sq_0 = (amsgrad != 0.0f ? max_exp_avg_sq[i] : 0.0f);
     const float v8 = optc_max(max_exp_avg_sq_0, exp_avg_sq_1);
     const float max_exp_avg_sq_1 = (amsgrad != 0.0f ? v8 : max_exp_avg_sq_0);
     // denom = sqrt(amsgrad ? max_exp_avg_sq : exp_avg_sq) / sqrt(bias_correction2) + eps
@@ -97,7 +97,7 @@ __kernel void adam_phase0(
     const float w_1 = w_0 - v13;
     exp_avg[i] = exp_avg_1;
     exp_avg_sq[i] = exp_avg_sq_1;
-    max_exp_avg_sq[i] = max_exp_avg_sq_1;
+    if (amsgrad != 0.0f) max_exp_avg_sq[i] = max_exp_avg_sq_1;
     w[i] = w_1;
   }
 }

@@ -64,7 +64,7 @@ public final class AdamF32Step implements JavaStep<float[]> {
       final float v7 = g_2 * v6;
       final float exp_avg_sq_1 = v7 + v5;
       // max_exp_avg_sq = amsgrad ? max(max_exp_avg_sq, exp_avg_sq) : max_exp_avg_sq
-      final float max_exp_avg_sq_0 = max_exp_avg_sq[i];
+      final float max_exp_avg_sq_0 = (amsgrad != 0f ? max_exp_avg_sq[i] : 0f);
       final float v8 = Math.max(max_exp_avg_sq_0, exp_avg_sq_1);
       final float max_exp_avg_sq_1 = (amsgrad != 0f ? v8 : max_exp_avg_sq_0);
       // denom = sqrt(amsgrad ? max_exp_avg_sq : exp_avg_sq) / sqrt(bias_correction2) + eps
@@ -78,7 +78,9 @@ public final class AdamF32Step implements JavaStep<float[]> {
       final float w_1 = w_0 - v13;
       exp_avg[i] = exp_avg_1;
       exp_avg_sq[i] = exp_avg_sq_1;
-      max_exp_avg_sq[i] = max_exp_avg_sq_1;
+      if (amsgrad != 0f) {
+        max_exp_avg_sq[i] = max_exp_avg_sq_1;
+      }
       w[i] = w_1;
     }
   }

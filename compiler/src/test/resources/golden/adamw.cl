@@ -82,7 +82,7 @@ __kernel void adamw_phase0(
     const float v6 = g_1 * v5;
     const float exp_avg_sq_1 = v6 + v4;
     // max_exp_avg_sq = amsgrad ? max(max_exp_avg_sq, exp_avg_sq) : max_exp_avg_sq
-    const float max_exp_avg_sq_0 = max_exp_avg_sq[i];
+    const float max_exp_avg_sq_0 = (amsgrad != 0.0f ? max_exp_avg_sq[i] : 0.0f);
     const float v7 = optc_max(max_exp_avg_sq_0, exp_avg_sq_1);
     const float max_exp_avg_sq_1 = (amsgrad != 0.0f ? v7 : max_exp_avg_sq_0);
     // denom = sqrt(amsgrad ? max_exp_avg_sq : exp_avg_sq) / sqrt(bias_correction2) + eps
@@ -96,7 +96,7 @@ __kernel void adamw_phase0(
     const float w_2 = w_1 - v12;
     exp_avg[i] = exp_avg_1;
     exp_avg_sq[i] = exp_avg_sq_1;
-    max_exp_avg_sq[i] = max_exp_avg_sq_1;
+    if (amsgrad != 0.0f) max_exp_avg_sq[i] = max_exp_avg_sq_1;
     w[i] = w_2;
   }
 }

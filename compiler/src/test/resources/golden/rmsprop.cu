@@ -74,7 +74,7 @@ extern "C" __global__ void rmsprop_phase0(
     const float v5 = g_2 * v4;
     const float square_avg_1 = v5 + v3;
     // grad_avg = centered ? alpha * grad_avg + (1 - alpha) * g : grad_avg
-    const float grad_avg_0 = grad_avg[i];
+    const float grad_avg_0 = (centered != 0.0f ? grad_avg[i] : 0.0f);
     const float v6 = grad_avg_0 * alpha;
     const float v7 = v4 + v6;
     const float grad_avg_1 = (centered != 0.0f ? v7 : grad_avg_0);
@@ -85,7 +85,7 @@ extern "C" __global__ void rmsprop_phase0(
     const float v11 = sqrtf(v10);
     const float avg = eps + v11;
     // momentum_buffer = momentum > 0 ? momentum * momentum_buffer + g / avg : momentum_buffer
-    const float momentum_buffer_0 = momentum_buffer[i];
+    const float momentum_buffer_0 = (u7 != 0.0f ? momentum_buffer[i] : 0.0f);
     const float v12 = momentum_buffer_0 * momentum;
     const float v13 = g_2 / avg;
     const float v14 = v13 + v12;
@@ -97,8 +97,8 @@ extern "C" __global__ void rmsprop_phase0(
     const float v18 = (u7 != 0.0f ? v17 : v16);
     const float w_1 = w_0 - v18;
     square_avg[i] = square_avg_1;
-    grad_avg[i] = grad_avg_1;
-    momentum_buffer[i] = momentum_buffer_1;
+    if (centered != 0.0f) grad_avg[i] = grad_avg_1;
+    if (u7 != 0.0f) momentum_buffer[i] = momentum_buffer_1;
     w[i] = w_1;
   }
 }

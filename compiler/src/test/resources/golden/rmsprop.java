@@ -57,7 +57,7 @@ public final class RmspropF32Step implements JavaStep<float[]> {
       final float v5 = g_2 * v4;
       final float square_avg_1 = v5 + v3;
       // grad_avg = centered ? alpha * grad_avg + (1 - alpha) * g : grad_avg
-      final float grad_avg_0 = grad_avg[i];
+      final float grad_avg_0 = (centered != 0f ? grad_avg[i] : 0f);
       final float v6 = grad_avg_0 * alpha;
       final float v7 = v4 + v6;
       final float grad_avg_1 = (centered != 0f ? v7 : grad_avg_0);
@@ -68,7 +68,7 @@ public final class RmspropF32Step implements JavaStep<float[]> {
       final float v11 = (float) Math.sqrt(v10);
       final float avg = eps + v11;
       // momentum_buffer = momentum > 0 ? momentum * momentum_buffer + g / avg : momentum_buffer
-      final float momentum_buffer_0 = momentum_buffer[i];
+      final float momentum_buffer_0 = (u7 != 0f ? momentum_buffer[i] : 0f);
       final float v12 = momentum_buffer_0 * momentum;
       final float v13 = g_2 / avg;
       final float v14 = v13 + v12;
@@ -80,8 +80,12 @@ public final class RmspropF32Step implements JavaStep<float[]> {
       final float v18 = (u7 != 0f ? v17 : v16);
       final float w_1 = w_0 - v18;
       square_avg[i] = square_avg_1;
-      grad_avg[i] = grad_avg_1;
-      momentum_buffer[i] = momentum_buffer_1;
+      if (centered != 0f) {
+        grad_avg[i] = grad_avg_1;
+      }
+      if (u7 != 0f) {
+        momentum_buffer[i] = momentum_buffer_1;
+      }
       w[i] = w_1;
     }
   }

@@ -66,14 +66,19 @@ final class InfoCommand implements Callable<Integer> {
     out.println();
     out.printf("per parameter per step: %d bytes moved (lower bound %d: each input read once, each output "
         + "written once), %d flops%n", cost.bytesPerElement(), cost.lowerBound(), cost.flopsPerElement());
+    if (cost.conditionalBytes() > 0) {
+      out.printf("  + %d bytes per parameter only while a flag is on (its state is neither read nor written "
+          + "while it is off)%n", cost.conditionalBytes());
+    }
     out.printf("phases (kernels at fusion 'full'): %d%n", plan.phases().size());
     for (var pc : cost.phases()) {
       var phase = plan.phases().get(pc.index());
-      out.printf("  phase %d: reads %s (%d B), writes %s (%d B), %d flops/elem%s%n", pc.index(),
+      out.printf("  phase %d: reads %s (%d B), writes %s (%d B), %d flops/elem%s%s%n", pc.index(),
           pc.reads().isEmpty() ? "-" : String.join(" ", pc.reads()), pc.bytesRead(),
           pc.writes().isEmpty() ? "-" : String.join(" ", pc.writes()), pc.bytesWritten(), pc.flops(),
           phase.reductions().isEmpty() ? ""
-              : "; reduces " + String.join(", ", phase.reductions().stream().map(r -> Infix.print(r, 3)).toList()));
+              : "; reduces " + String.join(", ", phase.reductions().stream().map(r -> Infix.print(r, 3)).toList()),
+          pc.conditional().isEmpty() ? "" : "; only while a flag is on: " + String.join(" ", pc.conditional()));
     }
     if (!ir.hoisted().isEmpty()) {
       out.println();

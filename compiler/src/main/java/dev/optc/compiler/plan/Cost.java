@@ -18,7 +18,7 @@ public final class Cost {
 
   /** What one phase moves and computes per element. */
   public record PhaseCost(int index, Set<String> reads, Set<String> writes, int bytesRead, int bytesWritten,
-      int flops) {
+      int flops, Set<String> conditional, int conditionalBytes) {
     public int bytes() {
       return bytesRead + bytesWritten;
     }
@@ -27,8 +27,11 @@ public final class Cost {
   /**
    * @param lowerBound bytes per element if every buffer the step reads is read once and every buffer it
    *     writes is written once
+   * @param conditionalBytes bytes per element moved only while a flag is on ({@link Guards}); not in the
+   *     other figures
    */
-  public record Summary(List<PhaseCost> phases, int bytesPerElement, int lowerBound, int flopsPerElement) {}
+  public record Summary(List<PhaseCost> phases, int bytesPerElement, int lowerBound, int flopsPerElement,
+      int conditionalBytes) {}
 
   public static int bytesOf(IrProgram p, String buffer) {
     return buffer.equals("w") || buffer.equals("g") || Plan.isTemp(buffer) ? 4
@@ -54,10 +57,17 @@ public final class Cost {
     var allWrites = new LinkedHashSet<String>();
     int total = 0;
     int flops = 0;
+    int conditional = 0;
     for (var phase : plan.phases()) {
+      var guards = Guards.of(plan, phase);
       var reads = new LinkedHashSet<String>();
+      var skippable = new LinkedHashSet<String>();
       int f = 0;
       for (var n : plan.needed(phase)) {
+        if (guards.loads().containsKey(n)) {
+          skippable.add(((Node.Load) n).buffer());
+          continue;
+        }
         var at = plan.locations().get(n);
         if (at != null && plan.available(phase, n)) {
           if (perElement(plan, at)) {
@@ -80,10 +90,14 @@ public final class Cost {
       }
       var writes = new LinkedHashSet<String>();
       phase.writes().stream().filter(w -> perElement(plan, w.location()))
-          .forEach(w -> writes.add(name(w.location())));
+          .forEach(w -> (guards.stores().containsKey(name(w.location())) ? skippable : writes)
+              .add(name(w.location())));
+      int extra = guards.loads().keySet().stream().mapToInt(n -> bytesOf(p, ((Node.Load) n).buffer())).sum()
+          + guards.stores().keySet().stream().mapToInt(b -> bytesOf(p, b)).sum();
+      conditional += extra;
       int r = reads.stream().mapToInt(b -> bytesOf(p, b)).sum();
       int w = writes.stream().mapToInt(b -> bytesOf(p, b)).sum();
-      phases.add(new PhaseCost(phase.index(), reads, writes, r, w, f));
+      phases.add(new PhaseCost(phase.index(), reads, writes, r, w, f, skippable, extra));
       allReads.addAll(reads);
       allWrites.addAll(writes);
       total += r + w;
@@ -92,6 +106,6 @@ public final class Cost {
     // The bound counts program buffers only: temporaries are the plan's own cost.
     int bound = allReads.stream().filter(b -> !Plan.isTemp(b)).mapToInt(b -> bytesOf(p, b)).sum()
         + allWrites.stream().filter(b -> !Plan.isTemp(b)).mapToInt(b -> bytesOf(p, b)).sum();
-    return new Summary(phases, total, bound, flops);
+    return new Summary(phases, total, bound, flops, conditional);
   }
 }

@@ -128,6 +128,25 @@ class PlannerTest {
     assertEquals(1, Planner.plan(p, Fusion.FULL).phases().size());
   }
 
+  /** AdamW's amsgrad state is neither read nor written while amsgrad is 0 (Guards). */
+  @Test
+  void aStateUnderAnOffFlagMovesNoBytes() {
+    var p = compile("""
+        hyper lr = 1e-3; hyper amsgrad = false
+        state v; state vmax
+        v = 0.9*v + 0.1*g*g
+        vmax = amsgrad ? max(vmax, v) : vmax
+        w -= lr * g / (sqrt(amsgrad ? vmax : v) + 1e-8)
+        """);
+    var plan = Planner.plan(p, Fusion.FULL);
+    var guards = Guards.of(plan, plan.phases().getFirst());
+    assertEquals(java.util.Set.of("vmax"), guards.stores().keySet());
+    assertEquals(1, guards.loads().size());
+    var cost = Cost.of(plan);
+    assertEquals(20, cost.bytesPerElement(), "w g v read, w v written");
+    assertEquals(8, cost.conditionalBytes(), "vmax read and written while amsgrad is on");
+  }
+
   @Test
   void lambIsTwoKernelsWithinOneAndAHalfTimesTheBound() {
     var p = compile("""

@@ -9,6 +9,7 @@ import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.ir.Node;
 import dev.optc.compiler.ir.ReduceOp;
+import dev.optc.compiler.plan.Guards;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.compiler.plan.Planner;
 import java.util.ArrayList;
@@ -238,11 +239,13 @@ public final class CEmitter {
     private final Set<String> written = new LinkedHashSet<>();
     private final Set<String> doubled = new LinkedHashSet<>();
     private final ValueNames names = new ValueNames(program);
+    private final Guards.PhaseGuards guards;
     private boolean needsRow;
     private boolean needsCol;
 
     PhaseEmitter(Plan.Phase phase) {
       this.phase = phase;
+      this.guards = Guards.of(plan, phase);
       for (var w : phase.writes()) {
         written.add(bufferOf(w.location()));
       }
@@ -345,7 +348,12 @@ public final class CEmitter {
             }
           };
         }
-        case Node.Load l -> element(l.buffer(), l.kind());
+        case Node.Load l -> {
+          var guard = guards.loads().get(l);
+          // Not needed while its flag is off: then the memory is not touched at all.
+          yield guard == null ? element(l.buffer(), l.kind())
+              : "(" + condition(guard) + " ? " + element(l.buffer(), l.kind()) + " : 0.0f)";
+        }
         case Node.Hyper h -> throw new IllegalStateException("hyper " + h.name() + " was not hoisted");
         case Node.Step s -> throw new IllegalStateException("t was not hoisted");
         case Node.Size s -> throw new IllegalStateException("size was not hoisted");
@@ -381,6 +389,10 @@ public final class CEmitter {
         }
         case Node.Select s -> "(" + ref(s.cond()) + " != 0.0f ? " + ref(s.a()) + " : " + ref(s.b()) + ")";
       };
+    }
+
+    private String condition(Guards.Guard g) {
+      return local.get(g.cond()) + (g.whenNonZero() ? " != 0.0f" : " == 0.0f");
     }
 
     /** Nodes to compute for {@code roots}, in statement order (a valid topological order). */
@@ -524,8 +536,10 @@ public final class CEmitter {
         var kind = kindOf(w.location());
         var target = doubled.contains(b) ? nextParam(b) : param(b);
         var value = ref(w.value());
+        var storeGuard = guards.stores().get(b);
         switch (kind) {
-          case ELEM -> loop.append("    ").append(store(b, target, kind, value)).append('\n');
+          case ELEM -> loop.append("    ").append(storeGuard == null ? "" : "if (" + condition(storeGuard) + ") ")
+              .append(store(b, target, kind, value)).append('\n');
           case ROW -> {
             needsRow = true;
             loop.append("    if (c == 0) ").append(store(b, target, kind, value)).append('\n');

@@ -16,6 +16,7 @@ import dev.optc.compiler.ir.Infix;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.ir.Node;
+import dev.optc.compiler.plan.Guards;
 import dev.optc.compiler.plan.Plan;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -192,10 +193,12 @@ public final class JavaEmitter {
     private final Map<Node, String> local = new HashMap<>();
     private final Map<String, String> bufferName = new LinkedHashMap<>();
     private final ValueNames valueNames = new ValueNames(program);
+    private final Guards.PhaseGuards guards;
     private boolean nested;
 
     PhaseEmitter(Plan.Phase phase) {
       this.phase = phase;
+      this.guards = Guards.of(plan, phase);
       for (var reserved : List.of("s", "u", "red", "lo", "hi", "i", "r", "c", "end")) {
         names.newName(reserved, reserved);
       }
@@ -240,6 +243,10 @@ public final class JavaEmitter {
       };
     }
 
+    private String condition(Guards.Guard g) {
+      return local.get(g.cond()) + (g.whenNonZero() ? " != " : " == ") + zero();
+    }
+
     private String cast(String javaMath) {
       return precision == Precision.F32 ? "(float) " + javaMath : javaMath;
     }
@@ -267,8 +274,10 @@ public final class JavaEmitter {
         };
         case Node.Load l -> {
           var buf = bufferName.get(l.buffer());
+          var guard = guards.loads().get(l);
           yield switch (l.kind()) {
-            case ELEM -> buf + "[i]";
+            // Not needed while its flag is off: then the array is not read at all.
+            case ELEM -> guard == null ? buf + "[i]" : "(" + condition(guard) + " ? " + buf + "[i] : " + zero() + ")";
             case ROW -> buf + "[s.rowOffset() + r]";
             case COL -> buf + "[s.colOffset() + c]";
             case UNIFORM, CONST -> buf + "[s.index()]";
@@ -402,7 +411,14 @@ public final class JavaEmitter {
       for (var w : phase.writes()) {
         if (kindOf(w.location()) == Kind.ELEM) {
           var name = locationName(w.location());
+          var guard = guards.stores().get(name);
+          if (guard != null) {
+            body.beginControlFlow("if ($L)", condition(guard));
+          }
           body.addStatement("$L[i] = $L", bufferName.get(name), store(name, ref(w.value(), Section.ELEM)));
+          if (guard != null) {
+            body.endControlFlow();
+          }
           elemStores = true;
         }
       }

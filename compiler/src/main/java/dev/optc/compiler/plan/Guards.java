@@ -1,0 +1,148 @@
+package dev.optc.compiler.plan;
+
+import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.ir.Node;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Memory a phase can skip while a flag is off. A state written as {@code flag ? new : state} (AdamW's
+ * {@code max_exp_avg_sq} under {@code amsgrad}, RMSprop's {@code grad_avg} under {@code centered}) keeps its
+ * value when the flag is 0: its store can be skipped, and so can every load whose value is then unused.
+ * The flag is a per-tensor uniform, so every work-item takes the same branch: no divergence, and the bytes
+ * really are not moved. Hypers stay kernel arguments; nothing is specialized or recompiled.
+ */
+public final class Guards {
+  private Guards() {}
+
+  /** "Only needed while {@code cond} is nonzero" (or zero, when {@code whenNonZero} is false). */
+  public record Guard(Node cond, boolean whenNonZero) {}
+
+  /**
+   * @param loads per-element loads to perform only under their guard
+   * @param stores per-element buffers (state names) to store only under their guard
+   */
+  public record PhaseGuards(Map<Node, Guard> loads, Map<String, Guard> stores) {
+    public static final PhaseGuards NONE = new PhaseGuards(Map.of(), Map.of());
+  }
+
+  public static PhaseGuards of(Plan plan, Plan.Phase phase) {
+    var p = plan.program();
+    var needed = plan.needed(phase);
+    // Users of each node inside this phase; writes, reductions and values later phases read are uses.
+    var users = new HashMap<Node, List<Node>>();
+    var alwaysUsed = new HashSet<Node>();
+    for (var n : needed) {
+      if (plan.available(phase, n)) {
+        continue;
+      }
+      for (var in : n.inputs()) {
+        users.computeIfAbsent(in, k -> new ArrayList<>()).add(n);
+      }
+    }
+    phase.reductions().forEach(r -> alwaysUsed.add(r.x()));
+    var candidates = new LinkedHashMap<String, Guard>();
+    var storedValue = new HashMap<String, Node>();
+    for (var w : phase.writes()) {
+      if (!(w.location() instanceof Plan.Location.Buffer b) || b.name().equals("w")
+          || p.state(b.name()).shape().kind() != Kind.ELEM) {
+        alwaysUsed.add(w.value());
+        continue;
+      }
+      if (w.value() instanceof Node.Select s && s.cond().kind().isUniform()
+          && (s.cond() instanceof Node.Uniform || s.cond() instanceof Node.Const)) {
+        var old = p.factory().load(b.name(), Kind.ELEM);
+        if (s.b() == old) {
+          candidates.put(b.name(), new Guard(s.cond(), true));
+          storedValue.put(b.name(), s);
+          continue;
+        }
+        if (s.a() == old) {
+          candidates.put(b.name(), new Guard(s.cond(), false));
+          storedValue.put(b.name(), s);
+          continue;
+        }
+      }
+      alwaysUsed.add(w.value());
+    }
+    for (var n : needed) {
+      if (plan.locations().containsKey(n) && !plan.available(phase, n)) {
+        alwaysUsed.add(n); // written to a temporary for a later phase
+      }
+    }
+    if (candidates.isEmpty()) {
+      return PhaseGuards.NONE;
+    }
+    var loads = new LinkedHashMap<Node, Guard>();
+    var stores = new LinkedHashMap<String, Guard>();
+    for (var guard : new LinkedHashSet<>(candidates.values())) {
+      var guardedStores = new HashSet<Node>();
+      candidates.forEach((buffer, g) -> {
+        if (g.equals(guard)) {
+          guardedStores.add(storedValue.get(buffer));
+        }
+      });
+      var dead = deadWhenOff(needed, users, alwaysUsed, guardedStores, guard);
+      candidates.forEach((buffer, g) -> {
+        if (g.equals(guard) && dead.contains(storedValue.get(buffer))) {
+          stores.putIfAbsent(buffer, g);
+        }
+      });
+      for (var n : dead) {
+        if (n instanceof Node.Load l && l.kind() == Kind.ELEM) {
+          loads.putIfAbsent(n, guard);
+        }
+      }
+    }
+    return new PhaseGuards(loads, stores);
+  }
+
+  /** Nodes whose value is not needed while the guard's condition is off. */
+  private static Set<Node> deadWhenOff(List<Node> needed, Map<Node, List<Node>> users, Set<Node> alwaysUsed,
+      Set<Node> guardedStores, Guard guard) {
+    var dead = new HashSet<Node>();
+    // Users come after their inputs in id order, so a reverse walk sees every user first.
+    var order = new ArrayList<>(needed);
+    order.sort((a, b) -> Integer.compare(b.id(), a.id()));
+    for (var n : order) {
+      if (alwaysUsed.contains(n) || n == guard.cond()) {
+        continue;
+      }
+      boolean isGuardedStore = guardedStores.contains(n);
+      var us = users.getOrDefault(n, List.of());
+      if (us.isEmpty() && !isGuardedStore) {
+        continue; // a root we know nothing about
+      }
+      boolean allOff = true;
+      for (var u : us) {
+        if (dead.contains(u)) {
+          continue;
+        }
+        if (u instanceof Node.Select s && s.cond() == guard.cond() && onlyInGuardedBranch(s, n, guard)) {
+          continue;
+        }
+        if (guardedStores.contains(u) && u instanceof Node.Select s && s.cond() == guard.cond()) {
+          continue; // the identity operand of a store that is skipped while off
+        }
+        allOff = false;
+        break;
+      }
+      if (allOff) {
+        dead.add(n);
+      }
+    }
+    return dead;
+  }
+
+  private static boolean onlyInGuardedBranch(Node.Select s, Node n, Guard guard) {
+    var taken = guard.whenNonZero() ? s.a() : s.b();
+    var other = guard.whenNonZero() ? s.b() : s.a();
+    return taken == n && other != n;
+  }
+}
