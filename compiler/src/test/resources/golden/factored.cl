@@ -46,7 +46,7 @@ __kernel void factored_phase0(
   const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
   const int optc_end = min(optc_start + optc_chunk, optc_numel);
   __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  optc_acc_t optc_acc0 = 0;
+  optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
   for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
     const int i = optc_off + k;
     // g2 = g*g + eps1
@@ -186,7 +186,7 @@ __kernel void factored_phase1(
   const float beta2 = optc_u[1]; // beta2
   const float u2 = optc_u[2]; // 1 - beta2
   const float u3 = optc_u[3]; // cols
-  optc_acc_t optc_acc3 = 0;
+  optc_acc_t optc_acc3 = 0, optc_comp3 = 0;
   for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
     const int i = optc_off + k;
     const int r = k / optc_cols;
@@ -264,7 +264,7 @@ __kernel void factored_phase2(
   // v = r * c / mean(r)
   const float sum3 = optc_red3[optc_seg];
   const float v1 = sum3 / u4;
-  optc_acc_t optc_acc4 = 0;
+  optc_acc_t optc_acc4 = 0, optc_comp4 = 0;
   for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
     const int i = optc_off + k;
     const int r = k / optc_cols;
@@ -377,7 +377,7 @@ __kernel void factored_phase3(
   // steps = steps + 1
   const float steps_0 = steps[optc_seg];
   const float steps_1 = 1.0f + steps_0;
-  optc_acc_t optc_acc5 = 0;
+  optc_acc_t optc_acc5 = 0, optc_comp5 = 0;
   for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
     const int i = optc_off + k;
     const int r = k / optc_cols;

@@ -40,7 +40,7 @@ __kernel void hazard_old_state_phase0(
   const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
   const int optc_end = min(optc_start + optc_chunk, optc_numel);
   __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  optc_acc_t optc_acc0 = 0;
+  optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
   for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
     const int i = optc_off + k;
     // old = m

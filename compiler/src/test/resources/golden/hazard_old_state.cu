@@ -38,7 +38,7 @@ extern "C" __global__ void hazard_old_state_phase0(
   const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
   const int optc_end = min(optc_start + optc_chunk, optc_numel);
   const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  optc_acc_t optc_acc0 = 0;
+  optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
   for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
     const int i = optc_off + k;
     // old = m

@@ -41,7 +41,7 @@ __kernel void hazard_scalar_row_phase0(
   const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
   const int optc_end = min(optc_start + optc_chunk, optc_numel);
   __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  optc_acc_t optc_acc1 = 0;
+  optc_acc_t optc_acc1 = 0, optc_comp1 = 0;
   for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
     const int i = optc_off + k;
     // w -= lr * g * s / (abs(r) + 1) + lr * norm(w) * 0.001
@@ -141,7 +141,7 @@ __kernel void hazard_scalar_row_phase1(
   const int optc_end = min(optc_start + optc_chunk, optc_numel);
   __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
   const float u0 = optc_u[0]; // cols
-  optc_acc_t optc_acc2 = 0;
+  optc_acc_t optc_acc2 = 0, optc_comp2 = 0;
   for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
     const int i = optc_off + k;
     const int r = k / optc_cols;

@@ -39,7 +39,7 @@ extern "C" __global__ void hazard_scalar_row_phase0(
   const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
   const int optc_end = min(optc_start + optc_chunk, optc_numel);
   const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  optc_acc_t optc_acc1 = 0;
+  optc_acc_t optc_acc1 = 0, optc_comp1 = 0;
   for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
     const int i = optc_off + k;
     // w -= lr * g * s / (abs(r) + 1) + lr * norm(w) * 0.001
@@ -139,7 +139,7 @@ extern "C" __global__ void hazard_scalar_row_phase1(
   const int optc_end = min(optc_start + optc_chunk, optc_numel);
   const float* optc_u = optc_uniforms + optc_seg * optc_nu;
   const float u0 = optc_u[0]; // cols
-  optc_acc_t optc_acc2 = 0;
+  optc_acc_t optc_acc2 = 0, optc_comp2 = 0;
   for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
     const int i = optc_off + k;
     const int r = k / optc_cols;

@@ -59,8 +59,8 @@ __kernel void lamb_like_phase0(
   const float u5 = optc_u[5]; // 1 - (beta2 ^ t)
   const float eps = optc_u[6]; // eps
   const float weight_decay = optc_u[7]; // weight_decay
-  optc_acc_t optc_acc0 = 0;
-  optc_acc_t optc_acc1 = 0;
+  optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
+  optc_acc_t optc_acc1 = 0, optc_comp1 = 0;
   for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
     const int i = optc_off + k;
     // m = beta1*m + (1 - beta1)*g

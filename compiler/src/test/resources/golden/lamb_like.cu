@@ -57,8 +57,8 @@ extern "C" __global__ void lamb_like_phase0(
   const float u5 = optc_u[5]; // 1 - (beta2 ^ t)
   const float eps = optc_u[6]; // eps
   const float weight_decay = optc_u[7]; // weight_decay
-  optc_acc_t optc_acc0 = 0;
-  optc_acc_t optc_acc1 = 0;
+  optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
+  optc_acc_t optc_acc1 = 0, optc_comp1 = 0;
   for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
     const int i = optc_off + k;
     // m = beta1*m + (1 - beta1)*g

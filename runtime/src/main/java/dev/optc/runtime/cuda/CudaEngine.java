@@ -74,6 +74,11 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
     }
 
     @Override
+    public int chunkSize() {
+      return localSize * 16;
+    }
+
+    @Override
     public boolean doubleAccumulation() {
       return true;
     }

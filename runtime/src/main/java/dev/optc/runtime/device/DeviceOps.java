@@ -15,6 +15,9 @@ public interface DeviceOps<B, K> {
   /** The work-group (block) size the kernels are generated for: a power of two. */
   int localSize();
 
+  /** Elements per work-group (one chunk of a tensor); a multiple of {@link #localSize()}. */
+  int chunkSize();
+
   /** Whether reductions accumulate in double on this device. */
   boolean doubleAccumulation();
 

@@ -56,7 +56,7 @@ public class KernelEngine<B, K> implements Engine {
     this.ops = ops;
     this.plan = Planner.plan(program.ir(), fusion);
     this.layout = layout;
-    this.chunkSize = Math.max(ops.localSize() * 16, 4096);
+    this.chunkSize = ops.chunkSize();
     this.source = CEmitter.emit(plan, ops.dialect(), ops.localSize(), ops.doubleAccumulation());
     try {
       ops.build(source.source());

@@ -69,6 +69,7 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     private final boolean floatAccumulation;
     private final String programName;
     private final int localSize;
+    private final int chunkSize;
     private ClProgram program;
 
     Ops(OpenClBackend backend, OpenClBackend.Session session, String programName) {
@@ -78,11 +79,17 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
       this.extraOptions = backend.extraBuildOptions();
       this.floatAccumulation = backend.floatAccumulation();
       this.programName = programName;
+      // On a CPU device (PoCL) a work-group is a thread's loop: one work-item per group walking a long
+      // contiguous chunk lets the compiler vectorize it and keeps per-group overhead small (measured on
+      // PoCL 3.1, 16M-element SGD step: 8.9 ms this way, 78 ms with 256-wide groups of 4096 elements).
+      // On a GPU, 256-wide groups each take a 4096-element chunk.
+      boolean cpu = device.type() == ClDevice.Type.CPU;
       int local = 1;
-      while (local * 2 <= Math.min(256, device.maxWorkGroupSize())) {
+      while (local * 2 <= Math.min(cpu ? 1 : 256, device.maxWorkGroupSize())) {
         local *= 2;
       }
       this.localSize = local;
+      this.chunkSize = cpu ? 16384 : Math.max(local * 16, 4096);
     }
 
     @Override
@@ -93,6 +100,11 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     @Override
     public int localSize() {
       return localSize;
+    }
+
+    @Override
+    public int chunkSize() {
+      return chunkSize;
     }
 
     @Override

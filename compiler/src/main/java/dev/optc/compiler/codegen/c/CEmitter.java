@@ -569,7 +569,10 @@ public final class CEmitter {
         };
         var update = r.op() == ReduceOp.MAXABS
             ? "optc_acc" + slot + " = optc_max_acc(optc_acc" + slot + ", " + d.math("fabs") + "(" + x + "));"
-            : "optc_acc" + slot + " += " + x + ";";
+            : acc.equals("double") ? "optc_acc" + slot + " += " + x + ";"
+            // In float a long run of additions loses the small terms: compensate (Kahan).
+            : "{ const float y = " + x + " - optc_comp" + slot + "; const float t = optc_acc" + slot
+                + " + y; optc_comp" + slot + " = (t - optc_acc" + slot + ") - y; optc_acc" + slot + " = t; }";
         loop.append("    ").append(guard).append(update).append('\n');
       }
       var readBuffers = new LinkedHashSet<String>();
@@ -603,7 +606,8 @@ public final class CEmitter {
           .append("const float* optc_u = optc_uniforms + optc_seg * optc_nu;\n");
       src.append(head);
       for (var r : chunked) {
-        src.append("  optc_acc_t optc_acc").append(plan.reductionSlot(r)).append(" = 0;\n");
+        src.append("  optc_acc_t optc_acc").append(plan.reductionSlot(r)).append(" = 0, optc_comp")
+            .append(plan.reductionSlot(r)).append(" = 0;\n");
       }
       src.append("  for (int k = optc_start + ").append(d.localId()).append("; k < optc_end; k += ")
           .append(d.localSize()).append(") {\n");
