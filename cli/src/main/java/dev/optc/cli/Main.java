@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
         EmitCommand.class,
         InfoCommand.class,
         SimulateCommand.class,
+        BenchCommand.class,
         DevicesCommand.class,
         CommandLine.HelpCommand.class
     },

@@ -1,0 +1,326 @@
+package dev.optc.cli;
+
+import dev.optc.benchmarks.Chart;
+import dev.optc.benchmarks.Harness;
+import dev.optc.benchmarks.Report;
+import dev.optc.benchmarks.Workload;
+import dev.optc.compiler.diag.CompileException;
+import dev.optc.compiler.plan.Fusion;
+import dev.optc.runtime.AtomicFiles;
+import dev.optc.runtime.Backend;
+import dev.optc.runtime.OptcException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Benchmark optimizer steps against the machine's memory bandwidth, and against torch.optim.",
+        "For each OPT (default adamw) and backend: a copy over the bytes the fused step must move (the floor),",
+        "a probe with the step's exact access pattern and trivial arithmetic, and the step at each fusion level,",
+        "all measured in this run on the same threads: warm-up, then repeats; the median and min/max are shown.",
+        "Every row of an optimizer is judged by its fused step's bytes: statement and none move more by design.",
+        "A progress bar shows on a terminal's stderr; the table goes to stdout."},
+    footer = {"%nExamples:",
+        "  optc bench adamw",
+        "  optc bench adamw adam sgd --size 64M --backend java,opencl --torch --plot bench.png",
+        "  optc bench adamw --model gpt2-small --fusion full --json gpt2.json"})
+final class BenchCommand implements Callable<Integer> {
+  @Parameters(paramLabel = "OPT", arity = "0..*", description = ".opt files or library names (default: adamw)")
+  List<String> opts = new ArrayList<>();
+
+  @Option(names = "--size", paramLabel = "N",
+      description = "One flat tensor of N float32 parameters: a count or 16M, 64M, 512K (M = 2^20). Default 16M.")
+  String size;
+
+  @Option(names = "--model", paramLabel = "NAME",
+      description = "The parameter shapes of a model: gpt2-small (124M parameters in 148 tensors).")
+  String model;
+
+  @Option(names = "--tensors", paramLabel = "K",
+      description = "K tensors of " + Workload.SMALL_TENSOR + " parameters each (per-tensor and launch overhead).")
+  Integer tensors;
+
+  @Option(names = "--backend", defaultValue = "java", paramLabel = "LIST",
+      description = "java, opencl[:PLATFORM:DEVICE], or several separated by commas (default java).")
+  String backends;
+
+  @Option(names = "--fusion", defaultValue = "all", paramLabel = "LEVEL",
+      description = "full, statement, none, or all (the default); several separated by commas.")
+  String fusion;
+
+  @Option(names = "--threads", paramLabel = "N",
+      description = "Threads of the java backend, the Java copy floor and torch (default: all cores).")
+  Integer threads;
+
+  @Option(names = "--warmup", defaultValue = "2", paramLabel = "W", description = "Warm-up samples (default 2).")
+  int warmup;
+
+  @Option(names = "--repeats", defaultValue = "5", paramLabel = "R", description = "Timed samples (default 5).")
+  int repeats;
+
+  @Option(names = "--min-sample", defaultValue = "0.05", paramLabel = "SECONDS",
+      description = "Steps shorter than this are timed several to a sample (default 0.05).")
+  double minSample;
+
+  @Option(names = "--max-cpu-wait", defaultValue = "10", paramLabel = "PCT",
+      description = "Take a sample again (up to 3x --repeats extra) when other work kept a runnable thread waiting for "
+          + "a CPU more than PCT%% of its time (Linux /proc/pressure/cpu; default 10; 100 never).")
+  double maxCpuWait;
+
+  @Option(names = "--torch", description = "Also run torch.optim (Debian's python3-torch at /usr/bin/python3) "
+      + "on the same shapes and threads, with foreach off and on, beside torch's own copy floor.")
+  boolean torch;
+
+  @Option(names = "--json", paramLabel = "FILE", description = "Write every row and sample as JSON.")
+  Path json;
+
+  @Option(names = "--csv", paramLabel = "FILE", description = "Write the rows as CSV.")
+  Path csv;
+
+  @Option(names = "--plot", paramLabel = "FILE.png", description = "Write a chart of time / copy floor (PNG).")
+  Path plot;
+
+  @Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws CompileException, IOException {
+    var out = spec.commandLine().getOut();
+    int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+    if (n < 1) {
+      throw new OptcException("--threads must be at least 1, not " + n);
+    }
+    if (warmup < 0) {
+      throw new OptcException("--warmup must be at least 0, not " + warmup);
+    }
+    if (repeats < 1) {
+      throw new OptcException("--repeats must be at least 1, not " + repeats);
+    }
+    if (!(maxCpuWait >= 0 && maxCpuWait <= 100)) {
+      throw new OptcException("--max-cpu-wait must be a percentage between 0 and 100, not " + maxCpuWait);
+    }
+    if (!(minSample >= 0 && minSample <= 60)) {
+      throw new OptcException("--min-sample must be between 0 and 60 seconds, not " + minSample);
+    }
+    var workload = workload();
+    var fusions = fusions(fusion);
+    checkOutputs();
+    var list = backends(backends, n);
+    var names = opts.isEmpty() ? List.of("adamw") : opts;
+    var config = new Harness.Config(names, workload, list, fusions, n, warmup, repeats, minSample, maxCpuWait / 100,
+        torch,
+        Harness.PEER_HYPERS);
+    var bar = new Bar();
+    Report report;
+    try {
+      report = Harness.run(config, bar);
+    } finally {
+      bar.done();
+    }
+    out.print(header(report));
+    out.println();
+    out.print(report.table());
+    out.print(LEGEND);
+    out.flush();
+    if (json != null) {
+      AtomicFiles.write(json, report.json());
+    }
+    if (csv != null) {
+      AtomicFiles.write(csv, report.csv());
+    }
+    if (plot != null) {
+      Chart.writePng(report, plot, "optc bench: " + workload.name() + ", " + n + " threads, "
+          + report.machine().get("date"));
+    }
+    return 0;
+  }
+
+  static final String LEGEND = """
+
+      B/param: bytes the row's code moves per parameter (optc: the plan's traffic at that fusion level; copy and
+        probe: the fused step's; torch: the least its algorithm must move).
+      GB/s: the fused step's bytes (its copy row's B/param x params) / median; x copy: median / the copy floor's
+        median on the same runner; x probe: median / the probe's. statement and none move more bytes by
+        design and are held to the fused step's floor.
+      """;
+
+  private Workload workload() {
+    int given = (size != null ? 1 : 0) + (model != null ? 1 : 0) + (tensors != null ? 1 : 0);
+    if (given > 1) {
+      throw new OptcException("--size, --model and --tensors each choose the workload: give one of them");
+    }
+    if (model != null) {
+      return Workload.model(model);
+    }
+    if (tensors != null) {
+      return Workload.tensors(tensors);
+    }
+    return Workload.flat(Workload.parseCount(size == null ? "16M" : size));
+  }
+
+  static List<Fusion> fusions(String text) {
+    var set = new LinkedHashSet<Fusion>();
+    for (var part : text.split(",", -1)) {
+      var p = part.strip();
+      if (p.equals("all")) {
+        set.addAll(List.of(Fusion.FULL, Fusion.STATEMENT, Fusion.NONE));
+      } else {
+        try {
+          set.add(SimulateCommand.parseFusion(p));
+        } catch (OptcException e) {
+          throw new OptcException("--fusion must be full, statement, none or all (or several, separated by "
+              + "commas), not '" + text + "'");
+        }
+      }
+    }
+    return List.copyOf(set);
+  }
+
+  static List<Backend> backends(String text, int threads) {
+    var result = new ArrayList<Backend>();
+    var seen = new LinkedHashSet<String>();
+    for (var part : text.split(",", -1)) {
+      var p = part.strip();
+      if (p.equals("java64")) {
+        throw new OptcException("--backend java64 measures float32's error, not speed; bench java or opencl");
+      }
+      if (p.isEmpty()) {
+        throw new OptcException("--backend '" + text + "' has an empty entry; e.g. --backend java,opencl");
+      }
+      var b = SimulateCommand.backend(p, threads);
+      if (!seen.add(b.name())) {
+        throw new OptcException("--backend names " + b.name() + " twice");
+      }
+      result.add(b);
+    }
+    return result;
+  }
+
+  /** Fails before any measuring if a result file could not be written. */
+  private void checkOutputs() {
+    var files = new LinkedHashMap<String, Path>();
+    if (json != null) {
+      files.put("--json", json);
+    }
+    if (csv != null) {
+      files.put("--csv", csv);
+    }
+    if (plot != null) {
+      if (!plot.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
+        throw new OptcException("--plot " + plot + ": the chart is a PNG; give a file name ending in .png");
+      }
+      files.put("--plot", plot);
+    }
+    var distinct = new LinkedHashSet<Path>();
+    for (Map.Entry<String, Path> e : files.entrySet()) {
+      var path = e.getValue();
+      if (!distinct.add(path.toAbsolutePath().normalize())) {
+        throw new OptcException(e.getKey() + " " + path + ": another option writes the same file");
+      }
+      var parent = path.toAbsolutePath().getParent();
+      if (Files.isDirectory(path)) {
+        throw new OptcException(e.getKey() + " " + path + ": is a directory; give a file name");
+      }
+      if (parent == null || !Files.isDirectory(parent)) {
+        throw new OptcException(e.getKey() + " " + path + ": cannot write it: no such directory " + parent);
+      }
+      if (!Files.isWritable(parent)) {
+        throw new OptcException(e.getKey() + " " + path + ": cannot write it: directory " + parent
+            + " is not writable");
+      }
+    }
+  }
+
+  /** The lines above the table: what was measured, where, when. */
+  static String header(Report report) {
+    var m = report.machine();
+    var s = report.settings();
+    var sb = new StringBuilder();
+    sb.append(String.format(Locale.ROOT, "optc bench: %s (%s parameters in %s tensor%s); median of %s samples after %s "
+            + "warm-up%n", s.get("workload"), s.get("params"), s.get("tensors"),
+        ((Number) s.get("tensors")).intValue() == 1 ? "" : "s", s.get("repeats"), s.get("warmup")));
+    sb.append("backends: ").append(String.join("; ", castList(s.get("backends"))));
+    sb.append(m.containsKey("torch") ? "; torch " + m.get("torch") + " (" + s.get("threads") + " threads)" : "");
+    sb.append('\n');
+    sb.append(String.format(Locale.ROOT, "machine: %s cores, %s, %s memory; %s; Java %s; load %s at the start, %s at "
+            + "the end%n", m.get("cores"), m.get("cpu"), m.getOrDefault("memory", "?"), m.get("date"), m.get("java"),
+        first(m.get("load_average")), first(m.get("load_average_end"))));
+    var floors = new ArrayList<String>();
+    var runners = new LinkedHashSet<String>();
+    report.rows().forEach(r -> runners.add(r.runner()));
+    for (var runner : runners) {
+      report.rows().stream().filter(r -> r.runner().equals(runner) && r.kind() == Report.Kind.COPY && r.measured())
+          .mapToDouble(Report.Row::gbPerSecond).max()
+          .ifPresent(g -> floors.add(String.format(Locale.ROOT, "%s %.1f GB/s", runner, g)));
+    }
+    if (!floors.isEmpty()) {
+      sb.append("copy bandwidth (read + write): ").append(String.join(", ", floors)).append('\n');
+    }
+    if (!((List<?>) s.get("hypers")).isEmpty()) {
+      sb.append("hypers: ").append(String.join(", ", castList(s.get("hypers"))))
+          .append(" (to match torch); the rest are defaults\n");
+    }
+    return sb.toString();
+  }
+
+  private static String first(Object o) {
+    return o == null ? "?" : o.toString().split(" ", 2)[0];
+  }
+
+  private static List<String> castList(Object o) {
+    return ((List<?>) o).stream().map(String::valueOf).toList();
+  }
+
+  /** A progress bar on stderr, only when stderr is a terminal. */
+  static final class Bar implements Harness.Listener {
+    private final boolean enabled = stderrIsTerminal();
+    private final long start = System.nanoTime();
+    private boolean drawn;
+
+    @Override
+    public void starting(int done, int total, String label) {
+      if (!enabled || total <= 0) {
+        return;
+      }
+      int width = 30;
+      int filled = (int) ((long) width * done / total);
+      double seconds = (System.nanoTime() - start) / 1e9;
+      var text = String.format(Locale.ROOT, "\r[%s%s] %d/%d %6.0fs  %-40.40s", "#".repeat(filled),
+          " ".repeat(width - filled), done, total, seconds, label);
+      System.err.print(text);
+      System.err.flush();
+      drawn = true;
+    }
+
+    void done() {
+      if (enabled && drawn) {
+        System.err.print("\r" + " ".repeat(100) + "\r");
+        System.err.flush();
+      }
+    }
+
+    private static boolean stderrIsTerminal() {
+      if (System.console() == null) {
+        return false;
+      }
+      try {
+        // Linux: where fd 2 points. A console with stderr redirected would otherwise get escape litter.
+        var target = Files.readSymbolicLink(Path.of("/proc/self/fd/2")).toString();
+        return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
+      } catch (IOException | UnsupportedOperationException | SecurityException e) {
+        return true;
+      }
+    }
+  }
+}
