@@ -75,6 +75,32 @@ def cpu_waited_us():
     return None
 
 
+def cpu_times():
+    """(all jiffies, idle + iowait jiffies) of all CPUs, or None (see Contention.java)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        return sum(fields), fields[3] + (fields[4] if len(fields) > 4 else 0)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def await_idle(deadline):
+    """Waits (at most until `deadline`, time.monotonic()) until the CPUs are 90% idle over half a second."""
+    while time.monotonic() < deadline:
+        a = cpu_times()
+        time.sleep(0.5)
+        b = cpu_times()
+        if a is None or b is None:
+            return
+        total, idle = b[0] - a[0], b[1] - a[1]
+        if total <= 0 or idle >= 0.9 * total:
+            return
+
+
+PATIENCE_S = 120  # Harness.PATIENCE_S
+
+
 def timed(fn, warmup, repeats, min_sample, max_cpu_wait):
     """Warm-up, then `repeats` samples of k calls each (k so a sample lasts about min_sample seconds): the
     seconds per call of each sample, k, the samples retaken because other work competed for the CPU, and the
@@ -90,6 +116,7 @@ def timed(fn, warmup, repeats, min_sample, max_cpu_wait):
         first = (time.perf_counter() - t0) / k
     k = steps_per_sample(first, min_sample)
     samples, waits, retaken = [], [], 0
+    patience = time.monotonic() + PATIENCE_S
     while len(samples) < repeats:
         w0 = cpu_waited_us()
         t0 = time.perf_counter()
@@ -98,8 +125,9 @@ def timed(fn, warmup, repeats, min_sample, max_cpu_wait):
         t1 = time.perf_counter()
         w1 = cpu_waited_us()
         share = None if w0 is None or w1 is None else (w1 - w0) / ((t1 - t0) * 1e6)
-        if share is not None and share > max_cpu_wait and retaken < 3 * repeats:
+        if share is not None and max_cpu_wait < 1 and share > max_cpu_wait and retaken < 3 * repeats:
             retaken += 1
+            await_idle(patience)
             continue
         samples.append((t1 - t0) / k)
         waits.append(share)

@@ -51,7 +51,8 @@ public final class Harness {
    * @param minSample the least seconds one timed sample lasts
    * @param maxCpuWait the share of a sample's time other work may keep a runnable thread waiting for a CPU
    *     before the sample is taken again (1 or more: never)
-   * @param hypers hyper values per optimizer name (e.g. sgd's momentum, to match torch's SGD-momentum)
+   * @param hypers hyper values per optimizer name (e.g. sgd's momentum, to match torch's SGD-momentum);
+   *     under {@link #EVERY}, values for every optimizer that has the hyper (a named entry wins)
    */
   public record Config(List<String> optimizers, Workload workload, List<Backend> backends, List<Fusion> fusions,
       int threads, int warmup, int repeats, double minSample, double maxCpuWait, boolean torch,
@@ -77,6 +78,9 @@ public final class Harness {
     }
   }
 
+  /** The key of {@link Config#hypers()} whose values go to every optimizer that has the hyper. */
+  public static final String EVERY = "*";
+
   /** Hyper settings that make optc's library optimizers run what torch_bench.py runs. */
   public static final Map<String, Map<String, Double>> PEER_HYPERS = Map.of("sgd", Map.of("momentum", 0.9));
 
@@ -96,6 +100,26 @@ public final class Harness {
       if (names.put(p.name(), 1) != null) {
         throw new OptcException("optimizer '" + p.name() + "' is named twice");
       }
+    }
+    var hypers = new HashMap<String, Map<String, Double>>();
+    for (var h : config.hypers().getOrDefault(EVERY, Map.of()).keySet()) {
+      if (programs.stream().noneMatch(p -> p.ir().hypers().stream().anyMatch(x -> x.name().equals(h)))) {
+        throw new OptcException("hyper '" + h + "': none of " + String.join(", ",
+            programs.stream().map(OptProgram::name).toList()) + " has it");
+      }
+    }
+    for (var p : programs) {
+      var known = p.ir().hypers().stream().map(x -> x.name()).toList();
+      var merged = new java.util.TreeMap<String, Double>();
+      for (var source : List.of(config.hypers().getOrDefault(EVERY, Map.of()),
+          config.hypers().getOrDefault(p.name(), Map.of()))) {
+        source.forEach((h, v) -> {
+          if (known.contains(h)) {
+            merged.put(h, v);
+          }
+        });
+      }
+      hypers.put(p.name(), merged);
     }
     var workload = config.workload();
     var fusedBytes = new LinkedHashMap<String, Integer>();
@@ -136,7 +160,7 @@ public final class Harness {
         for (var f : config.fusions()) {
           listener.starting(counter[0]++, total, backend.name() + " " + name + " " + f.label());
           rows.add(measureStep(backend, p, name, f.label(), Report.Kind.STEP, f, workload, threads, fused,
-              config.hypers().getOrDefault(name, Map.of()), config, notes));
+              hypers.get(name), config, notes));
         }
       }
     }
@@ -177,7 +201,7 @@ public final class Harness {
     settings.put("max_cpu_wait", config.maxCpuWait());
     var hyperText = new ArrayList<String>();
     for (var p : programs) {
-      config.hypers().getOrDefault(p.name(), Map.of()).forEach((h, v) -> hyperText.add(p.name() + " " + h + "=" + v));
+      hypers.get(p.name()).forEach((h, v) -> hyperText.add(p.name() + " " + h + "=" + v));
     }
     settings.put("hypers", hyperText);
     return new Report(machine, settings, grouped, notes);
@@ -203,6 +227,9 @@ public final class Harness {
 
   // ------------------------------------------------------------------ measuring
 
+  /** The most seconds one measurement waits for other work on the machine to stop. */
+  public static final double PATIENCE_S = 120;
+
   /**
    * One measurement's samples and how many steps each sample timed.
    *
@@ -214,8 +241,9 @@ public final class Harness {
 
   /**
    * Times {@code step} as the class comment says. A sample during which runnable threads waited for a CPU
-   * more than {@code maxCpuWait} of its time (other work on the machine) is taken again, up to three times
-   * as many extra samples as {@code repeats}; after that the contended samples are kept.
+   * more than {@code maxCpuWait} of its time (other work on the machine) is taken again once the machine is
+   * idle ({@link Contention#awaitIdle}), up to three times as many extra samples as {@code repeats} and
+   * {@link #PATIENCE_S} seconds of waiting; after that the contended samples are kept (and show).
    */
   public static Measured measure(Runnable step, int warmup, int repeats, double minSample, double maxCpuWait) {
     long t0 = System.nanoTime();
@@ -234,6 +262,7 @@ public final class Harness {
     double waited = 0;
     boolean known = true;
     int retaken = 0;
+    long patience = System.nanoTime() + (long) (PATIENCE_S * 1e9);
     for (int r = 0; r < repeats; ) {
       long w0 = Contention.waitedMicros();
       t0 = System.nanoTime();
@@ -243,8 +272,9 @@ public final class Harness {
       long t1 = System.nanoTime();
       long w1 = Contention.waitedMicros();
       double share = w0 < 0 || w1 < 0 ? Double.NaN : (w1 - w0) / ((t1 - t0) / 1e3);
-      if (share > maxCpuWait && retaken < 3 * repeats) {
+      if (maxCpuWait < 1 && share > maxCpuWait && retaken < 3 * repeats) {
         retaken++;
+        Contention.awaitIdle(patience);
         continue;
       }
       known &= !Double.isNaN(share);
@@ -266,8 +296,13 @@ public final class Harness {
     long bytes = (long) fused * w.numel();
     Supplier<Floors.Kernel> make = switch (backend) {
       case OpenClBackend o -> () -> Floors.openClCopy(o.device(), bytes);
-      default -> () -> Floors.javaCopy(bytes, threads);
+      case JavaBackend j -> () -> Floors.javaCopy(bytes, threads);
+      default -> null;
     };
+    if (make == null) {
+      return skipped(optimizer, backend.name(), "copy", Report.Kind.COPY, w, threads, fused, fused,
+          "optc bench has no copy kernel for the " + backend.name() + " backend");
+    }
     // Source and destination together hold exactly the bytes the copy moves.
     var skip = tooBig(backend, bytes, 0);
     if (skip != null) {
@@ -350,10 +385,10 @@ public final class Harness {
   static String tooBig(Backend backend, long bytes, long staged) {
     var rt = Runtime.getRuntime();
     long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
-    if (backend instanceof OpenClBackend o) {
-      long have = o.device().globalMemSize();
-      if (bytes > have * 0.9) {
-        return "needs " + gib(bytes) + " of device buffers, the device has " + gib(have);
+    if (!(backend instanceof JavaBackend)) {
+      // Device buffers: PoCL's (host memory, but not the Java heap) are checked; other devices' are their own.
+      if (backend instanceof OpenClBackend o && bytes > o.device().globalMemSize() * 0.9) {
+        return "needs " + gib(bytes) + " of device buffers, the device has " + gib(o.device().globalMemSize());
       }
       return staged > free * 0.95 ? "needs " + gib(staged) + " of Java heap, " + gib(free) + " is free" : null;
     }

@@ -222,11 +222,15 @@ public record Report(Map<String, Object> machine, Map<String, Object> settings, 
       m.put("runner", r.runner());
       m.put("variant", r.variant());
       m.put("kind", r.kind().name().toLowerCase(Locale.ROOT));
+      if (r.kind() == Kind.STEP || r.kind() == Kind.COPY) {
+        m.put("fusion", r.variant()); // the level (or "copy"), under the name other tools look for
+      }
       m.put("params", r.numel());
       m.put("tensors", r.tensors());
       m.put("threads", r.threads());
       m.put("bytes_per_param", r.bytesPerParam());
       m.put("fused_bytes_per_param", r.fusedBytesPerParam());
+      m.put("bytes", (long) r.fusedBytesPerParam() * r.numel()); // what the step must move: GB/s's numerator
       if (r.measured()) {
         var s = r.stats();
         m.put("median_s", s.median());

@@ -75,8 +75,13 @@ final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--max-cpu-wait", defaultValue = "10", paramLabel = "PCT",
       description = "Take a sample again (up to 3x --repeats extra) when other work kept a runnable thread waiting for "
-          + "a CPU more than PCT%% of its time (Linux /proc/pressure/cpu; default 10; 100 never).")
+          + "a CPU more than PCT% of its time (Linux /proc/pressure/cpu; default 10; 100 never).")
   double maxCpuWait;
+
+  @Option(names = "--set", paramLabel = "NAME=VALUE",
+      description = "Set a hyper of every OPT that has it (a number, or true/false); repeatable. sgd runs with "
+          + "momentum=0.9 unless set, as torch's SGD-momentum does; the rest with their defaults.")
+  List<String> sets = List.of();
 
   @Option(names = "--torch", description = "Also run torch.optim (Debian's python3-torch at /usr/bin/python3) "
       + "on the same shapes and threads, with foreach off and on, beside torch's own copy floor.")
@@ -118,9 +123,14 @@ final class BenchCommand implements Callable<Integer> {
     checkOutputs();
     var list = backends(backends, n);
     var names = opts.isEmpty() ? List.of("adamw") : opts;
+    var hypers = new LinkedHashMap<String, Map<String, Double>>(Harness.PEER_HYPERS);
+    hypers.put(Harness.EVERY, SimulateCommand.parseSets(sets));
+    if (torch && !sets.isEmpty()) {
+      throw new OptcException("--set and --torch: torch runs its own defaults, so the rows would not compare; "
+          + "give one of them");
+    }
     var config = new Harness.Config(names, workload, list, fusions, n, warmup, repeats, minSample, maxCpuWait / 100,
-        torch,
-        Harness.PEER_HYPERS);
+        torch, hypers);
     var bar = new Bar();
     Report report;
     try {
@@ -311,15 +321,12 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private static boolean stderrIsTerminal() {
-      if (System.console() == null) {
-        return false;
-      }
       try {
-        // Linux: where fd 2 points. A console with stderr redirected would otherwise get escape litter.
+        // Linux: where fd 2 points, so that 'optc bench > table.txt' still shows the bar and '2> log' does not.
         var target = Files.readSymbolicLink(Path.of("/proc/self/fd/2")).toString();
         return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
       } catch (IOException | UnsupportedOperationException | SecurityException e) {
-        return true;
+        return System.console() != null; // elsewhere: stdin and stdout are a terminal
       }
     }
   }

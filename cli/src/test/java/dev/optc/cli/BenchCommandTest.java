@@ -37,7 +37,10 @@ class BenchCommandTest {
         List.of("--max-cpu-wait", "101"),
         List.of("--plot", "chart.txt"),
         List.of("--json", "/no/such/dir/x.json"),
-        List.of("nosuchoptimizer", "--size", "8"));
+        List.of("nosuchoptimizer", "--size", "8"),
+        List.of("adamw", "--size", "8", "--set", "momentum=0.9"),
+        List.of("adamw", "--size", "8", "--set", "lr"),
+        List.of("sgd", "--size", "8", "--set", "momentum=0.5", "--torch"));
   }
 
   @ParameterizedTest
