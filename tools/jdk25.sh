@@ -3,7 +3,8 @@
 # many machines is older (17 here), so a plain `java -version` is not enough.
 optc_is_jdk25() {
   [[ -n $1 && -x $1/bin/java && -x $1/bin/javac ]] || return 1
-  "$1/bin/java" -version 2>&1 | head -1 | grep -qE 'version "25([".]|$)'
+  # grep the version line itself: "Picked up JDK_JAVA_OPTIONS: ..." may come first.
+  "$1/bin/java" -version 2>&1 | grep -m1 -E ' version "' | grep -qE 'version "25([".]|$)'
 }
 optc_find_jdk25() {
   local c

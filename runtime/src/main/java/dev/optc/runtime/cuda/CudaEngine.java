@@ -177,9 +177,6 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
   }
 
   static Path cacheDir() {
-    var env = System.getenv("OPTC_CACHE");
-    var base = env != null && !env.isBlank() ? Path.of(env)
-        : Path.of(System.getProperty("user.home"), ".cache", "optc");
-    return base.resolve("cuda");
+    return JavaSourceCompiler.cacheRoot().resolve("cuda");
   }
 }

@@ -105,23 +105,6 @@ final class JavaEngine implements Engine {
     }
   }
 
-  /** The float64 values of a buffer (float64 precision only), for measuring error without rounding. */
-  double[] readDouble(String buffer, int tensor) {
-    var kind = bufferKind.get(buffer);
-    int off = layout.offset(kind, tensor);
-    int len = layout.length(kind, tensor);
-    var out = new double[len];
-    if (buffers[index(buffer)] instanceof double[] d) {
-      System.arraycopy(d, off, out, 0, len);
-    } else {
-      var f = (float[]) buffers[index(buffer)];
-      for (int i = 0; i < len; i++) {
-        out[i] = f[off + i];
-      }
-    }
-    return out;
-  }
-
   private record Task(JavaStep.Segment segment, int lo, int hi) {}
 
   @Override

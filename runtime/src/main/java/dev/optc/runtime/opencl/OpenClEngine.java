@@ -215,9 +215,6 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
   }
 
   static Path cacheDir() {
-    var env = System.getenv("OPTC_CACHE");
-    var base = env != null && !env.isBlank() ? Path.of(env)
-        : Path.of(System.getProperty("user.home"), ".cache", "optc");
-    return base.resolve("opencl");
+    return JavaSourceCompiler.cacheRoot().resolve("opencl");
   }
 }

@@ -128,10 +128,14 @@ public final class JavaSourceCompiler {
   }
 
   private static Path cacheDir() {
+    return cacheRoot().resolve("java");
+  }
+
+  /** optc's cache folder, shared by every backend: {@code $OPTC_CACHE}, default {@code ~/.cache/optc}. */
+  public static Path cacheRoot() {
     var env = System.getenv("OPTC_CACHE");
-    var base = env != null && !env.isBlank() ? Path.of(env)
+    return env != null && !env.isBlank() ? Path.of(env)
         : Path.of(System.getProperty("user.home"), ".cache", "optc");
-    return base.resolve("java");
   }
 
   private static Map<String, byte[]> readCached(Path dir) {
