@@ -6,10 +6,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static inline float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -36,57 +34,60 @@ __kernel void adadelta_phase0(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global float* restrict w,
     __global const float* restrict g,
     __global float* restrict square_avg,
     __global float* restrict acc_delta) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float maximize = optc_u[0]; // maximize
-  const float weight_decay = optc_u[1]; // weight_decay
-  const float rho = optc_u[2]; // rho
-  const float u3 = optc_u[3]; // 1 - rho
-  const float eps = optc_u[4]; // eps
-  const float lr = optc_u[5]; // lr
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // g = maximize ? -g : g
-    const float g_0 = g[i];
-    const float v1 = -(g_0);
-    const float g_1 = (maximize != 0.0f ? v1 : g_0);
-    // g = g + weight_decay * w
-    const float w_0 = w[i];
-    const float v2 = w_0 * weight_decay;
-    const float g_2 = g_1 + v2;
-    // square_avg = rho * square_avg + (1 - rho) * g * g
-    const float square_avg_0 = square_avg[i];
-    const float v3 = square_avg_0 * rho;
-    const float v4 = u3 * g_2;
-    const float v5 = g_2 * v4;
-    const float square_avg_1 = v5 + v3;
-    // std = sqrt(square_avg + eps)
-    const float v6 = eps + square_avg_1;
-    const float std = sqrt(v6);
-    // delta = sqrt(acc_delta + eps) / std * g
-    const float acc_delta_0 = acc_delta[i];
-    const float v7 = acc_delta_0 + eps;
-    const float v8 = sqrt(v7);
-    const float v9 = v8 / std;
-    const float delta = g_2 * v9;
-    // acc_delta = rho * acc_delta + (1 - rho) * delta * delta
-    const float v10 = acc_delta_0 * rho;
-    const float v11 = u3 * delta;
-    const float v12 = delta * v11;
-    const float acc_delta_1 = v12 + v10;
-    // w -= lr * delta
-    const float v13 = lr * delta;
-    const float w_1 = w_0 - v13;
-    square_avg[i] = square_avg_1;
-    acc_delta[i] = acc_delta_1;
-    w[i] = w_1;
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float maximize = optc_u[0]; // maximize
+    const float weight_decay = optc_u[1]; // weight_decay
+    const float rho = optc_u[2]; // rho
+    const float u3 = optc_u[3]; // 1 - rho
+    const float eps = optc_u[4]; // eps
+    const float lr = optc_u[5]; // lr
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // g = maximize ? -g : g
+      const float g_0 = g[i];
+      const float v1 = -(g_0);
+      const float g_1 = (maximize != 0.0f ? v1 : g_0);
+      // g = g + weight_decay * w
+      const float w_0 = w[i];
+      const float v2 = w_0 * weight_decay;
+      const float g_2 = g_1 + v2;
+      // square_avg = rho * square_avg + (1 - rho) * g * g
+      const float square_avg_0 = square_avg[i];
+      const float v3 = square_avg_0 * rho;
+      const float v4 = u3 * g_2;
+      const float v5 = g_2 * v4;
+      const float square_avg_1 = v5 + v3;
+      // std = sqrt(square_avg + eps)
+      const float v6 = eps + square_avg_1;
+      const float std = sqrt(v6);
+      // delta = sqrt(acc_delta + eps) / std * g
+      const float acc_delta_0 = acc_delta[i];
+      const float v7 = acc_delta_0 + eps;
+      const float v8 = sqrt(v7);
+      const float v9 = v8 / std;
+      const float delta = g_2 * v9;
+      // acc_delta = rho * acc_delta + (1 - rho) * delta * delta
+      const float v10 = acc_delta_0 * rho;
+      const float v11 = u3 * delta;
+      const float v12 = delta * v11;
+      const float acc_delta_1 = v12 + v10;
+      // w -= lr * delta
+      const float v13 = lr * delta;
+      const float w_1 = w_0 - v13;
+      square_avg[i] = square_avg_1;
+      acc_delta[i] = acc_delta_1;
+      w[i] = w_1;
+    }
   }
 }

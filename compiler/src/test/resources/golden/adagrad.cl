@@ -6,10 +6,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static inline float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -34,40 +32,43 @@ __kernel void adagrad_phase0(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global float* restrict w,
     __global const float* restrict g,
     __global float* restrict state_sum) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float maximize = optc_u[0]; // maximize
-  const float weight_decay = optc_u[1]; // weight_decay
-  const float u2 = optc_u[2]; // lr / (1 + ((t - 1) * lr_decay))
-  const float eps = optc_u[3]; // eps
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // g = maximize ? -g : g
-    const float g_0 = g[i];
-    const float v1 = -(g_0);
-    const float g_1 = (maximize != 0.0f ? v1 : g_0);
-    // g = g + weight_decay * w
-    const float w_0 = w[i];
-    const float v2 = w_0 * weight_decay;
-    const float g_2 = g_1 + v2;
-    // state_sum = state_sum + g * g
-    const float state_sum_0 = state_sum[i];
-    const float v3 = g_2 * g_2;
-    const float state_sum_1 = state_sum_0 + v3;
-    // w -= clr * g / (sqrt(state_sum) + eps)
-    const float v4 = sqrt(state_sum_1);
-    const float v5 = eps + v4;
-    const float v6 = u2 * g_2;
-    const float v7 = v6 / v5;
-    const float w_1 = w_0 - v7;
-    state_sum[i] = state_sum_1;
-    w[i] = w_1;
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float maximize = optc_u[0]; // maximize
+    const float weight_decay = optc_u[1]; // weight_decay
+    const float u2 = optc_u[2]; // lr / (1 + ((t - 1) * lr_decay))
+    const float eps = optc_u[3]; // eps
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // g = maximize ? -g : g
+      const float g_0 = g[i];
+      const float v1 = -(g_0);
+      const float g_1 = (maximize != 0.0f ? v1 : g_0);
+      // g = g + weight_decay * w
+      const float w_0 = w[i];
+      const float v2 = w_0 * weight_decay;
+      const float g_2 = g_1 + v2;
+      // state_sum = state_sum + g * g
+      const float state_sum_0 = state_sum[i];
+      const float v3 = g_2 * g_2;
+      const float state_sum_1 = state_sum_0 + v3;
+      // w -= clr * g / (sqrt(state_sum) + eps)
+      const float v4 = sqrt(state_sum_1);
+      const float v5 = eps + v4;
+      const float v6 = u2 * g_2;
+      const float v7 = v6 / v5;
+      const float w_1 = w_0 - v7;
+      state_sum[i] = state_sum_1;
+      w[i] = w_1;
+    }
   }
 }

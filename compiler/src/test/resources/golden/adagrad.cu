@@ -4,10 +4,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static __device__ __forceinline__ float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static __device__ __forceinline__ float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static __device__ __forceinline__ float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static __device__ __forceinline__ float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -19,6 +17,23 @@ static __device__ __forceinline__ unsigned short optc_to_bf16(float f) {
   unsigned int u = __float_as_uint(f);
   if (f != f) return (unsigned short) ((u >> 16) | 0x40u);
   return (unsigned short) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+// Quads: the four elements from i0, a multiple of 4. One 16-byte access when the quad lies within
+// [lo, hi) and the buffers allow it (whole), else element by element, 0 outside [lo, hi).
+static __device__ __forceinline__ void optc_ld4(float* v, const float* __restrict__ p, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    const float4 t = *(const float4*) (p + i0);
+    v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+  } else {
+    for (int j = 0; j < 4; j++) v[j] = (i0 + j >= lo && i0 + j < hi) ? p[i0 + j] : 0.0f;
+  }
+}
+static __device__ __forceinline__ void optc_st4(float* __restrict__ p, const float* v, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    *(float4*) (p + i0) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+    for (int j = 0; j < 4; j++) if (i0 + j >= lo && i0 + j < hi) p[i0 + j] = v[j];
+  }
 }
 // u0 = maximize
 // u1 = weight_decay
@@ -32,40 +47,59 @@ extern "C" __global__ void adagrad_phase0(
     const float* __restrict__ optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
+    const int optc_vec,
     float* __restrict__ w,
     const float* __restrict__ g,
     float* __restrict__ state_sum) {
-  const int optc_seg = optc_chunks[2 * blockIdx.x];
-  const int optc_start = optc_chunks[2 * blockIdx.x + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float maximize = optc_u[0]; // maximize
-  const float weight_decay = optc_u[1]; // weight_decay
-  const float u2 = optc_u[2]; // lr / (1 + ((t - 1) * lr_decay))
-  const float eps = optc_u[3]; // eps
-  for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-    const int i = optc_off + k;
-    // g = maximize ? -g : g
-    const float g_0 = g[i];
-    const float v1 = -(g_0);
-    const float g_1 = (maximize != 0.0f ? v1 : g_0);
-    // g = g + weight_decay * w
-    const float w_0 = w[i];
-    const float v2 = w_0 * weight_decay;
-    const float g_2 = g_1 + v2;
-    // state_sum = state_sum + g * g
-    const float state_sum_0 = state_sum[i];
-    const float v3 = g_2 * g_2;
-    const float state_sum_1 = state_sum_0 + v3;
-    // w -= clr * g / (sqrt(state_sum) + eps)
-    const float v4 = sqrtf(state_sum_1);
-    const float v5 = eps + v4;
-    const float v6 = u2 * g_2;
-    const float v7 = v6 / v5;
-    const float w_1 = w_0 - v7;
-    state_sum[i] = state_sum_1;
-    w[i] = w_1;
+  for (int optc_c = blockIdx.x; optc_c < optc_nchunks; optc_c += gridDim.x) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float maximize = optc_u[0]; // maximize
+    const float weight_decay = optc_u[1]; // weight_decay
+    const float u2 = optc_u[2]; // lr / (1 + ((t - 1) * lr_decay))
+    const float eps = optc_u[3]; // eps
+    const int optc_lo = optc_off + optc_start, optc_hi = optc_off + optc_end;
+    for (int optc_q = (optc_lo >> 2) + threadIdx.x; optc_q <= ((optc_hi - 1) >> 2); optc_q += blockDim.x) {
+      const int optc_i0 = optc_q << 2;
+      const int optc_whole = optc_vec && optc_i0 >= optc_lo && optc_i0 + 4 <= optc_hi;
+      float g_l[4];
+      optc_ld4(g_l, g, optc_i0, optc_lo, optc_hi, optc_whole);
+      float w_l[4];
+      optc_ld4(w_l, w, optc_i0, optc_lo, optc_hi, optc_whole);
+      float state_sum_l[4];
+      optc_ld4(state_sum_l, state_sum, optc_i0, optc_lo, optc_hi, optc_whole);
+      float state_sum_s[4];
+      float w_s[4];
+      #pragma unroll
+      for (int j = 0; j < 4; j++) {
+        // g = maximize ? -g : g
+        const float g_0 = g_l[j];
+        const float v1 = -(g_0);
+        const float g_1 = (maximize != 0.0f ? v1 : g_0);
+        // g = g + weight_decay * w
+        const float w_0 = w_l[j];
+        const float v2 = w_0 * weight_decay;
+        const float g_2 = g_1 + v2;
+        // state_sum = state_sum + g * g
+        const float state_sum_0 = state_sum_l[j];
+        const float v3 = g_2 * g_2;
+        const float state_sum_1 = state_sum_0 + v3;
+        // w -= clr * g / (sqrt(state_sum) + eps)
+        const float v4 = sqrtf(state_sum_1);
+        const float v5 = eps + v4;
+        const float v6 = u2 * g_2;
+        const float v7 = v6 / v5;
+        const float w_1 = w_0 - v7;
+        state_sum_s[j] = state_sum_1;
+        w_s[j] = w_1;
+      }
+      optc_st4(state_sum, state_sum_s, optc_i0, optc_lo, optc_hi, optc_whole);
+      optc_st4(w, w_s, optc_i0, optc_lo, optc_hi, optc_whole);
+    }
   }
 }

@@ -4,10 +4,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static __device__ __forceinline__ float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static __device__ __forceinline__ float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static __device__ __forceinline__ float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static __device__ __forceinline__ float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -19,6 +17,23 @@ static __device__ __forceinline__ unsigned short optc_to_bf16(float f) {
   unsigned int u = __float_as_uint(f);
   if (f != f) return (unsigned short) ((u >> 16) | 0x40u);
   return (unsigned short) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+// Quads: the four elements from i0, a multiple of 4. One 16-byte access when the quad lies within
+// [lo, hi) and the buffers allow it (whole), else element by element, 0 outside [lo, hi).
+static __device__ __forceinline__ void optc_ld4(float* v, const float* __restrict__ p, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    const float4 t = *(const float4*) (p + i0);
+    v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+  } else {
+    for (int j = 0; j < 4; j++) v[j] = (i0 + j >= lo && i0 + j < hi) ? p[i0 + j] : 0.0f;
+  }
+}
+static __device__ __forceinline__ void optc_st4(float* __restrict__ p, const float* v, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    *(float4*) (p + i0) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+    for (int j = 0; j < 4; j++) if (i0 + j >= lo && i0 + j < hi) p[i0 + j] = v[j];
+  }
 }
 // u0 = maximize
 // u1 = weight_decay
@@ -38,64 +53,91 @@ extern "C" __global__ void adam_phase0(
     const float* __restrict__ optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
+    const int optc_vec,
     float* __restrict__ w,
     const float* __restrict__ g,
     float* __restrict__ exp_avg,
     float* __restrict__ exp_avg_sq,
     float* __restrict__ max_exp_avg_sq) {
-  const int optc_seg = optc_chunks[2 * blockIdx.x];
-  const int optc_start = optc_chunks[2 * blockIdx.x + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float maximize = optc_u[0]; // maximize
-  const float weight_decay = optc_u[1]; // weight_decay
-  const float beta1 = optc_u[2]; // beta1
-  const float u3 = optc_u[3]; // 1 - beta1
-  const float beta2 = optc_u[4]; // beta2
-  const float u5 = optc_u[5]; // 1 - beta2
-  const float amsgrad = optc_u[6]; // amsgrad
-  const float u7 = optc_u[7]; // sqrt(1 - (beta2 ^ t))
-  const float eps = optc_u[8]; // eps
-  const float u9 = optc_u[9]; // lr / (1 - (beta1 ^ t))
-  for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-    const int i = optc_off + k;
-    // g = maximize ? -g : g
-    const float g_0 = g[i];
-    const float v1 = -(g_0);
-    const float g_1 = (maximize != 0.0f ? v1 : g_0);
-    // g = g + weight_decay * w
-    const float w_0 = w[i];
-    const float v2 = w_0 * weight_decay;
-    const float g_2 = g_1 + v2;
-    // exp_avg = beta1 * exp_avg + (1 - beta1) * g
-    const float exp_avg_0 = exp_avg[i];
-    const float v3 = exp_avg_0 * beta1;
-    const float v4 = u3 * g_2;
-    const float exp_avg_1 = v4 + v3;
-    // exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
-    const float exp_avg_sq_0 = exp_avg_sq[i];
-    const float v5 = exp_avg_sq_0 * beta2;
-    const float v6 = u5 * g_2;
-    const float v7 = g_2 * v6;
-    const float exp_avg_sq_1 = v7 + v5;
-    // max_exp_avg_sq = amsgrad ? max(max_exp_avg_sq, exp_avg_sq) : max_exp_avg_sq
-    const float max_exp_avg_sq_0 = (amsgrad != 0.0f ? max_exp_avg_sq[i] : 0.0f);
-    const float v8 = optc_max(max_exp_avg_sq_0, exp_avg_sq_1);
-    const float max_exp_avg_sq_1 = (amsgrad != 0.0f ? v8 : max_exp_avg_sq_0);
-    // denom = sqrt(amsgrad ? max_exp_avg_sq : exp_avg_sq) / sqrt(bias_correction2) + eps
-    const float v9 = (amsgrad != 0.0f ? max_exp_avg_sq_1 : exp_avg_sq_1);
-    const float v10 = sqrtf(v9);
-    const float v11 = v10 / u7;
-    const float denom = eps + v11;
-    // w -= lr / bias_correction1 * exp_avg / denom
-    const float v12 = u9 * exp_avg_1;
-    const float v13 = v12 / denom;
-    const float w_1 = w_0 - v13;
-    exp_avg[i] = exp_avg_1;
-    exp_avg_sq[i] = exp_avg_sq_1;
-    if (amsgrad != 0.0f) max_exp_avg_sq[i] = max_exp_avg_sq_1;
-    w[i] = w_1;
+  for (int optc_c = blockIdx.x; optc_c < optc_nchunks; optc_c += gridDim.x) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float maximize = optc_u[0]; // maximize
+    const float weight_decay = optc_u[1]; // weight_decay
+    const float beta1 = optc_u[2]; // beta1
+    const float u3 = optc_u[3]; // 1 - beta1
+    const float beta2 = optc_u[4]; // beta2
+    const float u5 = optc_u[5]; // 1 - beta2
+    const float amsgrad = optc_u[6]; // amsgrad
+    const float u7 = optc_u[7]; // sqrt(1 - (beta2 ^ t))
+    const float eps = optc_u[8]; // eps
+    const float u9 = optc_u[9]; // lr / (1 - (beta1 ^ t))
+    const int optc_lo = optc_off + optc_start, optc_hi = optc_off + optc_end;
+    for (int optc_q = (optc_lo >> 2) + threadIdx.x; optc_q <= ((optc_hi - 1) >> 2); optc_q += blockDim.x) {
+      const int optc_i0 = optc_q << 2;
+      const int optc_whole = optc_vec && optc_i0 >= optc_lo && optc_i0 + 4 <= optc_hi;
+      float g_l[4];
+      optc_ld4(g_l, g, optc_i0, optc_lo, optc_hi, optc_whole);
+      float w_l[4];
+      optc_ld4(w_l, w, optc_i0, optc_lo, optc_hi, optc_whole);
+      float exp_avg_l[4];
+      optc_ld4(exp_avg_l, exp_avg, optc_i0, optc_lo, optc_hi, optc_whole);
+      float exp_avg_sq_l[4];
+      optc_ld4(exp_avg_sq_l, exp_avg_sq, optc_i0, optc_lo, optc_hi, optc_whole);
+      float max_exp_avg_sq_l[4];
+      if (amsgrad != 0.0f) optc_ld4(max_exp_avg_sq_l, max_exp_avg_sq, optc_i0, optc_lo, optc_hi, optc_whole);
+      float exp_avg_s[4];
+      float exp_avg_sq_s[4];
+      float max_exp_avg_sq_s[4];
+      float w_s[4];
+      #pragma unroll
+      for (int j = 0; j < 4; j++) {
+        // g = maximize ? -g : g
+        const float g_0 = g_l[j];
+        const float v1 = -(g_0);
+        const float g_1 = (maximize != 0.0f ? v1 : g_0);
+        // g = g + weight_decay * w
+        const float w_0 = w_l[j];
+        const float v2 = w_0 * weight_decay;
+        const float g_2 = g_1 + v2;
+        // exp_avg = beta1 * exp_avg + (1 - beta1) * g
+        const float exp_avg_0 = exp_avg_l[j];
+        const float v3 = exp_avg_0 * beta1;
+        const float v4 = u3 * g_2;
+        const float exp_avg_1 = v4 + v3;
+        // exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
+        const float exp_avg_sq_0 = exp_avg_sq_l[j];
+        const float v5 = exp_avg_sq_0 * beta2;
+        const float v6 = u5 * g_2;
+        const float v7 = g_2 * v6;
+        const float exp_avg_sq_1 = v7 + v5;
+        // max_exp_avg_sq = amsgrad ? max(max_exp_avg_sq, exp_avg_sq) : max_exp_avg_sq
+        const float max_exp_avg_sq_0 = (amsgrad != 0.0f ? max_exp_avg_sq_l[j] : 0.0f);
+        const float v8 = optc_max(max_exp_avg_sq_0, exp_avg_sq_1);
+        const float max_exp_avg_sq_1 = (amsgrad != 0.0f ? v8 : max_exp_avg_sq_0);
+        // denom = sqrt(amsgrad ? max_exp_avg_sq : exp_avg_sq) / sqrt(bias_correction2) + eps
+        const float v9 = (amsgrad != 0.0f ? max_exp_avg_sq_1 : exp_avg_sq_1);
+        const float v10 = sqrtf(v9);
+        const float v11 = v10 / u7;
+        const float denom = eps + v11;
+        // w -= lr / bias_correction1 * exp_avg / denom
+        const float v12 = u9 * exp_avg_1;
+        const float v13 = v12 / denom;
+        const float w_1 = w_0 - v13;
+        exp_avg_s[j] = exp_avg_1;
+        exp_avg_sq_s[j] = exp_avg_sq_1;
+        if (amsgrad != 0.0f) max_exp_avg_sq_s[j] = max_exp_avg_sq_1;
+        w_s[j] = w_1;
+      }
+      optc_st4(exp_avg, exp_avg_s, optc_i0, optc_lo, optc_hi, optc_whole);
+      optc_st4(exp_avg_sq, exp_avg_sq_s, optc_i0, optc_lo, optc_hi, optc_whole);
+      if (amsgrad != 0.0f) optc_st4(max_exp_avg_sq, max_exp_avg_sq_s, optc_i0, optc_lo, optc_hi, optc_whole);
+      optc_st4(w, w_s, optc_i0, optc_lo, optc_hi, optc_whole);
+    }
   }
 }

@@ -6,10 +6,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static inline float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -37,50 +35,53 @@ __kernel void adamax_phase0(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global float* restrict w,
     __global const float* restrict g,
     __global float* restrict exp_avg,
     __global float* restrict exp_inf) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float maximize = optc_u[0]; // maximize
-  const float weight_decay = optc_u[1]; // weight_decay
-  const float beta1 = optc_u[2]; // beta1
-  const float u3 = optc_u[3]; // 1 - beta1
-  const float beta2 = optc_u[4]; // beta2
-  const float eps = optc_u[5]; // eps
-  const float u6 = optc_u[6]; // lr / (1 - (beta1 ^ t))
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // g = maximize ? -g : g
-    const float g_0 = g[i];
-    const float v1 = -(g_0);
-    const float g_1 = (maximize != 0.0f ? v1 : g_0);
-    // g = g + weight_decay * w
-    const float w_0 = w[i];
-    const float v2 = w_0 * weight_decay;
-    const float g_2 = g_1 + v2;
-    // exp_avg = beta1 * exp_avg + (1 - beta1) * g
-    const float exp_avg_0 = exp_avg[i];
-    const float v3 = exp_avg_0 * beta1;
-    const float v4 = u3 * g_2;
-    const float exp_avg_1 = v4 + v3;
-    // exp_inf = max(beta2 * exp_inf, abs(g) + eps)
-    const float exp_inf_0 = exp_inf[i];
-    const float v5 = exp_inf_0 * beta2;
-    const float v6 = fabs(g_2);
-    const float v7 = eps + v6;
-    const float exp_inf_1 = optc_max(v7, v5);
-    // w -= lr / (1 - beta1 ^ t) * exp_avg / exp_inf
-    const float v8 = u6 * exp_avg_1;
-    const float v9 = v8 / exp_inf_1;
-    const float w_1 = w_0 - v9;
-    exp_avg[i] = exp_avg_1;
-    exp_inf[i] = exp_inf_1;
-    w[i] = w_1;
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float maximize = optc_u[0]; // maximize
+    const float weight_decay = optc_u[1]; // weight_decay
+    const float beta1 = optc_u[2]; // beta1
+    const float u3 = optc_u[3]; // 1 - beta1
+    const float beta2 = optc_u[4]; // beta2
+    const float eps = optc_u[5]; // eps
+    const float u6 = optc_u[6]; // lr / (1 - (beta1 ^ t))
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // g = maximize ? -g : g
+      const float g_0 = g[i];
+      const float v1 = -(g_0);
+      const float g_1 = (maximize != 0.0f ? v1 : g_0);
+      // g = g + weight_decay * w
+      const float w_0 = w[i];
+      const float v2 = w_0 * weight_decay;
+      const float g_2 = g_1 + v2;
+      // exp_avg = beta1 * exp_avg + (1 - beta1) * g
+      const float exp_avg_0 = exp_avg[i];
+      const float v3 = exp_avg_0 * beta1;
+      const float v4 = u3 * g_2;
+      const float exp_avg_1 = v4 + v3;
+      // exp_inf = max(beta2 * exp_inf, abs(g) + eps)
+      const float exp_inf_0 = exp_inf[i];
+      const float v5 = exp_inf_0 * beta2;
+      const float v6 = fabs(g_2);
+      const float v7 = eps + v6;
+      const float exp_inf_1 = optc_max(v7, v5);
+      // w -= lr / (1 - beta1 ^ t) * exp_avg / exp_inf
+      const float v8 = u6 * exp_avg_1;
+      const float v9 = v8 / exp_inf_1;
+      const float w_1 = w_0 - v9;
+      exp_avg[i] = exp_avg_1;
+      exp_inf[i] = exp_inf_1;
+      w[i] = w_1;
+    }
   }
 }

@@ -6,10 +6,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static inline float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -40,63 +38,66 @@ __kernel void adamw_phase0(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global float* restrict w,
     __global const float* restrict g,
     __global float* restrict exp_avg,
     __global float* restrict exp_avg_sq,
     __global float* restrict max_exp_avg_sq) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float maximize = optc_u[0]; // maximize
-  const float u1 = optc_u[1]; // 1 - (lr * weight_decay)
-  const float beta1 = optc_u[2]; // beta1
-  const float u3 = optc_u[3]; // 1 - beta1
-  const float beta2 = optc_u[4]; // beta2
-  const float u5 = optc_u[5]; // 1 - beta2
-  const float amsgrad = optc_u[6]; // amsgrad
-  const float u7 = optc_u[7]; // sqrt(1 - (beta2 ^ t))
-  const float eps = optc_u[8]; // eps
-  const float u9 = optc_u[9]; // lr / (1 - (beta1 ^ t))
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // g = maximize ? -g : g
-    const float g_0 = g[i];
-    const float v1 = -(g_0);
-    const float g_1 = (maximize != 0.0f ? v1 : g_0);
-    // w = w * (1 - lr * weight_decay)
-    const float w_0 = w[i];
-    const float w_1 = w_0 * u1;
-    // exp_avg = beta1 * exp_avg + (1 - beta1) * g
-    const float exp_avg_0 = exp_avg[i];
-    const float v2 = exp_avg_0 * beta1;
-    const float v3 = g_1 * u3;
-    const float exp_avg_1 = v3 + v2;
-    // exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
-    const float exp_avg_sq_0 = exp_avg_sq[i];
-    const float v4 = exp_avg_sq_0 * beta2;
-    const float v5 = g_1 * u5;
-    const float v6 = g_1 * v5;
-    const float exp_avg_sq_1 = v6 + v4;
-    // max_exp_avg_sq = amsgrad ? max(max_exp_avg_sq, exp_avg_sq) : max_exp_avg_sq
-    const float max_exp_avg_sq_0 = (amsgrad != 0.0f ? max_exp_avg_sq[i] : 0.0f);
-    const float v7 = optc_max(max_exp_avg_sq_0, exp_avg_sq_1);
-    const float max_exp_avg_sq_1 = (amsgrad != 0.0f ? v7 : max_exp_avg_sq_0);
-    // denom = sqrt(amsgrad ? max_exp_avg_sq : exp_avg_sq) / sqrt(bias_correction2) + eps
-    const float v8 = (amsgrad != 0.0f ? max_exp_avg_sq_1 : exp_avg_sq_1);
-    const float v9 = sqrt(v8);
-    const float v10 = v9 / u7;
-    const float denom = eps + v10;
-    // w -= lr / bias_correction1 * exp_avg / denom
-    const float v11 = u9 * exp_avg_1;
-    const float v12 = v11 / denom;
-    const float w_2 = w_1 - v12;
-    exp_avg[i] = exp_avg_1;
-    exp_avg_sq[i] = exp_avg_sq_1;
-    if (amsgrad != 0.0f) max_exp_avg_sq[i] = max_exp_avg_sq_1;
-    w[i] = w_2;
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float maximize = optc_u[0]; // maximize
+    const float u1 = optc_u[1]; // 1 - (lr * weight_decay)
+    const float beta1 = optc_u[2]; // beta1
+    const float u3 = optc_u[3]; // 1 - beta1
+    const float beta2 = optc_u[4]; // beta2
+    const float u5 = optc_u[5]; // 1 - beta2
+    const float amsgrad = optc_u[6]; // amsgrad
+    const float u7 = optc_u[7]; // sqrt(1 - (beta2 ^ t))
+    const float eps = optc_u[8]; // eps
+    const float u9 = optc_u[9]; // lr / (1 - (beta1 ^ t))
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // g = maximize ? -g : g
+      const float g_0 = g[i];
+      const float v1 = -(g_0);
+      const float g_1 = (maximize != 0.0f ? v1 : g_0);
+      // w = w * (1 - lr * weight_decay)
+      const float w_0 = w[i];
+      const float w_1 = w_0 * u1;
+      // exp_avg = beta1 * exp_avg + (1 - beta1) * g
+      const float exp_avg_0 = exp_avg[i];
+      const float v2 = exp_avg_0 * beta1;
+      const float v3 = g_1 * u3;
+      const float exp_avg_1 = v3 + v2;
+      // exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
+      const float exp_avg_sq_0 = exp_avg_sq[i];
+      const float v4 = exp_avg_sq_0 * beta2;
+      const float v5 = g_1 * u5;
+      const float v6 = g_1 * v5;
+      const float exp_avg_sq_1 = v6 + v4;
+      // max_exp_avg_sq = amsgrad ? max(max_exp_avg_sq, exp_avg_sq) : max_exp_avg_sq
+      const float max_exp_avg_sq_0 = (amsgrad != 0.0f ? max_exp_avg_sq[i] : 0.0f);
+      const float v7 = optc_max(max_exp_avg_sq_0, exp_avg_sq_1);
+      const float max_exp_avg_sq_1 = (amsgrad != 0.0f ? v7 : max_exp_avg_sq_0);
+      // denom = sqrt(amsgrad ? max_exp_avg_sq : exp_avg_sq) / sqrt(bias_correction2) + eps
+      const float v8 = (amsgrad != 0.0f ? max_exp_avg_sq_1 : exp_avg_sq_1);
+      const float v9 = sqrt(v8);
+      const float v10 = v9 / u7;
+      const float denom = eps + v10;
+      // w -= lr / bias_correction1 * exp_avg / denom
+      const float v11 = u9 * exp_avg_1;
+      const float v12 = v11 / denom;
+      const float w_2 = w_1 - v12;
+      exp_avg[i] = exp_avg_1;
+      exp_avg_sq[i] = exp_avg_sq_1;
+      if (amsgrad != 0.0f) max_exp_avg_sq[i] = max_exp_avg_sq_1;
+      w[i] = w_2;
+    }
   }
 }

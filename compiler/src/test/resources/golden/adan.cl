@@ -6,10 +6,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static inline float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -42,75 +40,78 @@ __kernel void adan_phase0(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global float* restrict w,
     __global const float* restrict g,
     __global float* restrict exp_avg,
     __global float* restrict exp_avg_diff,
     __global float* restrict exp_avg_sq,
     __global float* restrict prev_grad) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float u0 = optc_u[0]; // t == 1
-  const float beta1 = optc_u[1]; // beta1
-  const float u2 = optc_u[2]; // 1 - beta1
-  const float beta2 = optc_u[3]; // beta2
-  const float u4 = optc_u[4]; // 1 - beta2
-  const float beta3 = optc_u[5]; // beta3
-  const float u6 = optc_u[6]; // 1 - beta3
-  const float u7 = optc_u[7]; // sqrt(1 - (beta3 ^ t))
-  const float eps = optc_u[8]; // eps
-  const float u9 = optc_u[9]; // lr / (1 - (beta1 ^ t))
-  const float u11 = optc_u[11]; // (beta2 * lr) / (1 - (beta2 ^ t))
-  const float u10 = optc_u[10]; // 1 + (lr * weight_decay)
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // diff = t == 1 ? 0 : g - prev_grad
-    const float g_0 = g[i];
-    const float prev_grad_0 = prev_grad[i];
-    const float v1 = g_0 - prev_grad_0;
-    const float diff = (u0 != 0.0f ? 0.0f : v1);
-    // exp_avg = beta1 * exp_avg + (1 - beta1) * g
-    const float exp_avg_0 = exp_avg[i];
-    const float v2 = exp_avg_0 * beta1;
-    const float v3 = g_0 * u2;
-    const float exp_avg_1 = v3 + v2;
-    // exp_avg_diff = beta2 * exp_avg_diff + (1 - beta2) * diff
-    const float exp_avg_diff_0 = exp_avg_diff[i];
-    const float v4 = exp_avg_diff_0 * beta2;
-    const float v5 = diff * u4;
-    const float exp_avg_diff_1 = v5 + v4;
-    // nesterov_g = beta2 * diff + g
-    const float v6 = diff * beta2;
-    const float nesterov_g = g_0 + v6;
-    // exp_avg_sq = beta3 * exp_avg_sq + (1 - beta3) * nesterov_g * nesterov_g
-    const float exp_avg_sq_0 = exp_avg_sq[i];
-    const float v7 = exp_avg_sq_0 * beta3;
-    const float v8 = u6 * nesterov_g;
-    const float v9 = nesterov_g * v8;
-    const float exp_avg_sq_1 = v9 + v7;
-    // denom = sqrt(exp_avg_sq) / sqrt(1 - beta3 ^ t) + eps
-    const float v10 = sqrt(exp_avg_sq_1);
-    const float v11 = v10 / u7;
-    const float denom = eps + v11;
-    // w -= lr / (1 - beta1 ^ t) * exp_avg / denom
-    const float w_0 = w[i];
-    const float v12 = u9 * exp_avg_1;
-    const float v13 = v12 / denom;
-    const float w_1 = w_0 - v13;
-    // w -= lr * beta2 / (1 - beta2 ^ t) * exp_avg_diff / denom
-    const float v14 = exp_avg_diff_1 * u11;
-    const float v15 = v14 / denom;
-    const float w_2 = w_1 - v15;
-    // w = w / (1 + lr * weight_decay)
-    const float w_3 = w_2 / u10;
-    exp_avg[i] = exp_avg_1;
-    exp_avg_diff[i] = exp_avg_diff_1;
-    exp_avg_sq[i] = exp_avg_sq_1;
-    prev_grad[i] = g_0;
-    w[i] = w_3;
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float u0 = optc_u[0]; // t == 1
+    const float beta1 = optc_u[1]; // beta1
+    const float u2 = optc_u[2]; // 1 - beta1
+    const float beta2 = optc_u[3]; // beta2
+    const float u4 = optc_u[4]; // 1 - beta2
+    const float beta3 = optc_u[5]; // beta3
+    const float u6 = optc_u[6]; // 1 - beta3
+    const float u7 = optc_u[7]; // sqrt(1 - (beta3 ^ t))
+    const float eps = optc_u[8]; // eps
+    const float u9 = optc_u[9]; // lr / (1 - (beta1 ^ t))
+    const float u11 = optc_u[11]; // (beta2 * lr) / (1 - (beta2 ^ t))
+    const float u10 = optc_u[10]; // 1 + (lr * weight_decay)
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // diff = t == 1 ? 0 : g - prev_grad
+      const float g_0 = g[i];
+      const float prev_grad_0 = prev_grad[i];
+      const float v1 = g_0 - prev_grad_0;
+      const float diff = (u0 != 0.0f ? 0.0f : v1);
+      // exp_avg = beta1 * exp_avg + (1 - beta1) * g
+      const float exp_avg_0 = exp_avg[i];
+      const float v2 = exp_avg_0 * beta1;
+      const float v3 = g_0 * u2;
+      const float exp_avg_1 = v3 + v2;
+      // exp_avg_diff = beta2 * exp_avg_diff + (1 - beta2) * diff
+      const float exp_avg_diff_0 = exp_avg_diff[i];
+      const float v4 = exp_avg_diff_0 * beta2;
+      const float v5 = diff * u4;
+      const float exp_avg_diff_1 = v5 + v4;
+      // nesterov_g = beta2 * diff + g
+      const float v6 = diff * beta2;
+      const float nesterov_g = g_0 + v6;
+      // exp_avg_sq = beta3 * exp_avg_sq + (1 - beta3) * nesterov_g * nesterov_g
+      const float exp_avg_sq_0 = exp_avg_sq[i];
+      const float v7 = exp_avg_sq_0 * beta3;
+      const float v8 = u6 * nesterov_g;
+      const float v9 = nesterov_g * v8;
+      const float exp_avg_sq_1 = v9 + v7;
+      // denom = sqrt(exp_avg_sq) / sqrt(1 - beta3 ^ t) + eps
+      const float v10 = sqrt(exp_avg_sq_1);
+      const float v11 = v10 / u7;
+      const float denom = eps + v11;
+      // w -= lr / (1 - beta1 ^ t) * exp_avg / denom
+      const float w_0 = w[i];
+      const float v12 = u9 * exp_avg_1;
+      const float v13 = v12 / denom;
+      const float w_1 = w_0 - v13;
+      // w -= lr * beta2 / (1 - beta2 ^ t) * exp_avg_diff / denom
+      const float v14 = exp_avg_diff_1 * u11;
+      const float v15 = v14 / denom;
+      const float w_2 = w_1 - v15;
+      // w = w / (1 + lr * weight_decay)
+      const float w_3 = w_2 / u10;
+      exp_avg[i] = exp_avg_1;
+      exp_avg_diff[i] = exp_avg_diff_1;
+      exp_avg_sq[i] = exp_avg_sq_1;
+      prev_grad[i] = g_0;
+      w[i] = w_3;
+    }
   }
 }

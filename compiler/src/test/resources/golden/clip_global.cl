@@ -6,10 +6,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static inline float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -33,32 +31,35 @@ __kernel void clip_global_phase0(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global const float* restrict g,
     __global optc_acc_t* restrict optc_part0) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // gn = global_norm(g)
-    const float g_0 = g[i];
-    const float v1 = g_0 * g_0;
-    optc_acc0 += v1;
-  }
   __local optc_acc_t optc_tree[OPTC_LOCAL];
   const int optc_lid = get_local_id(0);
-  optc_tree[optc_lid] = optc_acc0;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
-    if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // gn = global_norm(g)
+      const float g_0 = g[i];
+      const float v1 = g_0 * g_0;
+      optc_acc0 += v1;
+    }
+    optc_tree[optc_lid] = optc_acc0;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
+      if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+      barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (optc_lid == 0) optc_part0[optc_c] = optc_tree[0];
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-  if (optc_lid == 0) optc_part0[get_group_id(0)] = optc_tree[0];
-  barrier(CLK_LOCAL_MEM_FENCE);
 }
 
 // Phase 0: adds each tensor's (or group's) per-chunk partials in chunk order, compensated.
@@ -93,41 +94,44 @@ __kernel void clip_global_phase1(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global float* restrict w,
     __global const float* restrict g,
     __global half* restrict buf,
     __global const float* restrict optc_red0) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  // gn = global_norm(g)
-  const float global_sum0 = optc_red0[optc_seg];
-  const float gn = sqrt(global_sum0);
-  // g *= min(1, max_norm / (gn + 1e-6))
-  const float v1 = gn + 0x1.0c6f7ap-20f /* 1.0E-6 */;
-  const float max_norm = optc_u[0]; // max_norm
-  const float v2 = max_norm / v1;
-  const float v3 = optc_min(1.0f, v2);
-  const float momentum = optc_u[1]; // momentum
-  const float lr = optc_u[2]; // lr
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
     // gn = global_norm(g)
-    const float g_0 = g[i];
+    const float global_sum0 = optc_red0[optc_seg];
+    const float gn = sqrt(global_sum0);
     // g *= min(1, max_norm / (gn + 1e-6))
-    const float g_1 = g_0 * v3;
-    // buf = momentum*buf + g
-    const float buf_0 = vload_half(i, buf);
-    const float v4 = buf_0 * momentum;
-    const float buf_1 = g_1 + v4;
-    // w -= lr*buf
-    const float w_0 = w[i];
-    const float v5 = lr * buf_1;
-    const float w_1 = w_0 - v5;
-    vstore_half_rte(buf_1, i, buf);
-    w[i] = w_1;
+    const float v1 = gn + 0x1.0c6f7ap-20f /* 1.0E-6 */;
+    const float max_norm = optc_u[0]; // max_norm
+    const float v2 = max_norm / v1;
+    const float v3 = optc_min(1.0f, v2);
+    const float momentum = optc_u[1]; // momentum
+    const float lr = optc_u[2]; // lr
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // gn = global_norm(g)
+      const float g_0 = g[i];
+      // g *= min(1, max_norm / (gn + 1e-6))
+      const float g_1 = g_0 * v3;
+      // buf = momentum*buf + g
+      const float buf_0 = vload_half(i, buf);
+      const float v4 = buf_0 * momentum;
+      const float buf_1 = g_1 + v4;
+      // w -= lr*buf
+      const float w_0 = w[i];
+      const float v5 = lr * buf_1;
+      const float w_1 = w_0 - v5;
+      vstore_half_rte(buf_1, i, buf);
+      w[i] = w_1;
+    }
   }
 }

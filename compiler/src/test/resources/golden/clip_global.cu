@@ -4,10 +4,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static __device__ __forceinline__ float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static __device__ __forceinline__ float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static __device__ __forceinline__ float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static __device__ __forceinline__ float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -20,6 +18,23 @@ static __device__ __forceinline__ unsigned short optc_to_bf16(float f) {
   if (f != f) return (unsigned short) ((u >> 16) | 0x40u);
   return (unsigned short) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
 }
+// Quads: the four elements from i0, a multiple of 4. One 16-byte access when the quad lies within
+// [lo, hi) and the buffers allow it (whole), else element by element, 0 outside [lo, hi).
+static __device__ __forceinline__ void optc_ld4(float* v, const float* __restrict__ p, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    const float4 t = *(const float4*) (p + i0);
+    v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+  } else {
+    for (int j = 0; j < 4; j++) v[j] = (i0 + j >= lo && i0 + j < hi) ? p[i0 + j] : 0.0f;
+  }
+}
+static __device__ __forceinline__ void optc_st4(float* __restrict__ p, const float* v, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    *(float4*) (p + i0) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+    for (int j = 0; j < 4; j++) if (i0 + j >= lo && i0 + j < hi) p[i0 + j] = v[j];
+  }
+}
 // u0 = max_norm
 // u1 = momentum
 // u2 = lr
@@ -31,32 +46,35 @@ extern "C" __global__ void clip_global_phase0(
     const float* __restrict__ optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     const float* __restrict__ g,
     optc_acc_t* __restrict__ optc_part0) {
-  const int optc_seg = optc_chunks[2 * blockIdx.x];
-  const int optc_start = optc_chunks[2 * blockIdx.x + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
-  for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-    const int i = optc_off + k;
-    // gn = global_norm(g)
-    const float g_0 = g[i];
-    const float v1 = g_0 * g_0;
-    optc_acc0 += v1;
-  }
   __shared__ optc_acc_t optc_tree[OPTC_LOCAL];
   const int optc_lid = threadIdx.x;
-  optc_tree[optc_lid] = optc_acc0;
-  __syncthreads();
-  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
-    if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+  for (int optc_c = blockIdx.x; optc_c < optc_nchunks; optc_c += gridDim.x) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
+    for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
+      const int i = optc_off + k;
+      // gn = global_norm(g)
+      const float g_0 = g[i];
+      const float v1 = g_0 * g_0;
+      optc_acc0 += v1;
+    }
+    optc_tree[optc_lid] = optc_acc0;
+    __syncthreads();
+    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
+      if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+      __syncthreads();
+    }
+    if (optc_lid == 0) optc_part0[optc_c] = optc_tree[0];
     __syncthreads();
   }
-  if (optc_lid == 0) optc_part0[blockIdx.x] = optc_tree[0];
-  __syncthreads();
 }
 
 // Phase 0: adds each tensor's (or group's) per-chunk partials in chunk order, compensated.
@@ -91,41 +109,44 @@ extern "C" __global__ void clip_global_phase1(
     const float* __restrict__ optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     float* __restrict__ w,
     const float* __restrict__ g,
     __half* __restrict__ buf,
     const float* __restrict__ optc_red0) {
-  const int optc_seg = optc_chunks[2 * blockIdx.x];
-  const int optc_start = optc_chunks[2 * blockIdx.x + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  // gn = global_norm(g)
-  const float global_sum0 = optc_red0[optc_seg];
-  const float gn = sqrtf(global_sum0);
-  // g *= min(1, max_norm / (gn + 1e-6))
-  const float v1 = gn + 0x1.0c6f7ap-20f /* 1.0E-6 */;
-  const float max_norm = optc_u[0]; // max_norm
-  const float v2 = max_norm / v1;
-  const float v3 = optc_min(1.0f, v2);
-  const float momentum = optc_u[1]; // momentum
-  const float lr = optc_u[2]; // lr
-  for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-    const int i = optc_off + k;
+  for (int optc_c = blockIdx.x; optc_c < optc_nchunks; optc_c += gridDim.x) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    const float* optc_u = optc_uniforms + optc_seg * optc_nu;
     // gn = global_norm(g)
-    const float g_0 = g[i];
+    const float global_sum0 = optc_red0[optc_seg];
+    const float gn = sqrtf(global_sum0);
     // g *= min(1, max_norm / (gn + 1e-6))
-    const float g_1 = g_0 * v3;
-    // buf = momentum*buf + g
-    const float buf_0 = __half2float(buf[i]);
-    const float v4 = buf_0 * momentum;
-    const float buf_1 = g_1 + v4;
-    // w -= lr*buf
-    const float w_0 = w[i];
-    const float v5 = lr * buf_1;
-    const float w_1 = w_0 - v5;
-    buf[i] = __float2half_rn(buf_1);
-    w[i] = w_1;
+    const float v1 = gn + 0x1.0c6f7ap-20f /* 1.0E-6 */;
+    const float max_norm = optc_u[0]; // max_norm
+    const float v2 = max_norm / v1;
+    const float v3 = optc_min(1.0f, v2);
+    const float momentum = optc_u[1]; // momentum
+    const float lr = optc_u[2]; // lr
+    for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
+      const int i = optc_off + k;
+      // gn = global_norm(g)
+      const float g_0 = g[i];
+      // g *= min(1, max_norm / (gn + 1e-6))
+      const float g_1 = g_0 * v3;
+      // buf = momentum*buf + g
+      const float buf_0 = __half2float(buf[i]);
+      const float v4 = buf_0 * momentum;
+      const float buf_1 = g_1 + v4;
+      // w -= lr*buf
+      const float w_0 = w[i];
+      const float v5 = lr * buf_1;
+      const float w_1 = w_0 - v5;
+      buf[i] = __float2half_rn(buf_1);
+      w[i] = w_1;
+    }
   }
 }

@@ -4,10 +4,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static __device__ __forceinline__ float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static __device__ __forceinline__ float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static __device__ __forceinline__ float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static __device__ __forceinline__ float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -19,6 +17,23 @@ static __device__ __forceinline__ unsigned short optc_to_bf16(float f) {
   unsigned int u = __float_as_uint(f);
   if (f != f) return (unsigned short) ((u >> 16) | 0x40u);
   return (unsigned short) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+// Quads: the four elements from i0, a multiple of 4. One 16-byte access when the quad lies within
+// [lo, hi) and the buffers allow it (whole), else element by element, 0 outside [lo, hi).
+static __device__ __forceinline__ void optc_ld4(float* v, const float* __restrict__ p, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    const float4 t = *(const float4*) (p + i0);
+    v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+  } else {
+    for (int j = 0; j < 4; j++) v[j] = (i0 + j >= lo && i0 + j < hi) ? p[i0 + j] : 0.0f;
+  }
+}
+static __device__ __forceinline__ void optc_st4(float* __restrict__ p, const float* v, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    *(float4*) (p + i0) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+    for (int j = 0; j < 4; j++) if (i0 + j >= lo && i0 + j < hi) p[i0 + j] = v[j];
+  }
 }
 // u0 = eps1
 // u1 = beta2
@@ -36,32 +51,35 @@ extern "C" __global__ void factored_phase0(
     const float* __restrict__ optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     const float* __restrict__ g,
     optc_acc_t* __restrict__ optc_part0) {
-  const int optc_seg = optc_chunks[2 * blockIdx.x];
-  const int optc_start = optc_chunks[2 * blockIdx.x + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
-  for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-    const int i = optc_off + k;
-    // g2 = g*g + eps1
-    const float g_0 = g[i];
-    const float v1 = g_0 * g_0;
-    optc_acc0 += v1;
-  }
   __shared__ optc_acc_t optc_tree[OPTC_LOCAL];
   const int optc_lid = threadIdx.x;
-  optc_tree[optc_lid] = optc_acc0;
-  __syncthreads();
-  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
-    if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+  for (int optc_c = blockIdx.x; optc_c < optc_nchunks; optc_c += gridDim.x) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
+    for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
+      const int i = optc_off + k;
+      // g2 = g*g + eps1
+      const float g_0 = g[i];
+      const float v1 = g_0 * g_0;
+      optc_acc0 += v1;
+    }
+    optc_tree[optc_lid] = optc_acc0;
+    __syncthreads();
+    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
+      if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+      __syncthreads();
+    }
+    if (optc_lid == 0) optc_part0[optc_c] = optc_tree[0];
     __syncthreads();
   }
-  if (optc_lid == 0) optc_part0[blockIdx.x] = optc_tree[0];
-  __syncthreads();
 }
 
 // Phase 0: adds each tensor's (or group's) per-chunk partials in chunk order, compensated.
@@ -169,45 +187,48 @@ extern "C" __global__ void factored_phase1(
     const float* __restrict__ optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     const float* __restrict__ r_2,
     const float* __restrict__ optc_red1,
     optc_acc_t* __restrict__ optc_part3) {
-  const int optc_seg = optc_chunks[2 * blockIdx.x];
-  const int optc_start = optc_chunks[2 * blockIdx.x + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];
-  const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];
-  const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float beta2 = optc_u[1]; // beta2
-  const float u2 = optc_u[2]; // 1 - beta2
-  const float u3 = optc_u[3]; // cols
-  optc_acc_t optc_acc3 = 0, optc_comp3 = 0;
-  for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-    const int i = optc_off + k;
-    const int r = k / optc_cols;
-    const int c = k - r * optc_cols;
-    // r = beta2*r + (1 - beta2)*rowmean(g2)
-    const float r_0 = r_2[optc_row_off + r];
-    const float v1 = r_0 * beta2;
-    const float rowsum1 = optc_red1[optc_row_off + r];
-    const float v2 = rowsum1 / u3;
-    const float v3 = u2 * v2;
-    const float r_1 = v3 + v1;
-    if (c == 0) optc_acc3 += r_1;
-  }
   __shared__ optc_acc_t optc_tree[OPTC_LOCAL];
   const int optc_lid = threadIdx.x;
-  optc_tree[optc_lid] = optc_acc3;
-  __syncthreads();
-  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
-    if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+  for (int optc_c = blockIdx.x; optc_c < optc_nchunks; optc_c += gridDim.x) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];
+    const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];
+    const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float beta2 = optc_u[1]; // beta2
+    const float u2 = optc_u[2]; // 1 - beta2
+    const float u3 = optc_u[3]; // cols
+    optc_acc_t optc_acc3 = 0, optc_comp3 = 0;
+    for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
+      const int i = optc_off + k;
+      const int r = k / optc_cols;
+      const int c = k - r * optc_cols;
+      // r = beta2*r + (1 - beta2)*rowmean(g2)
+      const float r_0 = r_2[optc_row_off + r];
+      const float v1 = r_0 * beta2;
+      const float rowsum1 = optc_red1[optc_row_off + r];
+      const float v2 = rowsum1 / u3;
+      const float v3 = u2 * v2;
+      const float r_1 = v3 + v1;
+      if (c == 0) optc_acc3 += r_1;
+    }
+    optc_tree[optc_lid] = optc_acc3;
+    __syncthreads();
+    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
+      if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+      __syncthreads();
+    }
+    if (optc_lid == 0) optc_part3[optc_c] = optc_tree[0];
     __syncthreads();
   }
-  if (optc_lid == 0) optc_part3[blockIdx.x] = optc_tree[0];
-  __syncthreads();
 }
 
 // Phase 1: adds each tensor's (or group's) per-chunk partials in chunk order, compensated.
@@ -239,6 +260,7 @@ extern "C" __global__ void factored_phase2(
     const float* __restrict__ optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     const float* __restrict__ g,
     const float* __restrict__ r_2,
     const float* __restrict__ c_2,
@@ -246,63 +268,65 @@ extern "C" __global__ void factored_phase2(
     const float* __restrict__ optc_red2,
     const float* __restrict__ optc_red3,
     optc_acc_t* __restrict__ optc_part4) {
-  const int optc_seg = optc_chunks[2 * blockIdx.x];
-  const int optc_start = optc_chunks[2 * blockIdx.x + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];
-  const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];
-  const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float beta2 = optc_u[1]; // beta2
-  const float u2 = optc_u[2]; // 1 - beta2
-  const float u3 = optc_u[3]; // cols
-  const float u4 = optc_u[4]; // rows
-  // v = r * c / mean(r)
-  const float sum3 = optc_red3[optc_seg];
-  const float v1 = sum3 / u4;
-  optc_acc_t optc_acc4 = 0, optc_comp4 = 0;
-  for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-    const int i = optc_off + k;
-    const int r = k / optc_cols;
-    const int c = k - r * optc_cols;
-    // g2 = g*g + eps1
-    const float g_0 = g[i];
-    // r = beta2*r + (1 - beta2)*rowmean(g2)
-    const float r_0 = r_2[optc_row_off + r];
-    const float v2 = r_0 * beta2;
-    const float rowsum1 = optc_red1[optc_row_off + r];
-    const float v3 = rowsum1 / u3;
-    const float v4 = u2 * v3;
-    const float r_1 = v4 + v2;
-    // c = beta2*c + (1 - beta2)*colmean(g2)
-    const float c_0 = c_2[optc_col_off + c];
-    const float v5 = c_0 * beta2;
-    const float colsum2 = optc_red2[optc_col_off + c];
-    const float v6 = colsum2 / u4;
-    const float v7 = u2 * v6;
-    const float c_1 = v7 + v5;
-    // v = r * c / mean(r)
-    const float v8 = r_1 * c_1;
-    const float v = v8 / v1;
-    // u = g * rsqrt(v)
-    const float v9 = 1.0f / sqrtf(v);
-    const float u = g_0 * v9;
-    // u = u / max(1, rms(u) / d)
-    const float v10 = u * u;
-    optc_acc4 += v10;
-  }
   __shared__ optc_acc_t optc_tree[OPTC_LOCAL];
   const int optc_lid = threadIdx.x;
-  optc_tree[optc_lid] = optc_acc4;
-  __syncthreads();
-  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
-    if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+  for (int optc_c = blockIdx.x; optc_c < optc_nchunks; optc_c += gridDim.x) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];
+    const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];
+    const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float beta2 = optc_u[1]; // beta2
+    const float u2 = optc_u[2]; // 1 - beta2
+    const float u3 = optc_u[3]; // cols
+    const float u4 = optc_u[4]; // rows
+    // v = r * c / mean(r)
+    const float sum3 = optc_red3[optc_seg];
+    const float v1 = sum3 / u4;
+    optc_acc_t optc_acc4 = 0, optc_comp4 = 0;
+    for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
+      const int i = optc_off + k;
+      const int r = k / optc_cols;
+      const int c = k - r * optc_cols;
+      // g2 = g*g + eps1
+      const float g_0 = g[i];
+      // r = beta2*r + (1 - beta2)*rowmean(g2)
+      const float r_0 = r_2[optc_row_off + r];
+      const float v2 = r_0 * beta2;
+      const float rowsum1 = optc_red1[optc_row_off + r];
+      const float v3 = rowsum1 / u3;
+      const float v4 = u2 * v3;
+      const float r_1 = v4 + v2;
+      // c = beta2*c + (1 - beta2)*colmean(g2)
+      const float c_0 = c_2[optc_col_off + c];
+      const float v5 = c_0 * beta2;
+      const float colsum2 = optc_red2[optc_col_off + c];
+      const float v6 = colsum2 / u4;
+      const float v7 = u2 * v6;
+      const float c_1 = v7 + v5;
+      // v = r * c / mean(r)
+      const float v8 = r_1 * c_1;
+      const float v = v8 / v1;
+      // u = g * rsqrt(v)
+      const float v9 = 1.0f / sqrtf(v);
+      const float u = g_0 * v9;
+      // u = u / max(1, rms(u) / d)
+      const float v10 = u * u;
+      optc_acc4 += v10;
+    }
+    optc_tree[optc_lid] = optc_acc4;
+    __syncthreads();
+    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
+      if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+      __syncthreads();
+    }
+    if (optc_lid == 0) optc_part4[optc_c] = optc_tree[0];
     __syncthreads();
   }
-  if (optc_lid == 0) optc_part4[blockIdx.x] = optc_tree[0];
-  __syncthreads();
 }
 
 // Phase 2: adds each tensor's (or group's) per-chunk partials in chunk order, compensated.
@@ -334,6 +358,7 @@ extern "C" __global__ void factored_phase3(
     const float* __restrict__ optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     float* __restrict__ w,
     const float* __restrict__ g,
     const float* __restrict__ r_2,
@@ -347,84 +372,86 @@ extern "C" __global__ void factored_phase3(
     const float* __restrict__ optc_red3,
     const float* __restrict__ optc_red4,
     optc_acc_t* __restrict__ optc_part5) {
-  const int optc_seg = optc_chunks[2 * blockIdx.x];
-  const int optc_start = optc_chunks[2 * blockIdx.x + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];
-  const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];
-  const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float beta2 = optc_u[1]; // beta2
-  const float u2 = optc_u[2]; // 1 - beta2
-  const float u3 = optc_u[3]; // cols
-  const float u4 = optc_u[4]; // rows
-  // v = r * c / mean(r)
-  const float sum3 = optc_red3[optc_seg];
-  const float v1 = sum3 / u4;
-  const float u5 = optc_u[5]; // numel
-  const float d = optc_u[6]; // d
-  // u = u / max(1, rms(u) / d)
-  const float sum4 = optc_red4[optc_seg];
-  const float v2 = sum4 / u5;
-  const float v3 = sqrtf(v2);
-  const float v4 = v3 / d;
-  const float v5 = optc_max(1.0f, v4);
-  const float lr = optc_u[7]; // lr
-  // steps = steps + 1
-  const float steps_0 = steps[optc_seg];
-  const float steps_1 = 1.0f + steps_0;
-  optc_acc_t optc_acc5 = 0, optc_comp5 = 0;
-  for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-    const int i = optc_off + k;
-    const int r = k / optc_cols;
-    const int c = k - r * optc_cols;
-    // g2 = g*g + eps1
-    const float g_0 = g[i];
-    // r = beta2*r + (1 - beta2)*rowmean(g2)
-    const float r_0 = r_2[optc_row_off + r];
-    const float v6 = r_0 * beta2;
-    const float rowsum1 = optc_red1[optc_row_off + r];
-    const float v7 = rowsum1 / u3;
-    const float v8 = u2 * v7;
-    const float r_1 = v8 + v6;
-    // c = beta2*c + (1 - beta2)*colmean(g2)
-    const float c_0 = c_2[optc_col_off + c];
-    const float v9 = c_0 * beta2;
-    const float colsum2 = optc_red2[optc_col_off + c];
-    const float v10 = colsum2 / u4;
-    const float v11 = u2 * v10;
-    const float c_1 = v11 + v9;
-    // v = r * c / mean(r)
-    const float v12 = r_1 * c_1;
-    const float v = v12 / v1;
-    // u = g * rsqrt(v)
-    const float v13 = 1.0f / sqrtf(v);
-    const float u = g_0 * v13;
-    // u = u / max(1, rms(u) / d)
-    const float u_2 = u / v5;
-    // w -= lr * u
-    const float w_0 = w[i];
-    const float v14 = lr * u_2;
-    const float w_1 = w_0 - v14;
-    const float v15 = u_2 * u_2;
-    if (c == 0) r_2_next[optc_row_off + r] = r_1;
-    if (r == 0) c_2_next[optc_col_off + c] = c_1;
-    if (k == 0) steps_next[optc_seg] = steps_1;
-    w[i] = w_1;
-    optc_acc5 += v15;
-  }
   __shared__ optc_acc_t optc_tree[OPTC_LOCAL];
   const int optc_lid = threadIdx.x;
-  optc_tree[optc_lid] = optc_acc5;
-  __syncthreads();
-  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
-    if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+  for (int optc_c = blockIdx.x; optc_c < optc_nchunks; optc_c += gridDim.x) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];
+    const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];
+    const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float beta2 = optc_u[1]; // beta2
+    const float u2 = optc_u[2]; // 1 - beta2
+    const float u3 = optc_u[3]; // cols
+    const float u4 = optc_u[4]; // rows
+    // v = r * c / mean(r)
+    const float sum3 = optc_red3[optc_seg];
+    const float v1 = sum3 / u4;
+    const float u5 = optc_u[5]; // numel
+    const float d = optc_u[6]; // d
+    // u = u / max(1, rms(u) / d)
+    const float sum4 = optc_red4[optc_seg];
+    const float v2 = sum4 / u5;
+    const float v3 = sqrtf(v2);
+    const float v4 = v3 / d;
+    const float v5 = optc_max(1.0f, v4);
+    const float lr = optc_u[7]; // lr
+    // steps = steps + 1
+    const float steps_0 = steps[optc_seg];
+    const float steps_1 = 1.0f + steps_0;
+    optc_acc_t optc_acc5 = 0, optc_comp5 = 0;
+    for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
+      const int i = optc_off + k;
+      const int r = k / optc_cols;
+      const int c = k - r * optc_cols;
+      // g2 = g*g + eps1
+      const float g_0 = g[i];
+      // r = beta2*r + (1 - beta2)*rowmean(g2)
+      const float r_0 = r_2[optc_row_off + r];
+      const float v6 = r_0 * beta2;
+      const float rowsum1 = optc_red1[optc_row_off + r];
+      const float v7 = rowsum1 / u3;
+      const float v8 = u2 * v7;
+      const float r_1 = v8 + v6;
+      // c = beta2*c + (1 - beta2)*colmean(g2)
+      const float c_0 = c_2[optc_col_off + c];
+      const float v9 = c_0 * beta2;
+      const float colsum2 = optc_red2[optc_col_off + c];
+      const float v10 = colsum2 / u4;
+      const float v11 = u2 * v10;
+      const float c_1 = v11 + v9;
+      // v = r * c / mean(r)
+      const float v12 = r_1 * c_1;
+      const float v = v12 / v1;
+      // u = g * rsqrt(v)
+      const float v13 = 1.0f / sqrtf(v);
+      const float u = g_0 * v13;
+      // u = u / max(1, rms(u) / d)
+      const float u_2 = u / v5;
+      // w -= lr * u
+      const float w_0 = w[i];
+      const float v14 = lr * u_2;
+      const float w_1 = w_0 - v14;
+      const float v15 = u_2 * u_2;
+      if (c == 0) r_2_next[optc_row_off + r] = r_1;
+      if (r == 0) c_2_next[optc_col_off + c] = c_1;
+      if (k == 0) steps_next[optc_seg] = steps_1;
+      w[i] = w_1;
+      optc_acc5 += v15;
+    }
+    optc_tree[optc_lid] = optc_acc5;
+    __syncthreads();
+    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
+      if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+      __syncthreads();
+    }
+    if (optc_lid == 0) optc_part5[optc_c] = optc_tree[0];
     __syncthreads();
   }
-  if (optc_lid == 0) optc_part5[blockIdx.x] = optc_tree[0];
-  __syncthreads();
 }
 
 // Phase 3: adds each tensor's (or group's) per-chunk partials in chunk order, compensated.

@@ -6,10 +6,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static inline float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -31,38 +29,41 @@ __kernel void hazard_old_state_phase0(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global const float* restrict g,
     __global const float* restrict m,
     __global optc_acc_t* restrict optc_part0) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // old = m
-    const float m_0 = m[i];
-    // m = 0.9*m + g
-    const float g_0 = g[i];
-    const float v1 = m_0 * 0x1.ccccccp-1f /* 0.9 */;
-    const float m_1 = g_0 + v1;
-    // n = norm(m)
-    const float v2 = m_1 * m_1;
-    optc_acc0 += v2;
-  }
   __local optc_acc_t optc_tree[OPTC_LOCAL];
   const int optc_lid = get_local_id(0);
-  optc_tree[optc_lid] = optc_acc0;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
-    if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // old = m
+      const float m_0 = m[i];
+      // m = 0.9*m + g
+      const float g_0 = g[i];
+      const float v1 = m_0 * 0x1.ccccccp-1f /* 0.9 */;
+      const float m_1 = g_0 + v1;
+      // n = norm(m)
+      const float v2 = m_1 * m_1;
+      optc_acc0 += v2;
+    }
+    optc_tree[optc_lid] = optc_acc0;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
+      if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+      barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (optc_lid == 0) optc_part0[optc_c] = optc_tree[0];
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-  if (optc_lid == 0) optc_part0[get_group_id(0)] = optc_tree[0];
-  barrier(CLK_LOCAL_MEM_FENCE);
 }
 
 // Phase 0: adds each tensor's (or group's) per-chunk partials in chunk order, compensated.
@@ -94,37 +95,40 @@ __kernel void hazard_old_state_phase1(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global float* restrict w,
     __global const float* restrict g,
     __global float* restrict m,
     __global const float* restrict optc_red0) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  // n = norm(m)
-  const float sum0 = optc_red0[optc_seg];
-  const float n = sqrt(sum0);
-  // w -= lr * (m / (n + 1) + old)
-  const float v1 = 1.0f + n;
-  const float lr = optc_u[0]; // lr
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // old = m
-    const float m_0 = m[i];
-    // m = 0.9*m + g
-    const float g_0 = g[i];
-    const float v2 = m_0 * 0x1.ccccccp-1f /* 0.9 */;
-    const float m_1 = g_0 + v2;
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    // n = norm(m)
+    const float sum0 = optc_red0[optc_seg];
+    const float n = sqrt(sum0);
     // w -= lr * (m / (n + 1) + old)
-    const float w_0 = w[i];
-    const float v3 = m_1 / v1;
-    const float v4 = m_0 + v3;
-    const float v5 = lr * v4;
-    const float w_1 = w_0 - v5;
-    m[i] = m_1;
-    w[i] = w_1;
+    const float v1 = 1.0f + n;
+    const float lr = optc_u[0]; // lr
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // old = m
+      const float m_0 = m[i];
+      // m = 0.9*m + g
+      const float g_0 = g[i];
+      const float v2 = m_0 * 0x1.ccccccp-1f /* 0.9 */;
+      const float m_1 = g_0 + v2;
+      // w -= lr * (m / (n + 1) + old)
+      const float w_0 = w[i];
+      const float v3 = m_1 / v1;
+      const float v4 = m_0 + v3;
+      const float v5 = lr * v4;
+      const float w_1 = w_0 - v5;
+      m[i] = m_1;
+      w[i] = w_1;
+    }
   }
 }

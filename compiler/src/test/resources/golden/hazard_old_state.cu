@@ -4,10 +4,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static __device__ __forceinline__ float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static __device__ __forceinline__ float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static __device__ __forceinline__ float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static __device__ __forceinline__ float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -20,6 +18,23 @@ static __device__ __forceinline__ unsigned short optc_to_bf16(float f) {
   if (f != f) return (unsigned short) ((u >> 16) | 0x40u);
   return (unsigned short) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
 }
+// Quads: the four elements from i0, a multiple of 4. One 16-byte access when the quad lies within
+// [lo, hi) and the buffers allow it (whole), else element by element, 0 outside [lo, hi).
+static __device__ __forceinline__ void optc_ld4(float* v, const float* __restrict__ p, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    const float4 t = *(const float4*) (p + i0);
+    v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+  } else {
+    for (int j = 0; j < 4; j++) v[j] = (i0 + j >= lo && i0 + j < hi) ? p[i0 + j] : 0.0f;
+  }
+}
+static __device__ __forceinline__ void optc_st4(float* __restrict__ p, const float* v, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    *(float4*) (p + i0) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+    for (int j = 0; j < 4; j++) if (i0 + j >= lo && i0 + j < hi) p[i0 + j] = v[j];
+  }
+}
 // u0 = lr
 
 // Phase 0 of 2: reduces sum((g + (m * 0.9)) * (g + (m * 0.9)))
@@ -29,38 +44,41 @@ extern "C" __global__ void hazard_old_state_phase0(
     const float* __restrict__ optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     const float* __restrict__ g,
     const float* __restrict__ m,
     optc_acc_t* __restrict__ optc_part0) {
-  const int optc_seg = optc_chunks[2 * blockIdx.x];
-  const int optc_start = optc_chunks[2 * blockIdx.x + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
-  for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-    const int i = optc_off + k;
-    // old = m
-    const float m_0 = m[i];
-    // m = 0.9*m + g
-    const float g_0 = g[i];
-    const float v1 = m_0 * 0x1.ccccccp-1f /* 0.9 */;
-    const float m_1 = g_0 + v1;
-    // n = norm(m)
-    const float v2 = m_1 * m_1;
-    optc_acc0 += v2;
-  }
   __shared__ optc_acc_t optc_tree[OPTC_LOCAL];
   const int optc_lid = threadIdx.x;
-  optc_tree[optc_lid] = optc_acc0;
-  __syncthreads();
-  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
-    if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+  for (int optc_c = blockIdx.x; optc_c < optc_nchunks; optc_c += gridDim.x) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
+    for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
+      const int i = optc_off + k;
+      // old = m
+      const float m_0 = m[i];
+      // m = 0.9*m + g
+      const float g_0 = g[i];
+      const float v1 = m_0 * 0x1.ccccccp-1f /* 0.9 */;
+      const float m_1 = g_0 + v1;
+      // n = norm(m)
+      const float v2 = m_1 * m_1;
+      optc_acc0 += v2;
+    }
+    optc_tree[optc_lid] = optc_acc0;
+    __syncthreads();
+    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
+      if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+      __syncthreads();
+    }
+    if (optc_lid == 0) optc_part0[optc_c] = optc_tree[0];
     __syncthreads();
   }
-  if (optc_lid == 0) optc_part0[blockIdx.x] = optc_tree[0];
-  __syncthreads();
 }
 
 // Phase 0: adds each tensor's (or group's) per-chunk partials in chunk order, compensated.
@@ -92,37 +110,56 @@ extern "C" __global__ void hazard_old_state_phase1(
     const float* __restrict__ optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
+    const int optc_vec,
     float* __restrict__ w,
     const float* __restrict__ g,
     float* __restrict__ m,
     const float* __restrict__ optc_red0) {
-  const int optc_seg = optc_chunks[2 * blockIdx.x];
-  const int optc_start = optc_chunks[2 * blockIdx.x + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  // n = norm(m)
-  const float sum0 = optc_red0[optc_seg];
-  const float n = sqrtf(sum0);
-  // w -= lr * (m / (n + 1) + old)
-  const float v1 = 1.0f + n;
-  const float lr = optc_u[0]; // lr
-  for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-    const int i = optc_off + k;
-    // old = m
-    const float m_0 = m[i];
-    // m = 0.9*m + g
-    const float g_0 = g[i];
-    const float v2 = m_0 * 0x1.ccccccp-1f /* 0.9 */;
-    const float m_1 = g_0 + v2;
+  for (int optc_c = blockIdx.x; optc_c < optc_nchunks; optc_c += gridDim.x) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    // n = norm(m)
+    const float sum0 = optc_red0[optc_seg];
+    const float n = sqrtf(sum0);
     // w -= lr * (m / (n + 1) + old)
-    const float w_0 = w[i];
-    const float v3 = m_1 / v1;
-    const float v4 = m_0 + v3;
-    const float v5 = lr * v4;
-    const float w_1 = w_0 - v5;
-    m[i] = m_1;
-    w[i] = w_1;
+    const float v1 = 1.0f + n;
+    const float lr = optc_u[0]; // lr
+    const int optc_lo = optc_off + optc_start, optc_hi = optc_off + optc_end;
+    for (int optc_q = (optc_lo >> 2) + threadIdx.x; optc_q <= ((optc_hi - 1) >> 2); optc_q += blockDim.x) {
+      const int optc_i0 = optc_q << 2;
+      const int optc_whole = optc_vec && optc_i0 >= optc_lo && optc_i0 + 4 <= optc_hi;
+      float m_l[4];
+      optc_ld4(m_l, m, optc_i0, optc_lo, optc_hi, optc_whole);
+      float g_l[4];
+      optc_ld4(g_l, g, optc_i0, optc_lo, optc_hi, optc_whole);
+      float w_l[4];
+      optc_ld4(w_l, w, optc_i0, optc_lo, optc_hi, optc_whole);
+      float m_s[4];
+      float w_s[4];
+      #pragma unroll
+      for (int j = 0; j < 4; j++) {
+        // old = m
+        const float m_0 = m_l[j];
+        // m = 0.9*m + g
+        const float g_0 = g_l[j];
+        const float v2 = m_0 * 0x1.ccccccp-1f /* 0.9 */;
+        const float m_1 = g_0 + v2;
+        // w -= lr * (m / (n + 1) + old)
+        const float w_0 = w_l[j];
+        const float v3 = m_1 / v1;
+        const float v4 = m_0 + v3;
+        const float v5 = lr * v4;
+        const float w_1 = w_0 - v5;
+        m_s[j] = m_1;
+        w_s[j] = w_1;
+      }
+      optc_st4(m, m_s, optc_i0, optc_lo, optc_hi, optc_whole);
+      optc_st4(w, w_s, optc_i0, optc_lo, optc_hi, optc_whole);
+    }
   }
 }

@@ -6,10 +6,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static inline float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -33,32 +31,35 @@ __kernel void hazard_scalar_row_phase0(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global const float* restrict w,
     __global optc_acc_t* restrict optc_part1) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  optc_acc_t optc_acc1 = 0, optc_comp1 = 0;
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // w -= lr * g * s / (abs(r) + 1) + lr * norm(w) * 0.001
-    const float w_0 = w[i];
-    const float v1 = w_0 * w_0;
-    optc_acc1 += v1;
-  }
   __local optc_acc_t optc_tree[OPTC_LOCAL];
   const int optc_lid = get_local_id(0);
-  optc_tree[optc_lid] = optc_acc1;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
-    if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    optc_acc_t optc_acc1 = 0, optc_comp1 = 0;
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // w -= lr * g * s / (abs(r) + 1) + lr * norm(w) * 0.001
+      const float w_0 = w[i];
+      const float v1 = w_0 * w_0;
+      optc_acc1 += v1;
+    }
+    optc_tree[optc_lid] = optc_acc1;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
+      if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+      barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (optc_lid == 0) optc_part1[optc_c] = optc_tree[0];
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-  if (optc_lid == 0) optc_part1[get_group_id(0)] = optc_tree[0];
-  barrier(CLK_LOCAL_MEM_FENCE);
 }
 
 // Phase 0: adds each tensor's (or group's) per-chunk partials in chunk order, compensated.
@@ -128,41 +129,44 @@ __kernel void hazard_scalar_row_phase1(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global const float* restrict r_2,
     __global const float* restrict optc_red0,
     __global optc_acc_t* restrict optc_part2) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];
-  const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];
-  const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float u0 = optc_u[0]; // cols
-  optc_acc_t optc_acc2 = 0, optc_comp2 = 0;
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    const int r = k / optc_cols;
-    const int c = k - r * optc_cols;
-    // r = r + rowmean(g*s)
-    const float r_0 = r_2[optc_row_off + r];
-    const float rowsum0 = optc_red0[optc_row_off + r];
-    const float v1 = rowsum0 / u0;
-    const float r_1 = r_0 + v1;
-    if (c == 0) optc_acc2 += r_1;
-  }
   __local optc_acc_t optc_tree[OPTC_LOCAL];
   const int optc_lid = get_local_id(0);
-  optc_tree[optc_lid] = optc_acc2;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
-    if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];
+    const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];
+    const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float u0 = optc_u[0]; // cols
+    optc_acc_t optc_acc2 = 0, optc_comp2 = 0;
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      const int r = k / optc_cols;
+      const int c = k - r * optc_cols;
+      // r = r + rowmean(g*s)
+      const float r_0 = r_2[optc_row_off + r];
+      const float rowsum0 = optc_red0[optc_row_off + r];
+      const float v1 = rowsum0 / u0;
+      const float r_1 = r_0 + v1;
+      if (c == 0) optc_acc2 += r_1;
+    }
+    optc_tree[optc_lid] = optc_acc2;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
+      if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+      barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (optc_lid == 0) optc_part2[optc_c] = optc_tree[0];
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-  if (optc_lid == 0) optc_part2[get_group_id(0)] = optc_tree[0];
-  barrier(CLK_LOCAL_MEM_FENCE);
 }
 
 // Phase 1: adds each tensor's (or group's) per-chunk partials in chunk order, compensated.
@@ -194,6 +198,7 @@ __kernel void hazard_scalar_row_phase2(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global float* restrict w,
     __global const float* restrict g,
     __global const float* restrict s,
@@ -203,50 +208,52 @@ __kernel void hazard_scalar_row_phase2(
     __global const float* restrict optc_red0,
     __global const float* restrict optc_red1,
     __global const float* restrict optc_red2) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];
-  const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];
-  const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  // r = r + rowmean(g*s)
-  const float s_0 = s[optc_seg];
-  const float u0 = optc_u[0]; // cols
-  const float u1 = optc_u[1]; // rows
-  // s = s + mean(r)
-  const float sum2 = optc_red2[optc_seg];
-  const float v1 = sum2 / u1;
-  const float s_1 = s_0 + v1;
-  // w -= lr * g * s / (abs(r) + 1) + lr * norm(w) * 0.001
-  const float sum1 = optc_red1[optc_seg];
-  const float v2 = sqrt(sum1);
-  const float lr = optc_u[2]; // lr
-  const float v3 = lr * v2;
-  const float v4 = v3 * 0x1.0624dep-10f /* 0.001 */;
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    const int r = k / optc_cols;
-    const int c = k - r * optc_cols;
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];
+    const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];
+    const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
     // r = r + rowmean(g*s)
-    const float g_0 = g[i];
-    const float r_0 = r_2[optc_row_off + r];
-    const float rowsum0 = optc_red0[optc_row_off + r];
-    const float v5 = rowsum0 / u0;
-    const float r_1 = r_0 + v5;
+    const float s_0 = s[optc_seg];
+    const float u0 = optc_u[0]; // cols
+    const float u1 = optc_u[1]; // rows
+    // s = s + mean(r)
+    const float sum2 = optc_red2[optc_seg];
+    const float v1 = sum2 / u1;
+    const float s_1 = s_0 + v1;
     // w -= lr * g * s / (abs(r) + 1) + lr * norm(w) * 0.001
-    const float w_0 = w[i];
-    const float v6 = fabs(r_1);
-    const float v7 = 1.0f + v6;
-    const float v8 = g_0 * lr;
-    const float v9 = s_1 * v8;
-    const float v10 = v9 / v7;
-    const float v11 = v4 + v10;
-    const float w_1 = w_0 - v11;
-    if (k == 0) s_next[optc_seg] = s_1;
-    if (c == 0) r_2_next[optc_row_off + r] = r_1;
-    w[i] = w_1;
+    const float sum1 = optc_red1[optc_seg];
+    const float v2 = sqrt(sum1);
+    const float lr = optc_u[2]; // lr
+    const float v3 = lr * v2;
+    const float v4 = v3 * 0x1.0624dep-10f /* 0.001 */;
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      const int r = k / optc_cols;
+      const int c = k - r * optc_cols;
+      // r = r + rowmean(g*s)
+      const float g_0 = g[i];
+      const float r_0 = r_2[optc_row_off + r];
+      const float rowsum0 = optc_red0[optc_row_off + r];
+      const float v5 = rowsum0 / u0;
+      const float r_1 = r_0 + v5;
+      // w -= lr * g * s / (abs(r) + 1) + lr * norm(w) * 0.001
+      const float w_0 = w[i];
+      const float v6 = fabs(r_1);
+      const float v7 = 1.0f + v6;
+      const float v8 = g_0 * lr;
+      const float v9 = s_1 * v8;
+      const float v10 = v9 / v7;
+      const float v11 = v4 + v10;
+      const float w_1 = w_0 - v11;
+      if (k == 0) s_next[optc_seg] = s_1;
+      if (c == 0) r_2_next[optc_row_off + r] = r_1;
+      w[i] = w_1;
+    }
   }
 }

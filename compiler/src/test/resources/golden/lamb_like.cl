@@ -6,10 +6,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static inline float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -39,76 +37,79 @@ __kernel void lamb_like_phase0(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global const float* restrict w,
     __global const float* restrict g,
     __global const float* restrict m,
     __global const ushort* restrict v,
     __global optc_acc_t* restrict optc_part0,
     __global optc_acc_t* restrict optc_part1) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float beta1 = optc_u[0]; // beta1
-  const float u1 = optc_u[1]; // 1 - beta1
-  const float beta2 = optc_u[2]; // beta2
-  const float u3 = optc_u[3]; // 1 - beta2
-  const float u4 = optc_u[4]; // 1 - (beta1 ^ t)
-  const float u5 = optc_u[5]; // 1 - (beta2 ^ t)
-  const float eps = optc_u[6]; // eps
-  const float weight_decay = optc_u[7]; // weight_decay
-  optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
-  optc_acc_t optc_acc1 = 0, optc_comp1 = 0;
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // m = beta1*m + (1 - beta1)*g
-    const float g_0 = g[i];
-    const float m_0 = m[i];
-    const float v1 = m_0 * beta1;
-    const float v2 = g_0 * u1;
-    const float m_1 = v2 + v1;
-    // v = beta2*v + (1 - beta2)*g^2
-    const float v_0 = optc_from_bf16(v[i]);
-    const float v3 = g_0 * g_0;
-    const float v4 = v_0 * beta2;
-    const float v5 = u3 * v3;
-    const float v_1 = v5 + v4;
-    // u = adam_dir(m, v) + weight_decay*w
-    const float w_0 = w[i];
-    const float v6 = v_1 / u5;
-    const float v7 = sqrt(v6);
-    const float v8 = eps + v7;
-    const float v9 = m_1 / u4;
-    const float v10 = v9 / v8;
-    const float v11 = w_0 * weight_decay;
-    const float u = v11 + v10;
-    // wn = norm(w)
-    const float v12 = w_0 * w_0;
-    // un = norm(u)
-    const float v13 = u * u;
-    optc_acc0 += v12;
-    optc_acc1 += v13;
-  }
   __local optc_acc_t optc_tree[OPTC_LOCAL];
   const int optc_lid = get_local_id(0);
-  optc_tree[optc_lid] = optc_acc0;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
-    if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float beta1 = optc_u[0]; // beta1
+    const float u1 = optc_u[1]; // 1 - beta1
+    const float beta2 = optc_u[2]; // beta2
+    const float u3 = optc_u[3]; // 1 - beta2
+    const float u4 = optc_u[4]; // 1 - (beta1 ^ t)
+    const float u5 = optc_u[5]; // 1 - (beta2 ^ t)
+    const float eps = optc_u[6]; // eps
+    const float weight_decay = optc_u[7]; // weight_decay
+    optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
+    optc_acc_t optc_acc1 = 0, optc_comp1 = 0;
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // m = beta1*m + (1 - beta1)*g
+      const float g_0 = g[i];
+      const float m_0 = m[i];
+      const float v1 = m_0 * beta1;
+      const float v2 = g_0 * u1;
+      const float m_1 = v2 + v1;
+      // v = beta2*v + (1 - beta2)*g^2
+      const float v_0 = optc_from_bf16(v[i]);
+      const float v3 = g_0 * g_0;
+      const float v4 = v_0 * beta2;
+      const float v5 = u3 * v3;
+      const float v_1 = v5 + v4;
+      // u = adam_dir(m, v) + weight_decay*w
+      const float w_0 = w[i];
+      const float v6 = v_1 / u5;
+      const float v7 = sqrt(v6);
+      const float v8 = eps + v7;
+      const float v9 = m_1 / u4;
+      const float v10 = v9 / v8;
+      const float v11 = w_0 * weight_decay;
+      const float u = v11 + v10;
+      // wn = norm(w)
+      const float v12 = w_0 * w_0;
+      // un = norm(u)
+      const float v13 = u * u;
+      optc_acc0 += v12;
+      optc_acc1 += v13;
+    }
+    optc_tree[optc_lid] = optc_acc0;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
+      if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+      barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (optc_lid == 0) optc_part0[optc_c] = optc_tree[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    optc_tree[optc_lid] = optc_acc1;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
+      if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+      barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (optc_lid == 0) optc_part1[optc_c] = optc_tree[0];
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-  if (optc_lid == 0) optc_part0[get_group_id(0)] = optc_tree[0];
-  barrier(CLK_LOCAL_MEM_FENCE);
-  optc_tree[optc_lid] = optc_acc1;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
-    if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  if (optc_lid == 0) optc_part1[get_group_id(0)] = optc_tree[0];
-  barrier(CLK_LOCAL_MEM_FENCE);
 }
 
 // Phase 0: adds each tensor's (or group's) per-chunk partials in chunk order, compensated.
@@ -153,69 +154,72 @@ __kernel void lamb_like_phase1(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global float* restrict w,
     __global const float* restrict g,
     __global float* restrict m,
     __global ushort* restrict v,
     __global const float* restrict optc_red0,
     __global const float* restrict optc_red1) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float beta1 = optc_u[0]; // beta1
-  const float u1 = optc_u[1]; // 1 - beta1
-  const float beta2 = optc_u[2]; // beta2
-  const float u3 = optc_u[3]; // 1 - beta2
-  const float u4 = optc_u[4]; // 1 - (beta1 ^ t)
-  const float u5 = optc_u[5]; // 1 - (beta2 ^ t)
-  const float eps = optc_u[6]; // eps
-  const float weight_decay = optc_u[7]; // weight_decay
-  // wn = norm(w)
-  const float sum0 = optc_red0[optc_seg];
-  const float wn = sqrt(sum0);
-  // un = norm(u)
-  const float sum1 = optc_red1[optc_seg];
-  const float un = sqrt(sum1);
-  // trust = wn > 0 and un > 0 ? wn / un : 1
-  const float v1 = optc_bool(wn > 0.0f);
-  const float v2 = wn / un;
-  const float v3 = optc_bool(un > 0.0f);
-  const float v4 = optc_bool(v1 != 0.0f && v3 != 0.0f);
-  const float trust = (v4 != 0.0f ? v2 : 1.0f);
-  const float lr = optc_u[8]; // lr
-  // w -= lr * trust * u
-  const float v5 = lr * trust;
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // m = beta1*m + (1 - beta1)*g
-    const float g_0 = g[i];
-    const float m_0 = m[i];
-    const float v6 = m_0 * beta1;
-    const float v7 = g_0 * u1;
-    const float m_1 = v7 + v6;
-    // v = beta2*v + (1 - beta2)*g^2
-    const float v_0 = optc_from_bf16(v[i]);
-    const float v8 = g_0 * g_0;
-    const float v9 = v_0 * beta2;
-    const float v10 = u3 * v8;
-    const float v_1 = v10 + v9;
-    // u = adam_dir(m, v) + weight_decay*w
-    const float w_0 = w[i];
-    const float v11 = v_1 / u5;
-    const float v12 = sqrt(v11);
-    const float v13 = eps + v12;
-    const float v14 = m_1 / u4;
-    const float v15 = v14 / v13;
-    const float v16 = w_0 * weight_decay;
-    const float u = v16 + v15;
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float beta1 = optc_u[0]; // beta1
+    const float u1 = optc_u[1]; // 1 - beta1
+    const float beta2 = optc_u[2]; // beta2
+    const float u3 = optc_u[3]; // 1 - beta2
+    const float u4 = optc_u[4]; // 1 - (beta1 ^ t)
+    const float u5 = optc_u[5]; // 1 - (beta2 ^ t)
+    const float eps = optc_u[6]; // eps
+    const float weight_decay = optc_u[7]; // weight_decay
+    // wn = norm(w)
+    const float sum0 = optc_red0[optc_seg];
+    const float wn = sqrt(sum0);
+    // un = norm(u)
+    const float sum1 = optc_red1[optc_seg];
+    const float un = sqrt(sum1);
+    // trust = wn > 0 and un > 0 ? wn / un : 1
+    const float v1 = optc_bool(wn > 0.0f);
+    const float v2 = wn / un;
+    const float v3 = optc_bool(un > 0.0f);
+    const float v4 = optc_bool(v1 != 0.0f && v3 != 0.0f);
+    const float trust = (v4 != 0.0f ? v2 : 1.0f);
+    const float lr = optc_u[8]; // lr
     // w -= lr * trust * u
-    const float v17 = u * v5;
-    const float w_1 = w_0 - v17;
-    m[i] = m_1;
-    v[i] = optc_to_bf16(v_1);
-    w[i] = w_1;
+    const float v5 = lr * trust;
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // m = beta1*m + (1 - beta1)*g
+      const float g_0 = g[i];
+      const float m_0 = m[i];
+      const float v6 = m_0 * beta1;
+      const float v7 = g_0 * u1;
+      const float m_1 = v7 + v6;
+      // v = beta2*v + (1 - beta2)*g^2
+      const float v_0 = optc_from_bf16(v[i]);
+      const float v8 = g_0 * g_0;
+      const float v9 = v_0 * beta2;
+      const float v10 = u3 * v8;
+      const float v_1 = v10 + v9;
+      // u = adam_dir(m, v) + weight_decay*w
+      const float w_0 = w[i];
+      const float v11 = v_1 / u5;
+      const float v12 = sqrt(v11);
+      const float v13 = eps + v12;
+      const float v14 = m_1 / u4;
+      const float v15 = v14 / v13;
+      const float v16 = w_0 * weight_decay;
+      const float u = v16 + v15;
+      // w -= lr * trust * u
+      const float v17 = u * v5;
+      const float w_1 = w_0 - v17;
+      m[i] = m_1;
+      v[i] = optc_to_bf16(v_1);
+      w[i] = w_1;
+    }
   }
 }

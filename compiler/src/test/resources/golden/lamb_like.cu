@@ -4,10 +4,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static __device__ __forceinline__ float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static __device__ __forceinline__ float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static __device__ __forceinline__ float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static __device__ __forceinline__ float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -19,6 +17,23 @@ static __device__ __forceinline__ unsigned short optc_to_bf16(float f) {
   unsigned int u = __float_as_uint(f);
   if (f != f) return (unsigned short) ((u >> 16) | 0x40u);
   return (unsigned short) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+// Quads: the four elements from i0, a multiple of 4. One 16-byte access when the quad lies within
+// [lo, hi) and the buffers allow it (whole), else element by element, 0 outside [lo, hi).
+static __device__ __forceinline__ void optc_ld4(float* v, const float* __restrict__ p, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    const float4 t = *(const float4*) (p + i0);
+    v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+  } else {
+    for (int j = 0; j < 4; j++) v[j] = (i0 + j >= lo && i0 + j < hi) ? p[i0 + j] : 0.0f;
+  }
+}
+static __device__ __forceinline__ void optc_st4(float* __restrict__ p, const float* v, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    *(float4*) (p + i0) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+    for (int j = 0; j < 4; j++) if (i0 + j >= lo && i0 + j < hi) p[i0 + j] = v[j];
+  }
 }
 // u0 = beta1
 // u1 = 1 - beta1
@@ -37,76 +52,79 @@ extern "C" __global__ void lamb_like_phase0(
     const float* __restrict__ optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     const float* __restrict__ w,
     const float* __restrict__ g,
     const float* __restrict__ m,
     const unsigned short* __restrict__ v,
     optc_acc_t* __restrict__ optc_part0,
     optc_acc_t* __restrict__ optc_part1) {
-  const int optc_seg = optc_chunks[2 * blockIdx.x];
-  const int optc_start = optc_chunks[2 * blockIdx.x + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float beta1 = optc_u[0]; // beta1
-  const float u1 = optc_u[1]; // 1 - beta1
-  const float beta2 = optc_u[2]; // beta2
-  const float u3 = optc_u[3]; // 1 - beta2
-  const float u4 = optc_u[4]; // 1 - (beta1 ^ t)
-  const float u5 = optc_u[5]; // 1 - (beta2 ^ t)
-  const float eps = optc_u[6]; // eps
-  const float weight_decay = optc_u[7]; // weight_decay
-  optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
-  optc_acc_t optc_acc1 = 0, optc_comp1 = 0;
-  for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-    const int i = optc_off + k;
-    // m = beta1*m + (1 - beta1)*g
-    const float g_0 = g[i];
-    const float m_0 = m[i];
-    const float v1 = m_0 * beta1;
-    const float v2 = g_0 * u1;
-    const float m_1 = v2 + v1;
-    // v = beta2*v + (1 - beta2)*g^2
-    const float v_0 = optc_from_bf16(v[i]);
-    const float v3 = g_0 * g_0;
-    const float v4 = v_0 * beta2;
-    const float v5 = u3 * v3;
-    const float v_1 = v5 + v4;
-    // u = adam_dir(m, v) + weight_decay*w
-    const float w_0 = w[i];
-    const float v6 = v_1 / u5;
-    const float v7 = sqrtf(v6);
-    const float v8 = eps + v7;
-    const float v9 = m_1 / u4;
-    const float v10 = v9 / v8;
-    const float v11 = w_0 * weight_decay;
-    const float u = v11 + v10;
-    // wn = norm(w)
-    const float v12 = w_0 * w_0;
-    // un = norm(u)
-    const float v13 = u * u;
-    optc_acc0 += v12;
-    optc_acc1 += v13;
-  }
   __shared__ optc_acc_t optc_tree[OPTC_LOCAL];
   const int optc_lid = threadIdx.x;
-  optc_tree[optc_lid] = optc_acc0;
-  __syncthreads();
-  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
-    if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+  for (int optc_c = blockIdx.x; optc_c < optc_nchunks; optc_c += gridDim.x) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float beta1 = optc_u[0]; // beta1
+    const float u1 = optc_u[1]; // 1 - beta1
+    const float beta2 = optc_u[2]; // beta2
+    const float u3 = optc_u[3]; // 1 - beta2
+    const float u4 = optc_u[4]; // 1 - (beta1 ^ t)
+    const float u5 = optc_u[5]; // 1 - (beta2 ^ t)
+    const float eps = optc_u[6]; // eps
+    const float weight_decay = optc_u[7]; // weight_decay
+    optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
+    optc_acc_t optc_acc1 = 0, optc_comp1 = 0;
+    for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
+      const int i = optc_off + k;
+      // m = beta1*m + (1 - beta1)*g
+      const float g_0 = g[i];
+      const float m_0 = m[i];
+      const float v1 = m_0 * beta1;
+      const float v2 = g_0 * u1;
+      const float m_1 = v2 + v1;
+      // v = beta2*v + (1 - beta2)*g^2
+      const float v_0 = optc_from_bf16(v[i]);
+      const float v3 = g_0 * g_0;
+      const float v4 = v_0 * beta2;
+      const float v5 = u3 * v3;
+      const float v_1 = v5 + v4;
+      // u = adam_dir(m, v) + weight_decay*w
+      const float w_0 = w[i];
+      const float v6 = v_1 / u5;
+      const float v7 = sqrtf(v6);
+      const float v8 = eps + v7;
+      const float v9 = m_1 / u4;
+      const float v10 = v9 / v8;
+      const float v11 = w_0 * weight_decay;
+      const float u = v11 + v10;
+      // wn = norm(w)
+      const float v12 = w_0 * w_0;
+      // un = norm(u)
+      const float v13 = u * u;
+      optc_acc0 += v12;
+      optc_acc1 += v13;
+    }
+    optc_tree[optc_lid] = optc_acc0;
+    __syncthreads();
+    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
+      if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+      __syncthreads();
+    }
+    if (optc_lid == 0) optc_part0[optc_c] = optc_tree[0];
+    __syncthreads();
+    optc_tree[optc_lid] = optc_acc1;
+    __syncthreads();
+    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
+      if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
+      __syncthreads();
+    }
+    if (optc_lid == 0) optc_part1[optc_c] = optc_tree[0];
     __syncthreads();
   }
-  if (optc_lid == 0) optc_part0[blockIdx.x] = optc_tree[0];
-  __syncthreads();
-  optc_tree[optc_lid] = optc_acc1;
-  __syncthreads();
-  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {
-    if (optc_lid < h) optc_tree[optc_lid] = optc_tree[optc_lid] + optc_tree[optc_lid + h];
-    __syncthreads();
-  }
-  if (optc_lid == 0) optc_part1[blockIdx.x] = optc_tree[0];
-  __syncthreads();
 }
 
 // Phase 0: adds each tensor's (or group's) per-chunk partials in chunk order, compensated.
@@ -151,69 +169,72 @@ extern "C" __global__ void lamb_like_phase1(
     const float* __restrict__ optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     float* __restrict__ w,
     const float* __restrict__ g,
     float* __restrict__ m,
     unsigned short* __restrict__ v,
     const float* __restrict__ optc_red0,
     const float* __restrict__ optc_red1) {
-  const int optc_seg = optc_chunks[2 * blockIdx.x];
-  const int optc_start = optc_chunks[2 * blockIdx.x + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float beta1 = optc_u[0]; // beta1
-  const float u1 = optc_u[1]; // 1 - beta1
-  const float beta2 = optc_u[2]; // beta2
-  const float u3 = optc_u[3]; // 1 - beta2
-  const float u4 = optc_u[4]; // 1 - (beta1 ^ t)
-  const float u5 = optc_u[5]; // 1 - (beta2 ^ t)
-  const float eps = optc_u[6]; // eps
-  const float weight_decay = optc_u[7]; // weight_decay
-  // wn = norm(w)
-  const float sum0 = optc_red0[optc_seg];
-  const float wn = sqrtf(sum0);
-  // un = norm(u)
-  const float sum1 = optc_red1[optc_seg];
-  const float un = sqrtf(sum1);
-  // trust = wn > 0 and un > 0 ? wn / un : 1
-  const float v1 = optc_bool(wn > 0.0f);
-  const float v2 = wn / un;
-  const float v3 = optc_bool(un > 0.0f);
-  const float v4 = optc_bool(v1 != 0.0f && v3 != 0.0f);
-  const float trust = (v4 != 0.0f ? v2 : 1.0f);
-  const float lr = optc_u[8]; // lr
-  // w -= lr * trust * u
-  const float v5 = lr * trust;
-  for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-    const int i = optc_off + k;
-    // m = beta1*m + (1 - beta1)*g
-    const float g_0 = g[i];
-    const float m_0 = m[i];
-    const float v6 = m_0 * beta1;
-    const float v7 = g_0 * u1;
-    const float m_1 = v7 + v6;
-    // v = beta2*v + (1 - beta2)*g^2
-    const float v_0 = optc_from_bf16(v[i]);
-    const float v8 = g_0 * g_0;
-    const float v9 = v_0 * beta2;
-    const float v10 = u3 * v8;
-    const float v_1 = v10 + v9;
-    // u = adam_dir(m, v) + weight_decay*w
-    const float w_0 = w[i];
-    const float v11 = v_1 / u5;
-    const float v12 = sqrtf(v11);
-    const float v13 = eps + v12;
-    const float v14 = m_1 / u4;
-    const float v15 = v14 / v13;
-    const float v16 = w_0 * weight_decay;
-    const float u = v16 + v15;
+  for (int optc_c = blockIdx.x; optc_c < optc_nchunks; optc_c += gridDim.x) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float beta1 = optc_u[0]; // beta1
+    const float u1 = optc_u[1]; // 1 - beta1
+    const float beta2 = optc_u[2]; // beta2
+    const float u3 = optc_u[3]; // 1 - beta2
+    const float u4 = optc_u[4]; // 1 - (beta1 ^ t)
+    const float u5 = optc_u[5]; // 1 - (beta2 ^ t)
+    const float eps = optc_u[6]; // eps
+    const float weight_decay = optc_u[7]; // weight_decay
+    // wn = norm(w)
+    const float sum0 = optc_red0[optc_seg];
+    const float wn = sqrtf(sum0);
+    // un = norm(u)
+    const float sum1 = optc_red1[optc_seg];
+    const float un = sqrtf(sum1);
+    // trust = wn > 0 and un > 0 ? wn / un : 1
+    const float v1 = optc_bool(wn > 0.0f);
+    const float v2 = wn / un;
+    const float v3 = optc_bool(un > 0.0f);
+    const float v4 = optc_bool(v1 != 0.0f && v3 != 0.0f);
+    const float trust = (v4 != 0.0f ? v2 : 1.0f);
+    const float lr = optc_u[8]; // lr
     // w -= lr * trust * u
-    const float v17 = u * v5;
-    const float w_1 = w_0 - v17;
-    m[i] = m_1;
-    v[i] = optc_to_bf16(v_1);
-    w[i] = w_1;
+    const float v5 = lr * trust;
+    for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
+      const int i = optc_off + k;
+      // m = beta1*m + (1 - beta1)*g
+      const float g_0 = g[i];
+      const float m_0 = m[i];
+      const float v6 = m_0 * beta1;
+      const float v7 = g_0 * u1;
+      const float m_1 = v7 + v6;
+      // v = beta2*v + (1 - beta2)*g^2
+      const float v_0 = optc_from_bf16(v[i]);
+      const float v8 = g_0 * g_0;
+      const float v9 = v_0 * beta2;
+      const float v10 = u3 * v8;
+      const float v_1 = v10 + v9;
+      // u = adam_dir(m, v) + weight_decay*w
+      const float w_0 = w[i];
+      const float v11 = v_1 / u5;
+      const float v12 = sqrtf(v11);
+      const float v13 = eps + v12;
+      const float v14 = m_1 / u4;
+      const float v15 = v14 / v13;
+      const float v16 = w_0 * weight_decay;
+      const float u = v16 + v15;
+      // w -= lr * trust * u
+      const float v17 = u * v5;
+      const float w_1 = w_0 - v17;
+      m[i] = m_1;
+      v[i] = optc_to_bf16(v_1);
+      w[i] = w_1;
+    }
   }
 }

@@ -6,10 +6,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static inline float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -34,38 +32,41 @@ __kernel void lion_phase0(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global float* restrict w,
     __global const float* restrict g,
     __global float* restrict m) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float beta1 = optc_u[0]; // beta1
-  const float lr = optc_u[1]; // lr
-  const float weight_decay = optc_u[2]; // weight_decay
-  const float beta2 = optc_u[3]; // beta2
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // u = sign(lerp(g, m, beta1))
-    const float g_0 = g[i];
-    const float m_0 = m[i];
-    const float v1 = m_0 - g_0;
-    const float v2 = beta1 * v1;
-    const float v3 = g_0 + v2;
-    const float u = optc_sign(v3);
-    // w -= lr * (u + weight_decay * w)
-    const float w_0 = w[i];
-    const float v4 = w_0 * weight_decay;
-    const float v5 = u + v4;
-    const float v6 = lr * v5;
-    const float w_1 = w_0 - v6;
-    // m = lerp(g, m, beta2)
-    const float v7 = v1 * beta2;
-    const float m_1 = g_0 + v7;
-    m[i] = m_1;
-    w[i] = w_1;
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float beta1 = optc_u[0]; // beta1
+    const float lr = optc_u[1]; // lr
+    const float weight_decay = optc_u[2]; // weight_decay
+    const float beta2 = optc_u[3]; // beta2
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // u = sign(lerp(g, m, beta1))
+      const float g_0 = g[i];
+      const float m_0 = m[i];
+      const float v1 = m_0 - g_0;
+      const float v2 = beta1 * v1;
+      const float v3 = g_0 + v2;
+      const float u = optc_sign(v3);
+      // w -= lr * (u + weight_decay * w)
+      const float w_0 = w[i];
+      const float v4 = w_0 * weight_decay;
+      const float v5 = u + v4;
+      const float v6 = lr * v5;
+      const float w_1 = w_0 - v6;
+      // m = lerp(g, m, beta2)
+      const float v7 = v1 * beta2;
+      const float m_1 = g_0 + v7;
+      m[i] = m_1;
+      w[i] = w_1;
+    }
   }
 }

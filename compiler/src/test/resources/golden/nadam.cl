@@ -6,10 +6,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static inline float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -41,74 +39,77 @@ __kernel void nadam_phase0(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global float* restrict w,
     __global const float* restrict g,
     __global float* restrict exp_avg,
     __global float* restrict exp_avg_sq,
     __global const float* restrict mu_product,
     __global float* restrict mu_product_next_2) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float weight_decay = optc_u[0]; // weight_decay
-  const float u2 = optc_u[2]; // 1 - (beta2 ^ t)
-  const float u4 = optc_u[4]; // beta1 * (1 - (0.5 * (0.96 ^ (t * momentum_decay))))
-  const float u9 = optc_u[9]; // beta1 * (1 - (0.5 * (0.96 ^ (momentum_decay * (1 + t)))))
-  // mu_product = mu_product * mu
-  const float mu_product_0 = mu_product[optc_seg];
-  const float mu_product_1 = mu_product_0 * u4;
-  // mu_product_next = mu_product * mu * mu_next
-  const float v1 = u4 * mu_product_1;
-  const float mu_product_next = u9 * v1;
-  const float beta1 = optc_u[3]; // beta1
-  const float u5 = optc_u[5]; // 1 - beta1
-  const float beta2 = optc_u[1]; // beta2
-  const float u6 = optc_u[6]; // 1 - beta2
-  const float eps = optc_u[7]; // eps
-  const float u8 = optc_u[8]; // lr * (1 - (beta1 * (1 - (0.5 * (0.96 ^ (t * momentum_decay))))))
-  // w -= lr * (1 - mu) / (1 - mu_product) * g / denom
-  const float v2 = 1.0f - mu_product_1;
-  const float v3 = u8 / v2;
-  const float u10 = optc_u[10]; // lr * (beta1 * (1 - (0.5 * (0.96 ^ (momentum_decay * (1 + t))))))
-  // w -= lr * mu_next / (1 - mu_product_next) * exp_avg / denom
-  const float v4 = 1.0f - mu_product_next;
-  const float v5 = u10 / v4;
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // g = g + weight_decay * w
-    const float w_0 = w[i];
-    const float g_0 = g[i];
-    const float v6 = w_0 * weight_decay;
-    const float g_1 = g_0 + v6;
-    // exp_avg = beta1 * exp_avg + (1 - beta1) * g
-    const float exp_avg_0 = exp_avg[i];
-    const float v7 = exp_avg_0 * beta1;
-    const float v8 = u5 * g_1;
-    const float exp_avg_1 = v8 + v7;
-    // exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
-    const float exp_avg_sq_0 = exp_avg_sq[i];
-    const float v9 = exp_avg_sq_0 * beta2;
-    const float v10 = u6 * g_1;
-    const float v11 = g_1 * v10;
-    const float exp_avg_sq_1 = v11 + v9;
-    // denom = sqrt(exp_avg_sq / bias_correction2) + eps
-    const float v12 = exp_avg_sq_1 / u2;
-    const float v13 = sqrt(v12);
-    const float denom = eps + v13;
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float weight_decay = optc_u[0]; // weight_decay
+    const float u2 = optc_u[2]; // 1 - (beta2 ^ t)
+    const float u4 = optc_u[4]; // beta1 * (1 - (0.5 * (0.96 ^ (t * momentum_decay))))
+    const float u9 = optc_u[9]; // beta1 * (1 - (0.5 * (0.96 ^ (momentum_decay * (1 + t)))))
+    // mu_product = mu_product * mu
+    const float mu_product_0 = mu_product[optc_seg];
+    const float mu_product_1 = mu_product_0 * u4;
+    // mu_product_next = mu_product * mu * mu_next
+    const float v1 = u4 * mu_product_1;
+    const float mu_product_next = u9 * v1;
+    const float beta1 = optc_u[3]; // beta1
+    const float u5 = optc_u[5]; // 1 - beta1
+    const float beta2 = optc_u[1]; // beta2
+    const float u6 = optc_u[6]; // 1 - beta2
+    const float eps = optc_u[7]; // eps
+    const float u8 = optc_u[8]; // lr * (1 - (beta1 * (1 - (0.5 * (0.96 ^ (t * momentum_decay))))))
     // w -= lr * (1 - mu) / (1 - mu_product) * g / denom
-    const float v14 = v3 * g_1;
-    const float v15 = v14 / denom;
-    const float w_1 = w_0 - v15;
+    const float v2 = 1.0f - mu_product_1;
+    const float v3 = u8 / v2;
+    const float u10 = optc_u[10]; // lr * (beta1 * (1 - (0.5 * (0.96 ^ (momentum_decay * (1 + t))))))
     // w -= lr * mu_next / (1 - mu_product_next) * exp_avg / denom
-    const float v16 = exp_avg_1 * v5;
-    const float v17 = v16 / denom;
-    const float w_2 = w_1 - v17;
-    exp_avg[i] = exp_avg_1;
-    exp_avg_sq[i] = exp_avg_sq_1;
-    if (k == 0) mu_product_next_2[optc_seg] = mu_product_1;
-    w[i] = w_2;
+    const float v4 = 1.0f - mu_product_next;
+    const float v5 = u10 / v4;
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // g = g + weight_decay * w
+      const float w_0 = w[i];
+      const float g_0 = g[i];
+      const float v6 = w_0 * weight_decay;
+      const float g_1 = g_0 + v6;
+      // exp_avg = beta1 * exp_avg + (1 - beta1) * g
+      const float exp_avg_0 = exp_avg[i];
+      const float v7 = exp_avg_0 * beta1;
+      const float v8 = u5 * g_1;
+      const float exp_avg_1 = v8 + v7;
+      // exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
+      const float exp_avg_sq_0 = exp_avg_sq[i];
+      const float v9 = exp_avg_sq_0 * beta2;
+      const float v10 = u6 * g_1;
+      const float v11 = g_1 * v10;
+      const float exp_avg_sq_1 = v11 + v9;
+      // denom = sqrt(exp_avg_sq / bias_correction2) + eps
+      const float v12 = exp_avg_sq_1 / u2;
+      const float v13 = sqrt(v12);
+      const float denom = eps + v13;
+      // w -= lr * (1 - mu) / (1 - mu_product) * g / denom
+      const float v14 = v3 * g_1;
+      const float v15 = v14 / denom;
+      const float w_1 = w_0 - v15;
+      // w -= lr * mu_next / (1 - mu_product_next) * exp_avg / denom
+      const float v16 = exp_avg_1 * v5;
+      const float v17 = v16 / denom;
+      const float w_2 = w_1 - v17;
+      exp_avg[i] = exp_avg_1;
+      exp_avg_sq[i] = exp_avg_sq_1;
+      if (k == 0) mu_product_next_2[optc_seg] = mu_product_1;
+      w[i] = w_2;
+    }
   }
 }

@@ -6,10 +6,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static inline float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -41,59 +39,62 @@ __kernel void radam_phase0(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global float* restrict w,
     __global const float* restrict g,
     __global float* restrict exp_avg,
     __global float* restrict exp_avg_sq) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float weight_decay = optc_u[0]; // weight_decay
-  const float u2 = optc_u[2]; // 1 - (beta1 ^ t)
-  const float beta2 = optc_u[3]; // beta2
-  const float beta1 = optc_u[1]; // beta1
-  const float u4 = optc_u[4]; // 1 - beta1
-  const float u5 = optc_u[5]; // 1 - beta2
-  const float u9 = optc_u[9]; // sqrt((((2 / (1 - beta2)) - 1) * (((((2 / (1 - beta2)) - 1) - (((beta2 ^ t) * (t * 2)) / (1 - (beta2 ^ t)))) - 2) * ((((2 / (1 - beta2)) - 1) - (((beta2 ^ t) * (t * 2)) / (1 - (beta2 ^ t)))) - 4))) / (((((2 / (1 - beta2)) - 1) - 4) * (((2 / (1 - beta2)) - 1) - 2)) * (((2 / (1 - beta2)) - 1) - (((beta2 ^ t) * (t * 2)) / (1 - (beta2 ^ t))))))
-  const float u6 = optc_u[6]; // sqrt(1 - (beta2 ^ t))
-  const float eps = optc_u[7]; // eps
-  const float lr = optc_u[8]; // lr
-  const float u10 = optc_u[10]; // (((2 / (1 - beta2)) - 1) - (((beta2 ^ t) * (t * 2)) / (1 - (beta2 ^ t)))) > 5
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // g = g + weight_decay * w
-    const float w_0 = w[i];
-    const float g_0 = g[i];
-    const float v1 = w_0 * weight_decay;
-    const float g_1 = g_0 + v1;
-    // exp_avg = beta1 * exp_avg + (1 - beta1) * g
-    const float exp_avg_0 = exp_avg[i];
-    const float v2 = exp_avg_0 * beta1;
-    const float v3 = u4 * g_1;
-    const float exp_avg_1 = v3 + v2;
-    // exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
-    const float exp_avg_sq_0 = exp_avg_sq[i];
-    const float v4 = exp_avg_sq_0 * beta2;
-    const float v5 = u5 * g_1;
-    const float v6 = g_1 * v5;
-    const float exp_avg_sq_1 = v6 + v4;
-    // bias_corrected_exp_avg = exp_avg / bias_correction1
-    const float bias_corrected_exp_avg = exp_avg_1 / u2;
-    // adaptive_lr = sqrt(bias_correction2) / (sqrt(exp_avg_sq) + eps)
-    const float v7 = sqrt(exp_avg_sq_1);
-    const float v8 = eps + v7;
-    const float adaptive_lr = u6 / v8;
-    // w -= rho_t > 5 ? bias_corrected_exp_avg * lr * adaptive_lr * rect : bias_corrected_exp_avg * lr
-    const float v9 = lr * bias_corrected_exp_avg;
-    const float v10 = v9 * adaptive_lr;
-    const float v11 = u9 * v10;
-    const float v12 = (u10 != 0.0f ? v11 : v9);
-    const float w_1 = w_0 - v12;
-    exp_avg[i] = exp_avg_1;
-    exp_avg_sq[i] = exp_avg_sq_1;
-    w[i] = w_1;
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float weight_decay = optc_u[0]; // weight_decay
+    const float u2 = optc_u[2]; // 1 - (beta1 ^ t)
+    const float beta2 = optc_u[3]; // beta2
+    const float beta1 = optc_u[1]; // beta1
+    const float u4 = optc_u[4]; // 1 - beta1
+    const float u5 = optc_u[5]; // 1 - beta2
+    const float u9 = optc_u[9]; // sqrt((((2 / (1 - beta2)) - 1) * (((((2 / (1 - beta2)) - 1) - (((beta2 ^ t) * (t * 2)) / (1 - (beta2 ^ t)))) - 2) * ((((2 / (1 - beta2)) - 1) - (((beta2 ^ t) * (t * 2)) / (1 - (beta2 ^ t)))) - 4))) / (((((2 / (1 - beta2)) - 1) - 4) * (((2 / (1 - beta2)) - 1) - 2)) * (((2 / (1 - beta2)) - 1) - (((beta2 ^ t) * (t * 2)) / (1 - (beta2 ^ t))))))
+    const float u6 = optc_u[6]; // sqrt(1 - (beta2 ^ t))
+    const float eps = optc_u[7]; // eps
+    const float lr = optc_u[8]; // lr
+    const float u10 = optc_u[10]; // (((2 / (1 - beta2)) - 1) - (((beta2 ^ t) * (t * 2)) / (1 - (beta2 ^ t)))) > 5
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // g = g + weight_decay * w
+      const float w_0 = w[i];
+      const float g_0 = g[i];
+      const float v1 = w_0 * weight_decay;
+      const float g_1 = g_0 + v1;
+      // exp_avg = beta1 * exp_avg + (1 - beta1) * g
+      const float exp_avg_0 = exp_avg[i];
+      const float v2 = exp_avg_0 * beta1;
+      const float v3 = u4 * g_1;
+      const float exp_avg_1 = v3 + v2;
+      // exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
+      const float exp_avg_sq_0 = exp_avg_sq[i];
+      const float v4 = exp_avg_sq_0 * beta2;
+      const float v5 = u5 * g_1;
+      const float v6 = g_1 * v5;
+      const float exp_avg_sq_1 = v6 + v4;
+      // bias_corrected_exp_avg = exp_avg / bias_correction1
+      const float bias_corrected_exp_avg = exp_avg_1 / u2;
+      // adaptive_lr = sqrt(bias_correction2) / (sqrt(exp_avg_sq) + eps)
+      const float v7 = sqrt(exp_avg_sq_1);
+      const float v8 = eps + v7;
+      const float adaptive_lr = u6 / v8;
+      // w -= rho_t > 5 ? bias_corrected_exp_avg * lr * adaptive_lr * rect : bias_corrected_exp_avg * lr
+      const float v9 = lr * bias_corrected_exp_avg;
+      const float v10 = v9 * adaptive_lr;
+      const float v11 = u9 * v10;
+      const float v12 = (u10 != 0.0f ? v11 : v9);
+      const float w_1 = w_0 - v12;
+      exp_avg[i] = exp_avg_1;
+      exp_avg_sq[i] = exp_avg_sq_1;
+      w[i] = w_1;
+    }
   }
 }

@@ -6,10 +6,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static inline float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -39,68 +37,71 @@ __kernel void rmsprop_phase0(
     __global const float* restrict optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
     __global float* restrict w,
     __global const float* restrict g,
     __global float* restrict square_avg,
     __global float* restrict grad_avg,
     __global float* restrict momentum_buffer) {
-  const int optc_seg = optc_chunks[2 * get_group_id(0)];
-  const int optc_start = optc_chunks[2 * get_group_id(0) + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float maximize = optc_u[0]; // maximize
-  const float weight_decay = optc_u[1]; // weight_decay
-  const float alpha = optc_u[2]; // alpha
-  const float u3 = optc_u[3]; // 1 - alpha
-  const float centered = optc_u[4]; // centered
-  const float eps = optc_u[5]; // eps
-  const float momentum = optc_u[6]; // momentum
-  const float u7 = optc_u[7]; // momentum > 0
-  const float lr = optc_u[8]; // lr
-  for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
-    const int i = optc_off + k;
-    // g = maximize ? -g : g
-    const float g_0 = g[i];
-    const float v1 = -(g_0);
-    const float g_1 = (maximize != 0.0f ? v1 : g_0);
-    // g = g + weight_decay * w
-    const float w_0 = w[i];
-    const float v2 = w_0 * weight_decay;
-    const float g_2 = g_1 + v2;
-    // square_avg = alpha * square_avg + (1 - alpha) * g * g
-    const float square_avg_0 = square_avg[i];
-    const float v3 = square_avg_0 * alpha;
-    const float v4 = u3 * g_2;
-    const float v5 = g_2 * v4;
-    const float square_avg_1 = v5 + v3;
-    // grad_avg = centered ? alpha * grad_avg + (1 - alpha) * g : grad_avg
-    const float grad_avg_0 = (centered != 0.0f ? grad_avg[i] : 0.0f);
-    const float v6 = grad_avg_0 * alpha;
-    const float v7 = v4 + v6;
-    const float grad_avg_1 = (centered != 0.0f ? v7 : grad_avg_0);
-    // avg = sqrt(centered ? square_avg - grad_avg * grad_avg : square_avg) + eps
-    const float v8 = grad_avg_1 * grad_avg_1;
-    const float v9 = square_avg_1 - v8;
-    const float v10 = (centered != 0.0f ? v9 : square_avg_1);
-    const float v11 = sqrt(v10);
-    const float avg = eps + v11;
-    // momentum_buffer = momentum > 0 ? momentum * momentum_buffer + g / avg : momentum_buffer
-    const float momentum_buffer_0 = (u7 != 0.0f ? momentum_buffer[i] : 0.0f);
-    const float v12 = momentum_buffer_0 * momentum;
-    const float v13 = g_2 / avg;
-    const float v14 = v13 + v12;
-    const float momentum_buffer_1 = (u7 != 0.0f ? v14 : momentum_buffer_0);
-    // w -= momentum > 0 ? lr * momentum_buffer : lr * g / avg
-    const float v15 = lr * g_2;
-    const float v16 = v15 / avg;
-    const float v17 = lr * momentum_buffer_1;
-    const float v18 = (u7 != 0.0f ? v17 : v16);
-    const float w_1 = w_0 - v18;
-    square_avg[i] = square_avg_1;
-    if (centered != 0.0f) grad_avg[i] = grad_avg_1;
-    if (u7 != 0.0f) momentum_buffer[i] = momentum_buffer_1;
-    w[i] = w_1;
+  for (int optc_c = get_group_id(0); optc_c < optc_nchunks; optc_c += get_num_groups(0)) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    __global const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float maximize = optc_u[0]; // maximize
+    const float weight_decay = optc_u[1]; // weight_decay
+    const float alpha = optc_u[2]; // alpha
+    const float u3 = optc_u[3]; // 1 - alpha
+    const float centered = optc_u[4]; // centered
+    const float eps = optc_u[5]; // eps
+    const float momentum = optc_u[6]; // momentum
+    const float u7 = optc_u[7]; // momentum > 0
+    const float lr = optc_u[8]; // lr
+    for (int k = optc_start + get_local_id(0); k < optc_end; k += get_local_size(0)) {
+      const int i = optc_off + k;
+      // g = maximize ? -g : g
+      const float g_0 = g[i];
+      const float v1 = -(g_0);
+      const float g_1 = (maximize != 0.0f ? v1 : g_0);
+      // g = g + weight_decay * w
+      const float w_0 = w[i];
+      const float v2 = w_0 * weight_decay;
+      const float g_2 = g_1 + v2;
+      // square_avg = alpha * square_avg + (1 - alpha) * g * g
+      const float square_avg_0 = square_avg[i];
+      const float v3 = square_avg_0 * alpha;
+      const float v4 = u3 * g_2;
+      const float v5 = g_2 * v4;
+      const float square_avg_1 = v5 + v3;
+      // grad_avg = centered ? alpha * grad_avg + (1 - alpha) * g : grad_avg
+      const float grad_avg_0 = (centered != 0.0f ? grad_avg[i] : 0.0f);
+      const float v6 = grad_avg_0 * alpha;
+      const float v7 = v4 + v6;
+      const float grad_avg_1 = (centered != 0.0f ? v7 : grad_avg_0);
+      // avg = sqrt(centered ? square_avg - grad_avg * grad_avg : square_avg) + eps
+      const float v8 = grad_avg_1 * grad_avg_1;
+      const float v9 = square_avg_1 - v8;
+      const float v10 = (centered != 0.0f ? v9 : square_avg_1);
+      const float v11 = sqrt(v10);
+      const float avg = eps + v11;
+      // momentum_buffer = momentum > 0 ? momentum * momentum_buffer + g / avg : momentum_buffer
+      const float momentum_buffer_0 = (u7 != 0.0f ? momentum_buffer[i] : 0.0f);
+      const float v12 = momentum_buffer_0 * momentum;
+      const float v13 = g_2 / avg;
+      const float v14 = v13 + v12;
+      const float momentum_buffer_1 = (u7 != 0.0f ? v14 : momentum_buffer_0);
+      // w -= momentum > 0 ? lr * momentum_buffer : lr * g / avg
+      const float v15 = lr * g_2;
+      const float v16 = v15 / avg;
+      const float v17 = lr * momentum_buffer_1;
+      const float v18 = (u7 != 0.0f ? v17 : v16);
+      const float w_1 = w_0 - v18;
+      square_avg[i] = square_avg_1;
+      if (centered != 0.0f) grad_avg[i] = grad_avg_1;
+      if (u7 != 0.0f) momentum_buffer[i] = momentum_buffer_1;
+      w[i] = w_1;
+    }
   }
 }

@@ -4,10 +4,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static __device__ __forceinline__ float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static __device__ __forceinline__ float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static __device__ __forceinline__ float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static __device__ __forceinline__ float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -19,6 +17,23 @@ static __device__ __forceinline__ unsigned short optc_to_bf16(float f) {
   unsigned int u = __float_as_uint(f);
   if (f != f) return (unsigned short) ((u >> 16) | 0x40u);
   return (unsigned short) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+// Quads: the four elements from i0, a multiple of 4. One 16-byte access when the quad lies within
+// [lo, hi) and the buffers allow it (whole), else element by element, 0 outside [lo, hi).
+static __device__ __forceinline__ void optc_ld4(float* v, const float* __restrict__ p, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    const float4 t = *(const float4*) (p + i0);
+    v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+  } else {
+    for (int j = 0; j < 4; j++) v[j] = (i0 + j >= lo && i0 + j < hi) ? p[i0 + j] : 0.0f;
+  }
+}
+static __device__ __forceinline__ void optc_st4(float* __restrict__ p, const float* v, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    *(float4*) (p + i0) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+    for (int j = 0; j < 4; j++) if (i0 + j >= lo && i0 + j < hi) p[i0 + j] = v[j];
+  }
 }
 // u0 = maximize
 // u1 = weight_decay
@@ -37,68 +52,95 @@ extern "C" __global__ void rmsprop_phase0(
     const float* __restrict__ optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
+    const int optc_vec,
     float* __restrict__ w,
     const float* __restrict__ g,
     float* __restrict__ square_avg,
     float* __restrict__ grad_avg,
     float* __restrict__ momentum_buffer) {
-  const int optc_seg = optc_chunks[2 * blockIdx.x];
-  const int optc_start = optc_chunks[2 * blockIdx.x + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float maximize = optc_u[0]; // maximize
-  const float weight_decay = optc_u[1]; // weight_decay
-  const float alpha = optc_u[2]; // alpha
-  const float u3 = optc_u[3]; // 1 - alpha
-  const float centered = optc_u[4]; // centered
-  const float eps = optc_u[5]; // eps
-  const float momentum = optc_u[6]; // momentum
-  const float u7 = optc_u[7]; // momentum > 0
-  const float lr = optc_u[8]; // lr
-  for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-    const int i = optc_off + k;
-    // g = maximize ? -g : g
-    const float g_0 = g[i];
-    const float v1 = -(g_0);
-    const float g_1 = (maximize != 0.0f ? v1 : g_0);
-    // g = g + weight_decay * w
-    const float w_0 = w[i];
-    const float v2 = w_0 * weight_decay;
-    const float g_2 = g_1 + v2;
-    // square_avg = alpha * square_avg + (1 - alpha) * g * g
-    const float square_avg_0 = square_avg[i];
-    const float v3 = square_avg_0 * alpha;
-    const float v4 = u3 * g_2;
-    const float v5 = g_2 * v4;
-    const float square_avg_1 = v5 + v3;
-    // grad_avg = centered ? alpha * grad_avg + (1 - alpha) * g : grad_avg
-    const float grad_avg_0 = (centered != 0.0f ? grad_avg[i] : 0.0f);
-    const float v6 = grad_avg_0 * alpha;
-    const float v7 = v4 + v6;
-    const float grad_avg_1 = (centered != 0.0f ? v7 : grad_avg_0);
-    // avg = sqrt(centered ? square_avg - grad_avg * grad_avg : square_avg) + eps
-    const float v8 = grad_avg_1 * grad_avg_1;
-    const float v9 = square_avg_1 - v8;
-    const float v10 = (centered != 0.0f ? v9 : square_avg_1);
-    const float v11 = sqrtf(v10);
-    const float avg = eps + v11;
-    // momentum_buffer = momentum > 0 ? momentum * momentum_buffer + g / avg : momentum_buffer
-    const float momentum_buffer_0 = (u7 != 0.0f ? momentum_buffer[i] : 0.0f);
-    const float v12 = momentum_buffer_0 * momentum;
-    const float v13 = g_2 / avg;
-    const float v14 = v13 + v12;
-    const float momentum_buffer_1 = (u7 != 0.0f ? v14 : momentum_buffer_0);
-    // w -= momentum > 0 ? lr * momentum_buffer : lr * g / avg
-    const float v15 = lr * g_2;
-    const float v16 = v15 / avg;
-    const float v17 = lr * momentum_buffer_1;
-    const float v18 = (u7 != 0.0f ? v17 : v16);
-    const float w_1 = w_0 - v18;
-    square_avg[i] = square_avg_1;
-    if (centered != 0.0f) grad_avg[i] = grad_avg_1;
-    if (u7 != 0.0f) momentum_buffer[i] = momentum_buffer_1;
-    w[i] = w_1;
+  for (int optc_c = blockIdx.x; optc_c < optc_nchunks; optc_c += gridDim.x) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float maximize = optc_u[0]; // maximize
+    const float weight_decay = optc_u[1]; // weight_decay
+    const float alpha = optc_u[2]; // alpha
+    const float u3 = optc_u[3]; // 1 - alpha
+    const float centered = optc_u[4]; // centered
+    const float eps = optc_u[5]; // eps
+    const float momentum = optc_u[6]; // momentum
+    const float u7 = optc_u[7]; // momentum > 0
+    const float lr = optc_u[8]; // lr
+    const int optc_lo = optc_off + optc_start, optc_hi = optc_off + optc_end;
+    for (int optc_q = (optc_lo >> 2) + threadIdx.x; optc_q <= ((optc_hi - 1) >> 2); optc_q += blockDim.x) {
+      const int optc_i0 = optc_q << 2;
+      const int optc_whole = optc_vec && optc_i0 >= optc_lo && optc_i0 + 4 <= optc_hi;
+      float g_l[4];
+      optc_ld4(g_l, g, optc_i0, optc_lo, optc_hi, optc_whole);
+      float w_l[4];
+      optc_ld4(w_l, w, optc_i0, optc_lo, optc_hi, optc_whole);
+      float square_avg_l[4];
+      optc_ld4(square_avg_l, square_avg, optc_i0, optc_lo, optc_hi, optc_whole);
+      float grad_avg_l[4];
+      if (centered != 0.0f) optc_ld4(grad_avg_l, grad_avg, optc_i0, optc_lo, optc_hi, optc_whole);
+      float momentum_buffer_l[4];
+      if (u7 != 0.0f) optc_ld4(momentum_buffer_l, momentum_buffer, optc_i0, optc_lo, optc_hi, optc_whole);
+      float square_avg_s[4];
+      float grad_avg_s[4];
+      float momentum_buffer_s[4];
+      float w_s[4];
+      #pragma unroll
+      for (int j = 0; j < 4; j++) {
+        // g = maximize ? -g : g
+        const float g_0 = g_l[j];
+        const float v1 = -(g_0);
+        const float g_1 = (maximize != 0.0f ? v1 : g_0);
+        // g = g + weight_decay * w
+        const float w_0 = w_l[j];
+        const float v2 = w_0 * weight_decay;
+        const float g_2 = g_1 + v2;
+        // square_avg = alpha * square_avg + (1 - alpha) * g * g
+        const float square_avg_0 = square_avg_l[j];
+        const float v3 = square_avg_0 * alpha;
+        const float v4 = u3 * g_2;
+        const float v5 = g_2 * v4;
+        const float square_avg_1 = v5 + v3;
+        // grad_avg = centered ? alpha * grad_avg + (1 - alpha) * g : grad_avg
+        const float grad_avg_0 = (centered != 0.0f ? grad_avg_l[j] : 0.0f);
+        const float v6 = grad_avg_0 * alpha;
+        const float v7 = v4 + v6;
+        const float grad_avg_1 = (centered != 0.0f ? v7 : grad_avg_0);
+        // avg = sqrt(centered ? square_avg - grad_avg * grad_avg : square_avg) + eps
+        const float v8 = grad_avg_1 * grad_avg_1;
+        const float v9 = square_avg_1 - v8;
+        const float v10 = (centered != 0.0f ? v9 : square_avg_1);
+        const float v11 = sqrtf(v10);
+        const float avg = eps + v11;
+        // momentum_buffer = momentum > 0 ? momentum * momentum_buffer + g / avg : momentum_buffer
+        const float momentum_buffer_0 = (u7 != 0.0f ? momentum_buffer_l[j] : 0.0f);
+        const float v12 = momentum_buffer_0 * momentum;
+        const float v13 = g_2 / avg;
+        const float v14 = v13 + v12;
+        const float momentum_buffer_1 = (u7 != 0.0f ? v14 : momentum_buffer_0);
+        // w -= momentum > 0 ? lr * momentum_buffer : lr * g / avg
+        const float v15 = lr * g_2;
+        const float v16 = v15 / avg;
+        const float v17 = lr * momentum_buffer_1;
+        const float v18 = (u7 != 0.0f ? v17 : v16);
+        const float w_1 = w_0 - v18;
+        square_avg_s[j] = square_avg_1;
+        if (centered != 0.0f) grad_avg_s[j] = grad_avg_1;
+        if (u7 != 0.0f) momentum_buffer_s[j] = momentum_buffer_1;
+        w_s[j] = w_1;
+      }
+      optc_st4(square_avg, square_avg_s, optc_i0, optc_lo, optc_hi, optc_whole);
+      if (centered != 0.0f) optc_st4(grad_avg, grad_avg_s, optc_i0, optc_lo, optc_hi, optc_whole);
+      if (u7 != 0.0f) optc_st4(momentum_buffer, momentum_buffer_s, optc_i0, optc_lo, optc_hi, optc_whole);
+      optc_st4(w, w_s, optc_i0, optc_lo, optc_hi, optc_whole);
+    }
   }
 }

@@ -4,10 +4,8 @@
 // Reductions accumulate in double.
 typedef double optc_acc_t;
 #define OPTC_SEG 6
-// sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-static __device__ __forceinline__ float optc_sign(float x) {
-  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-}
+// sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+static __device__ __forceinline__ float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
 // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
 static __device__ __forceinline__ float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static __device__ __forceinline__ float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -19,6 +17,23 @@ static __device__ __forceinline__ unsigned short optc_to_bf16(float f) {
   unsigned int u = __float_as_uint(f);
   if (f != f) return (unsigned short) ((u >> 16) | 0x40u);
   return (unsigned short) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+// Quads: the four elements from i0, a multiple of 4. One 16-byte access when the quad lies within
+// [lo, hi) and the buffers allow it (whole), else element by element, 0 outside [lo, hi).
+static __device__ __forceinline__ void optc_ld4(float* v, const float* __restrict__ p, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    const float4 t = *(const float4*) (p + i0);
+    v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+  } else {
+    for (int j = 0; j < 4; j++) v[j] = (i0 + j >= lo && i0 + j < hi) ? p[i0 + j] : 0.0f;
+  }
+}
+static __device__ __forceinline__ void optc_st4(float* __restrict__ p, const float* v, const int i0, const int lo, const int hi, const int whole) {
+  if (whole) {
+    *(float4*) (p + i0) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+    for (int j = 0; j < 4; j++) if (i0 + j >= lo && i0 + j < hi) p[i0 + j] = v[j];
+  }
 }
 // u0 = maximize
 // u1 = weight_decay
@@ -36,48 +51,67 @@ extern "C" __global__ void sgd_phase0(
     const float* __restrict__ optc_uniforms,
     const int optc_nu,
     const int optc_chunk,
+    const int optc_nchunks,
+    const int optc_vec,
     float* __restrict__ w,
     const float* __restrict__ g,
     float* __restrict__ momentum_buffer) {
-  const int optc_seg = optc_chunks[2 * blockIdx.x];
-  const int optc_start = optc_chunks[2 * blockIdx.x + 1];
-  const int optc_off = optc_segs[OPTC_SEG * optc_seg];
-  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
-  const int optc_end = min(optc_start + optc_chunk, optc_numel);
-  const float* optc_u = optc_uniforms + optc_seg * optc_nu;
-  const float maximize = optc_u[0]; // maximize
-  const float weight_decay = optc_u[1]; // weight_decay
-  const float u2 = optc_u[2]; // t == 1
-  const float momentum = optc_u[3]; // momentum
-  const float u4 = optc_u[4]; // 1 - dampening
-  const float nesterov = optc_u[5]; // nesterov
-  const float u7 = optc_u[7]; // 0 != momentum
-  const float lr = optc_u[6]; // lr
-  for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-    const int i = optc_off + k;
-    // g = maximize ? -g : g
-    const float g_0 = g[i];
-    const float v1 = -(g_0);
-    const float g_1 = (maximize != 0.0f ? v1 : g_0);
-    // g = g + weight_decay * w
-    const float w_0 = w[i];
-    const float v2 = w_0 * weight_decay;
-    const float g_2 = g_1 + v2;
-    // momentum_buffer = t == 1 ? g : momentum * momentum_buffer + (1 - dampening) * g
-    const float momentum_buffer_0 = momentum_buffer[i];
-    const float v3 = momentum_buffer_0 * momentum;
-    const float v4 = u4 * g_2;
-    const float v5 = v4 + v3;
-    const float momentum_buffer_1 = (u2 != 0.0f ? g_2 : v5);
-    // g = momentum != 0 ? (nesterov ? g + momentum * momentum_buffer : momentum_buffer) : g
-    const float v6 = momentum * momentum_buffer_1;
-    const float v7 = g_2 + v6;
-    const float v8 = (nesterov != 0.0f ? v7 : momentum_buffer_1);
-    const float g_3 = (u7 != 0.0f ? v8 : g_2);
-    // w -= lr * g
-    const float v9 = lr * g_3;
-    const float w_1 = w_0 - v9;
-    momentum_buffer[i] = momentum_buffer_1;
-    w[i] = w_1;
+  for (int optc_c = blockIdx.x; optc_c < optc_nchunks; optc_c += gridDim.x) {
+    const int optc_seg = optc_chunks[2 * optc_c];
+    const int optc_start = optc_chunks[2 * optc_c + 1];
+    const int optc_off = optc_segs[OPTC_SEG * optc_seg];
+    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];
+    const int optc_end = min(optc_start + optc_chunk, optc_numel);
+    const float* optc_u = optc_uniforms + optc_seg * optc_nu;
+    const float maximize = optc_u[0]; // maximize
+    const float weight_decay = optc_u[1]; // weight_decay
+    const float u2 = optc_u[2]; // t == 1
+    const float momentum = optc_u[3]; // momentum
+    const float u4 = optc_u[4]; // 1 - dampening
+    const float nesterov = optc_u[5]; // nesterov
+    const float u7 = optc_u[7]; // 0 != momentum
+    const float lr = optc_u[6]; // lr
+    const int optc_lo = optc_off + optc_start, optc_hi = optc_off + optc_end;
+    for (int optc_q = (optc_lo >> 2) + threadIdx.x; optc_q <= ((optc_hi - 1) >> 2); optc_q += blockDim.x) {
+      const int optc_i0 = optc_q << 2;
+      const int optc_whole = optc_vec && optc_i0 >= optc_lo && optc_i0 + 4 <= optc_hi;
+      float g_l[4];
+      optc_ld4(g_l, g, optc_i0, optc_lo, optc_hi, optc_whole);
+      float w_l[4];
+      optc_ld4(w_l, w, optc_i0, optc_lo, optc_hi, optc_whole);
+      float momentum_buffer_l[4];
+      optc_ld4(momentum_buffer_l, momentum_buffer, optc_i0, optc_lo, optc_hi, optc_whole);
+      float momentum_buffer_s[4];
+      float w_s[4];
+      #pragma unroll
+      for (int j = 0; j < 4; j++) {
+        // g = maximize ? -g : g
+        const float g_0 = g_l[j];
+        const float v1 = -(g_0);
+        const float g_1 = (maximize != 0.0f ? v1 : g_0);
+        // g = g + weight_decay * w
+        const float w_0 = w_l[j];
+        const float v2 = w_0 * weight_decay;
+        const float g_2 = g_1 + v2;
+        // momentum_buffer = t == 1 ? g : momentum * momentum_buffer + (1 - dampening) * g
+        const float momentum_buffer_0 = momentum_buffer_l[j];
+        const float v3 = momentum_buffer_0 * momentum;
+        const float v4 = u4 * g_2;
+        const float v5 = v4 + v3;
+        const float momentum_buffer_1 = (u2 != 0.0f ? g_2 : v5);
+        // g = momentum != 0 ? (nesterov ? g + momentum * momentum_buffer : momentum_buffer) : g
+        const float v6 = momentum * momentum_buffer_1;
+        const float v7 = g_2 + v6;
+        const float v8 = (nesterov != 0.0f ? v7 : momentum_buffer_1);
+        const float g_3 = (u7 != 0.0f ? v8 : g_2);
+        // w -= lr * g
+        const float v9 = lr * g_3;
+        const float w_1 = w_0 - v9;
+        momentum_buffer_s[j] = momentum_buffer_1;
+        w_s[j] = w_1;
+      }
+      optc_st4(momentum_buffer, momentum_buffer_s, optc_i0, optc_lo, optc_hi, optc_whole);
+      optc_st4(w, w_s, optc_i0, optc_lo, optc_hi, optc_whole);
+    }
   }
 }

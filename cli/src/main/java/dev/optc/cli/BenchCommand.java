@@ -75,7 +75,7 @@ final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--max-cpu-wait", defaultValue = "10", paramLabel = "PCT",
       description = "Take a sample again (up to 3x --repeats extra) when other work kept a runnable thread waiting for "
-          + "a CPU more than PCT% of its time (Linux /proc/pressure/cpu; default 10; 100 never).")
+          + "a CPU more than PCT%% of its time (Linux /proc/pressure/cpu; default 10; 100 never).")
   double maxCpuWait;
 
   @Option(names = "--set", paramLabel = "NAME=VALUE",

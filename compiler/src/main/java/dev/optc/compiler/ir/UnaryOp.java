@@ -32,7 +32,7 @@ public enum UnaryOp {
       case NOT -> x == 0 ? 1 : 0;
       case ABS -> Math.abs(x);
       // sign(NaN) is 0, as OpenCL's sign() and torch.sign define it.
-      case SIGN -> x > 0 ? 1 : x < 0 ? -1 : (x == x ? x : 0);
+      case SIGN -> x > 0 ? 1 : x < 0 ? -1 : 0; // sign(-0) = +0 and sign(NaN) = 0, as torch.sign
       case SQRT -> Math.sqrt(x);
       case RSQRT -> 1 / Math.sqrt(x);
       case EXP -> Math.exp(x);

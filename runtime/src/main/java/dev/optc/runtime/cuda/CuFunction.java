@@ -98,6 +98,20 @@ public final class CuFunction {
     }
   }
 
+  /**
+   * How many blocks of {@code blockSize} threads can be resident on one multiprocessor at once, given
+   * this kernel's registers and shared memory (the driver's occupancy calculator).
+   */
+  public int maxActiveBlocksPerMultiprocessor(int blockSize) {
+    module.enter();
+    try (var arena = Arena.ofConfined()) {
+      var n = arena.allocate(JAVA_INT);
+      CuStatus.check(CuRaw.cuOccupancyMaxActiveBlocksPerMultiprocessor(n, handle(), blockSize, 0),
+          "cuOccupancyMaxActiveBlocksPerMultiprocessor", () -> "occupancy of kernel '" + name + "'");
+      return n.get(JAVA_INT, 0);
+    }
+  }
+
   /** Launches on {@code stream} (null: the legacy default stream) with no dynamic shared memory. */
   public void launch(CuStream stream, Dim3 grid, Dim3 block, Object... args) {
     launch(stream, grid, block, 0, Arrays.asList(args));

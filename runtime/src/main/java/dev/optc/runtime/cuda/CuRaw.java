@@ -477,6 +477,22 @@ public final class CuRaw {
     }
   }
 
+  private static final MethodHandle CU_OCCUPANCY_MAX_ACTIVE_BLOCKS =
+      CUDA.bind("cuOccupancyMaxActiveBlocksPerMultiprocessor", JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_LONG);
+
+  /**
+   * {@code CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, CUfunction func,
+   * int blockSize, size_t dynamicSMemSize)}
+   */
+  public static int cuOccupancyMaxActiveBlocksPerMultiprocessor(
+      MemorySegment numBlocks, MemorySegment func, int blockSize, long dynamicSMemSize) {
+    try {
+      return (int) CU_OCCUPANCY_MAX_ACTIVE_BLOCKS.invokeExact(numBlocks, func, blockSize, dynamicSMemSize);
+    } catch (Throwable t) {
+      throw Downcalls.unexpected(t);
+    }
+  }
+
   private static final MethodHandle CU_LAUNCH_KERNEL =
       CUDA.bind("cuLaunchKernel", JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
           JAVA_INT, ADDRESS, ADDRESS, ADDRESS);

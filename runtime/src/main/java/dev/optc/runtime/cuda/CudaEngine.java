@@ -49,6 +49,7 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
     private final CuStream stream;
     private final String programName;
     private final int localSize;
+    private final Map<String, Integer> occupancy = new ConcurrentHashMap<>();
     private CuModule module;
 
     Ops(CuDevice device, String programName) {
@@ -81,6 +82,23 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
     @Override
     public boolean doubleAccumulation() {
       return true;
+    }
+
+    /**
+     * As many blocks as the device holds at once (SMs × resident blocks per SM for this kernel), each
+     * striding over the chunks: the grid fills the GPU whatever the group's size, and no block waits
+     * for a second wave.
+     */
+    @Override
+    public int chunkGroups(CuFunction kernel, int chunks) {
+      var perSm = occupancy.computeIfAbsent(kernel.name(),
+          n -> Math.max(1, kernel.maxActiveBlocksPerMultiprocessor(localSize)));
+      return (int) Math.min(chunks, (long) perSm * device.multiprocessorCount());
+    }
+
+    @Override
+    public boolean aligned16(CuBuffer buffer) {
+      return buffer.pointer() % 16 == 0;
     }
 
     @Override

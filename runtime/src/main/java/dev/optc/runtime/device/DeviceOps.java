@@ -21,6 +21,24 @@ public interface DeviceOps<B, K> {
   /** Whether reductions accumulate in double on this device. */
   boolean doubleAccumulation();
 
+  /** Whether elementwise phases run in quads with 16-byte accesses (see {@code CEmitter}). */
+  default boolean vectorize() {
+    return dialect() == Dialect.CUDA;
+  }
+
+  /**
+   * How many work-groups a chunk kernel launches for {@code chunks} chunks: each group strides over the
+   * chunk list, so any count from 1 to {@code chunks} is correct; devices pick what fills them.
+   */
+  default int chunkGroups(K kernel, int chunks) {
+    return chunks;
+  }
+
+  /** Whether {@code buffer} starts at a 16-byte boundary (quad kernels then use 16-byte accesses). */
+  default boolean aligned16(B buffer) {
+    return true;
+  }
+
   B allocate(long bytes);
 
   void release(B buffer);

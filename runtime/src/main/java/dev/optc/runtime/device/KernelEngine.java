@@ -57,7 +57,8 @@ public class KernelEngine<B, K> implements Engine {
     this.plan = Planner.plan(program.ir(), fusion);
     this.layout = layout;
     this.chunkSize = ops.chunkSize();
-    this.source = CEmitter.emit(plan, ops.dialect(), ops.localSize(), ops.doubleAccumulation());
+    this.source = CEmitter.emit(plan, ops.dialect(), ops.localSize(), ops.doubleAccumulation(),
+        ops.vectorize());
     try {
       ops.build(source.source());
       allocateAll(program);
@@ -307,6 +308,12 @@ public class KernelEngine<B, K> implements Engine {
   private void run(Launch<K> launch, List<String> swapped) {
     var info = launch.info();
     var args = new ArrayList<Object>(info.args().size());
+    boolean aligned = true;
+    for (var arg : info.args()) {
+      if (arg instanceof CEmitter.Arg.Buffer b) {
+        aligned &= ops.aligned16(b.next() ? nextCopies.get(b.name()) : buffer(b.name()));
+      }
+    }
     for (var arg : info.args()) {
       args.add(switch (arg) {
         case CEmitter.Arg.Chunks c -> chunks;
@@ -314,6 +321,8 @@ public class KernelEngine<B, K> implements Engine {
         case CEmitter.Arg.Uniforms u -> uniforms;
         case CEmitter.Arg.UniformCount n -> plan.program().hoisted().size();
         case CEmitter.Arg.ChunkSize n -> chunkSize;
+        case CEmitter.Arg.ChunkCount n -> chunkCount;
+        case CEmitter.Arg.VectorAccess v -> aligned ? 1 : 0;
         case CEmitter.Arg.SegmentCount n -> layout.segments().size();
         case CEmitter.Arg.GroupCount n -> layout.groups();
         case CEmitter.Arg.SegmentChunks c -> segmentChunks;
@@ -335,7 +344,8 @@ public class KernelEngine<B, K> implements Engine {
     switch (info.launch()) {
       case CHUNKS -> {
         if (chunkCount > 0) {
-          ops.launch(launch.kernel(), (long) chunkCount * ops.localSize(), ops.localSize(), args);
+          int groups = Math.clamp(ops.chunkGroups(launch.kernel(), chunkCount), 1, chunkCount);
+          ops.launch(launch.kernel(), (long) groups * ops.localSize(), ops.localSize(), args);
         }
       }
       case COMBINE -> {

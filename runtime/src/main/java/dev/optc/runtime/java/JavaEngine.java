@@ -55,10 +55,19 @@ final class JavaEngine implements Engine {
     for (int i = 0; i < names.size(); i++) {
       bufferIndex.put(names.get(i), i);
       bufferKind.put(names.get(i), kinds.get(i));
-      int n = layout.arenaLength(kinds.get(i));
+      int n = layout.arenaLength(kinds.get(i)) + start(kinds.get(i), i);
+      if (n < 0) {
+        throw new OptcException("a parameter group of " + layout.arenaLength(Kind.ELEM)
+            + " elements is too large for the java backend's arrays; split it into several groups");
+      }
       buffers[i] = precision == JavaEmitter.Precision.F32 ? new float[n] : new double[n];
     }
     this.pool = threads == 1 ? null : new ForkJoinPool(threads);
+  }
+
+  /** Where buffer {@code position}'s data starts in its array: staggered for per-element buffers. */
+  private static int start(Kind kind, int position) {
+    return kind == Kind.ELEM ? JavaStep.stagger(position) : 0;
   }
 
   private int index(String buffer) {
@@ -73,7 +82,7 @@ final class JavaEngine implements Engine {
   public void write(String buffer, int tensor, float[] values) {
     int b = index(buffer);
     var kind = bufferKind.get(buffer);
-    int off = layout.offset(kind, tensor);
+    int off = layout.offset(kind, tensor) + start(kind, b);
     int len = layout.length(kind, tensor);
     if (values.length != len) {
       throw new OptcException(buffer + " of tensor '" + layout.tensors().get(tensor).name() + "' has "
@@ -93,7 +102,7 @@ final class JavaEngine implements Engine {
   public void read(String buffer, int tensor, float[] out) {
     int b = index(buffer);
     var kind = bufferKind.get(buffer);
-    int off = layout.offset(kind, tensor);
+    int off = layout.offset(kind, tensor) + start(kind, b);
     int len = layout.length(kind, tensor);
     if (buffers[b] instanceof float[] f) {
       System.arraycopy(f, off, out, 0, len);

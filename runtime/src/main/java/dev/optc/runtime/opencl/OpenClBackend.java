@@ -20,12 +20,37 @@ import java.util.concurrent.ConcurrentHashMap;
  *     failures are reported)
  * @param floatAccumulation accumulate reductions in float (a tree and compensated sums) even where the
  *     device has double: what devices without fp64 get, so that path can be tested anywhere
+ * @param shape how kernels are laid out, or null for the device's default
  */
-public record OpenClBackend(ClDevice device, String extraBuildOptions, boolean floatAccumulation)
+public record OpenClBackend(ClDevice device, String extraBuildOptions, boolean floatAccumulation, Shape shape)
     implements Backend {
 
   public OpenClBackend(ClDevice device, String extraBuildOptions) {
-    this(device, extraBuildOptions, false);
+    this(device, extraBuildOptions, false, null);
+  }
+
+  /**
+   * How the kernels are laid out. Defaults: on a CPU device 1-wide groups over 16,384-element chunks, one
+   * group per chunk, scalar code (PoCL vectorizes each group's loop); on a GPU 256-wide groups over
+   * 4,096-element chunks, 8 groups per compute unit, quads. A test runs the GPU shape on PoCL, so the
+   * structure the CUDA kernels share is checked where no GPU is.
+   *
+   * @param localSize work-group size, a power of two
+   * @param chunkSize elements per chunk, a multiple of the local size
+   * @param vectorize quads with 16-byte accesses in elementwise phases
+   * @param groups work-groups per launch at most (each strides over the chunks)
+   */
+  public record Shape(int localSize, int chunkSize, boolean vectorize, int groups) {
+    public Shape {
+      if (Integer.bitCount(localSize) != 1 || chunkSize <= 0 || chunkSize % localSize != 0 || groups < 1) {
+        throw new IllegalArgumentException("bad kernel shape " + localSize + "/" + chunkSize + "/" + groups);
+      }
+    }
+  }
+
+  /** The same device with kernels laid out as {@code shape}. */
+  public OpenClBackend withShape(Shape shape) {
+    return new OpenClBackend(device, extraBuildOptions, floatAccumulation, shape);
   }
 
   /** One context and queue per device for the whole process: engines share them and their programs. */
@@ -93,11 +118,11 @@ public record OpenClBackend(ClDevice device, String extraBuildOptions, boolean f
   }
 
   public OpenClBackend withBuildOptions(String options) {
-    return new OpenClBackend(device, options, floatAccumulation);
+    return new OpenClBackend(device, options, floatAccumulation, shape);
   }
 
   public OpenClBackend withFloatAccumulation() {
-    return new OpenClBackend(device, extraBuildOptions, true);
+    return new OpenClBackend(device, extraBuildOptions, true, shape);
   }
 
   @Override

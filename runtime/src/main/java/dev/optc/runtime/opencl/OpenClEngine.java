@@ -70,6 +70,8 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     private final String programName;
     private final int localSize;
     private final int chunkSize;
+    private final boolean vectorize;
+    private final int groups;
     private ClProgram program;
 
     Ops(OpenClBackend backend, OpenClBackend.Session session, String programName) {
@@ -88,8 +90,25 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
       while (local * 2 <= Math.min(cpu ? 1 : 256, device.maxWorkGroupSize())) {
         local *= 2;
       }
-      this.localSize = local;
-      this.chunkSize = cpu ? 16384 : Math.max(local * 16, 4096);
+      var shape = backend.shape();
+      if (shape != null && shape.localSize() > device.maxWorkGroupSize()) {
+        throw new OptcException("work-groups of " + shape.localSize() + " exceed this device's maximum, "
+            + device.maxWorkGroupSize());
+      }
+      this.localSize = shape != null ? shape.localSize() : local;
+      this.chunkSize = shape != null ? shape.chunkSize() : cpu ? 16384 : Math.max(local * 16, 4096);
+      this.vectorize = shape != null ? shape.vectorize() : !cpu;
+      this.groups = shape != null ? shape.groups() : cpu ? Integer.MAX_VALUE : 8 * device.computeUnits();
+    }
+
+    @Override
+    public boolean vectorize() {
+      return vectorize;
+    }
+
+    @Override
+    public int chunkGroups(ClKernel kernel, int chunks) {
+      return Math.min(chunks, groups);
     }
 
     @Override

@@ -27,9 +27,16 @@ import java.util.Set;
  * differs between OpenCL C and CUDA C.
  *
  * <p>Work is split into chunks: the host lists {@code (tensor, first element)} pairs, one per
- * {@code optc_chunk} elements, and each work-group processes one chunk of one tensor, so one launch
- * covers a whole parameter group whatever its number of tensors, and a work-item finds its tensor's
- * offsets, sizes and uniforms through the segment table in O(1). Every value is computed per element;
+ * {@code optc_chunk} elements, and each work-group processes chunks of one tensor at a time, striding
+ * over the chunk list by the number of groups launched (the host sizes the grid to the device: the
+ * SM count on CUDA), so one launch covers a whole parameter group whatever its number of tensors, and a
+ * work-item finds its tensor's offsets, sizes and uniforms through the segment table in O(1).
+ *
+ * <p>With vector access on (CUDA's default), a purely elementwise phase on float32 buffers works in
+ * quads: each work-item takes four consecutive elements at a multiple of four, reads each buffer with one
+ * 16-byte load and writes with one 16-byte store where the quad lies inside its chunk and the host says the
+ * buffers are 16-byte aligned ({@code optc_vec}), element by element otherwise (a tensor's ends), and
+ * computes the four lanes with the same scalar code. Every value is computed per element;
  * a row, column or per-tensor value is computed from its own inputs where it is needed (cheap next to
  * memory traffic). Row, column and scalar results are written by the work-item of the row's first
  * column, the column's first row, or the tensor's first element.
@@ -60,6 +67,12 @@ public final class CEmitter {
 
     /** {@code int}: elements per chunk. */
     record ChunkSize() implements Arg {}
+
+    /** {@code int}: the number of chunks (entries of the chunk table). */
+    record ChunkCount() implements Arg {}
+
+    /** {@code int}: 1 where every buffer of the kernel allows 16-byte accesses at multiples of 4 elements. */
+    record VectorAccess() implements Arg {}
 
     /** {@code int}: the number of segments. */
     record SegmentCount() implements Arg {}
@@ -92,7 +105,7 @@ public final class CEmitter {
 
   /** How a kernel is launched. */
   public enum Launch {
-    /** One work-group of exactly the local size per chunk. */
+    /** Work-groups of exactly the local size, each taking every n-th chunk (any n ≤ the chunk count). */
     CHUNKS,
     /** One work-item per segment and per group (whichever is more), any local size. */
     COMBINE,
@@ -119,9 +132,11 @@ public final class CEmitter {
   private final String prefix;
   /** The type reductions accumulate in: double where the device has it, else float (compensated). */
   private final String acc;
+  private final boolean vectorize;
 
-  private CEmitter(Plan plan, Dialect dialect, boolean doubleAccumulation) {
+  private CEmitter(Plan plan, Dialect dialect, boolean doubleAccumulation, boolean vectorize) {
     this.acc = doubleAccumulation ? "double" : "float";
+    this.vectorize = vectorize;
     this.plan = plan;
     this.program = plan.program();
     this.d = dialect;
@@ -148,10 +163,19 @@ public final class CEmitter {
    *     Java reference does: sums then match it to float32 rounding even where terms cancel
    */
   public static Program emit(Plan plan, Dialect dialect, int localSize, boolean doubleAccumulation) {
+    return emit(plan, dialect, localSize, doubleAccumulation, dialect == Dialect.CUDA);
+  }
+
+  /**
+   * @param vectorize work in quads with 16-byte accesses in elementwise float32 phases (the default for
+   *     CUDA, where it halves the memory instructions; PoCL vectorizes its scalar loops itself)
+   */
+  public static Program emit(Plan plan, Dialect dialect, int localSize, boolean doubleAccumulation,
+      boolean vectorize) {
     if (Integer.bitCount(localSize) != 1) {
       throw new IllegalArgumentException("local size must be a power of two, not " + localSize);
     }
-    return new CEmitter(plan, dialect, doubleAccumulation).program(localSize);
+    return new CEmitter(plan, dialect, doubleAccumulation, vectorize).program(localSize);
   }
 
   private Program program(int localSize) {
@@ -185,10 +209,8 @@ public final class CEmitter {
     var floatOf = String.format(d.bitsFloat(), "((unsigned int) b) << 16");
     return """
         #define OPTC_SEG %d
-        // sign(NaN) = 0 and sign(-0) = -0, as the Java reference (and OpenCL's sign) define it.
-        %8$s float optc_sign(float x) {
-          return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == x ? x : 0.0f));
-        }
+        // sign(±0) = +0 and sign(NaN) = 0, as torch.sign and the Java reference define it; no branches.
+        %8$s float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)); }
         // min and max propagate NaN, like torch.minimum/maximum and Java's Math.min/max.
         %8$s float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
         %8$s float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
@@ -201,7 +223,33 @@ public final class CEmitter {
           if (f != f) return (%s) ((u >> 16) | 0x40u);
           return (%s) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
         }
-        """.formatted(SEGMENT_FIELDS, d.ushort(), floatOf, d.ushort(), bits, d.ushort(), d.ushort(), d.helper());
+        """.formatted(SEGMENT_FIELDS, d.ushort(), floatOf, d.ushort(), bits, d.ushort(), d.ushort(), d.helper())
+        + (vectorize ? quadHelpers() : "");
+  }
+
+  /** Loads and stores of the four elements from {@code i0} (a multiple of 4) for quad kernels. */
+  private String quadHelpers() {
+    return """
+        // Quads: the four elements from i0, a multiple of 4. One 16-byte access when the quad lies within
+        // [lo, hi) and the buffers allow it (whole), else element by element, 0 outside [lo, hi).
+        %1$s void optc_ld4(float* v, %2$s, const int i0, const int lo, const int hi, const int whole) {
+          if (whole) {
+            const float4 t = %3$s;
+            v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+          } else {
+            for (int j = 0; j < 4; j++) v[j] = (i0 + j >= lo && i0 + j < hi) ? p[i0 + j] : 0.0f;
+          }
+        }
+        %1$s void optc_st4(%4$s, const float* v, const int i0, const int lo, const int hi, const int whole) {
+          if (whole) {
+            %5$s;
+          } else {
+            for (int j = 0; j < 4; j++) if (i0 + j >= lo && i0 + j < hi) p[i0 + j] = v[j];
+          }
+        }
+        """.formatted(d.helper(), d.pointer("float", true, "p"), String.format(d.load4(), "p + i0"),
+        d.pointer("float", false, "p"),
+        String.format(d.store4(), "p + i0", String.format(d.float4(), "v[0], v[1], v[2], v[3]")));
   }
 
   private String literal(double v) {
@@ -242,6 +290,13 @@ public final class CEmitter {
     private final Guards.PhaseGuards guards;
     private boolean needsRow;
     private boolean needsCol;
+    /** Whether the element code being generated is the lane loop of a quad kernel. */
+    private boolean lanes;
+    /** Per-element buffers the lane loop reads: their lane array's name, then their load guard ("" none). */
+    private final Map<String, String> laneArrays = new LinkedHashMap<>();
+    private final Map<String, String> laneGuards = new HashMap<>();
+    /** Store targets of the lane loop: the parameter and its lane array's name. */
+    private final Map<String, String> laneStores = new LinkedHashMap<>();
 
     PhaseEmitter(Plan.Phase phase) {
       this.phase = phase;
@@ -283,8 +338,21 @@ public final class CEmitter {
       return identifier(names.suggest(n, n instanceof Node.Reduce r ? r.op().symbol() + plan.reductionSlot(r) : null));
     }
 
+    /** Lane {@code j} of buffer {@code b}'s quad, loaded before the lane loop under {@code guard}. */
+    private String laneRead(String b, String guard) {
+      var g = guard == null ? "" : guard;
+      var prev = laneGuards.putIfAbsent(b, g);
+      if (prev != null && !prev.equals(g)) {
+        laneGuards.put(b, "");
+      }
+      return laneArrays.computeIfAbsent(b, x -> identifier(param(x) + "_l")) + "[j]";
+    }
+
     /** Reads element/row/column/tensor value of a buffer at the current position. */
     private String element(String buffer, Kind kind) {
+      if (lanes && kind == Kind.ELEM) {
+        return laneRead(buffer, null);
+      }
       var p = param(buffer);
       String index = switch (kind) {
         case ELEM -> "i";
@@ -351,6 +419,9 @@ public final class CEmitter {
         case Node.Load l -> {
           var guard = guards.loads().get(l);
           // Not needed while its flag is off: then the memory is not touched at all.
+          if (guard != null && lanes && l.kind() == Kind.ELEM) {
+            yield "(" + condition(guard) + " ? " + laneRead(l.buffer(), condition(guard)) + " : 0.0f)";
+          }
           yield guard == null ? element(l.buffer(), l.kind())
               : "(" + condition(guard) + " ? " + element(l.buffer(), l.kind()) + " : 0.0f)";
         }
@@ -529,29 +600,48 @@ public final class CEmitter {
       var nodes = nodesFor(roots);
       var perTensor = nodes.stream().filter(n -> n.kind().isUniform()).toList();
       var perElement = nodes.stream().filter(n -> !n.kind().isUniform()).toList();
-      var head = body(perTensor, "  ");
-      var loop = new StringBuilder(body(perElement, "    "));
+      var readBuffers = new LinkedHashSet<String>();
+      var readReductions = new LinkedHashSet<Integer>();
+      reads(nodes, readBuffers, readReductions);
+      var touched = new LinkedHashSet<>(readBuffers);
+      touched.addAll(written);
+      // Quads: only a purely elementwise phase over float32 buffers (no row, column or scalar values,
+      // no reductions), so every lane is independent and the quad's tails can be masked.
+      boolean quads = vectorize && chunked.isEmpty() && doubled.isEmpty()
+          && phase.writes().stream().allMatch(w -> kindOf(w.location()) == Kind.ELEM)
+          && nodes.stream().allMatch(n -> n.kind() == Kind.ELEM || n.kind().isUniform())
+          && touched.stream().allMatch(b -> bufferKind(b) != Kind.ELEM || dtypeOf(b) == Dtype.F32);
+      var head = body(perTensor, "    ");
+      lanes = quads;
+      var in = quads ? "        " : "      ";
+      var loop = new StringBuilder(body(perElement, in));
       for (var w : phase.writes()) {
         var b = bufferOf(w.location());
         var kind = kindOf(w.location());
         var target = doubled.contains(b) ? nextParam(b) : param(b);
         var value = ref(w.value());
         var storeGuard = guards.stores().get(b);
+        var guardText = storeGuard == null ? "" : "if (" + condition(storeGuard) + ") ";
+        if (quads) {
+          var lane = laneStores.computeIfAbsent(target, t -> identifier(t + "_s"));
+          loop.append(in).append(guardText).append(lane).append("[j] = ").append(value).append(";\n");
+          continue;
+        }
         switch (kind) {
-          case ELEM -> loop.append("    ").append(storeGuard == null ? "" : "if (" + condition(storeGuard) + ") ")
-              .append(store(b, target, kind, value)).append('\n');
+          case ELEM -> loop.append(in).append(guardText).append(store(b, target, kind, value)).append('\n');
           case ROW -> {
             needsRow = true;
-            loop.append("    if (c == 0) ").append(store(b, target, kind, value)).append('\n');
+            loop.append(in).append("if (c == 0) ").append(store(b, target, kind, value)).append('\n');
           }
           case COL -> {
             needsCol = true;
-            loop.append("    if (r == 0) ").append(store(b, target, kind, value)).append('\n');
+            loop.append(in).append("if (r == 0) ").append(store(b, target, kind, value)).append('\n');
           }
-          case UNIFORM, CONST -> loop.append("    if (k == 0) ").append(store(b, target, kind, value))
+          case UNIFORM, CONST -> loop.append(in).append("if (k == 0) ").append(store(b, target, kind, value))
               .append('\n');
         }
       }
+      lanes = false;
       for (var r : chunked) {
         int slot = plan.reductionSlot(r);
         var x = ref(r.x());
@@ -573,17 +663,18 @@ public final class CEmitter {
             // In float a long run of additions loses the small terms: compensate (Kahan).
             : "{ const float y = " + x + " - optc_comp" + slot + "; const float t = optc_acc" + slot
                 + " + y; optc_comp" + slot + " = (t - optc_acc" + slot + ") - y; optc_acc" + slot + " = t; }";
-        loop.append("    ").append(guard).append(update).append('\n');
+        loop.append(in).append(guard).append(update).append('\n');
       }
-      var readBuffers = new LinkedHashSet<String>();
-      var readReductions = new LinkedHashSet<Integer>();
-      reads(nodes, readBuffers, readReductions);
       var sig = new Signature();
       sig.add(d.pointer("int", true, "optc_chunks"), new Arg.Chunks());
       sig.add(d.pointer("int", true, "optc_segs"), new Arg.Segments());
       sig.add(d.pointer("float", true, "optc_uniforms"), new Arg.Uniforms());
       sig.add("const int optc_nu", new Arg.UniformCount());
       sig.add("const int optc_chunk", new Arg.ChunkSize());
+      sig.add("const int optc_nchunks", new Arg.ChunkCount());
+      if (quads) {
+        sig.add("const int optc_vec", new Arg.VectorAccess());
+      }
       bufferParams(sig, readBuffers, readReductions);
       for (var r : chunked) {
         sig.add(d.pointer("optc_acc_t", false, "optc_part" + plan.reductionSlot(r)), new Arg.Partials(plan.reductionSlot(r), false));
@@ -592,51 +683,83 @@ public final class CEmitter {
       src.append('\n').append(header(phase));
       src.append(d.kernel()).append(' ').append(name).append("(\n    ")
           .append(String.join(",\n    ", sig.params)).append(") {\n");
-      src.append("  const int optc_seg = optc_chunks[2 * ").append(d.groupId()).append("];\n");
-      src.append("  const int optc_start = optc_chunks[2 * ").append(d.groupId()).append(" + 1];\n");
-      src.append("  const int optc_off = optc_segs[OPTC_SEG * optc_seg];\n");
-      src.append("  const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];\n");
-      if (needsRow || needsCol) {
-        src.append("  const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];\n");
-        src.append("  const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];\n");
-        src.append("  const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];\n");
-      }
-      src.append("  const int optc_end = min(optc_start + optc_chunk, optc_numel);\n");
-      src.append("  ").append(d.global().isEmpty() ? "" : d.global() + " ")
-          .append("const float* optc_u = optc_uniforms + optc_seg * optc_nu;\n");
-      src.append(head);
-      for (var r : chunked) {
-        src.append("  optc_acc_t optc_acc").append(plan.reductionSlot(r)).append(" = 0, optc_comp")
-            .append(plan.reductionSlot(r)).append(" = 0;\n");
-      }
-      src.append("  for (int k = optc_start + ").append(d.localId()).append("; k < optc_end; k += ")
-          .append(d.localSize()).append(") {\n");
-      src.append("    const int i = optc_off + k;\n");
-      if (needsRow || needsCol) {
-        src.append("    const int r = k / optc_cols;\n");
-        src.append("    const int c = k - r * optc_cols;\n");
-      }
-      src.append(loop);
-      src.append("  }\n");
       if (!chunked.isEmpty()) {
         src.append("  ").append(d.local()).append(" optc_acc_t optc_tree[OPTC_LOCAL];\n");
         src.append("  const int optc_lid = ").append(d.localId()).append(";\n");
-        for (var r : chunked) {
-          int slot = plan.reductionSlot(r);
-          var combine = r.op() == ReduceOp.MAXABS
-              ? "optc_max_acc(optc_tree[optc_lid], optc_tree[optc_lid + h])"
-              : "optc_tree[optc_lid] + optc_tree[optc_lid + h]";
-          src.append("  optc_tree[optc_lid] = optc_acc").append(slot).append(";\n");
-          src.append("  ").append(d.barrier()).append(";\n");
-          src.append("  for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {\n");
-          src.append("    if (optc_lid < h) optc_tree[optc_lid] = ").append(combine).append(";\n");
-          src.append("    ").append(d.barrier()).append(";\n");
-          src.append("  }\n");
-          src.append("  if (optc_lid == 0) optc_part").append(slot).append("[").append(d.groupId())
-              .append("] = optc_tree[0];\n");
-          src.append("  ").append(d.barrier()).append(";\n");
-        }
       }
+      src.append("  for (int optc_c = ").append(d.groupId()).append("; optc_c < optc_nchunks; optc_c += ")
+          .append(d.numGroups()).append(") {\n");
+      src.append("    const int optc_seg = optc_chunks[2 * optc_c];\n");
+      src.append("    const int optc_start = optc_chunks[2 * optc_c + 1];\n");
+      src.append("    const int optc_off = optc_segs[OPTC_SEG * optc_seg];\n");
+      src.append("    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];\n");
+      if (needsRow || needsCol) {
+        src.append("    const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];\n");
+        src.append("    const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];\n");
+        src.append("    const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];\n");
+      }
+      src.append("    const int optc_end = min(optc_start + optc_chunk, optc_numel);\n");
+      src.append("    ").append(d.global().isEmpty() ? "" : d.global() + " ")
+          .append("const float* optc_u = optc_uniforms + optc_seg * optc_nu;\n");
+      src.append(head);
+      for (var r : chunked) {
+        src.append("    optc_acc_t optc_acc").append(plan.reductionSlot(r)).append(" = 0, optc_comp")
+            .append(plan.reductionSlot(r)).append(" = 0;\n");
+      }
+      if (quads) {
+        src.append("    const int optc_lo = optc_off + optc_start, optc_hi = optc_off + optc_end;\n");
+        src.append("    for (int optc_q = (optc_lo >> 2) + ").append(d.localId())
+            .append("; optc_q <= ((optc_hi - 1) >> 2); optc_q += ").append(d.localSize()).append(") {\n");
+        src.append("      const int optc_i0 = optc_q << 2;\n");
+        src.append("      const int optc_whole = optc_vec && optc_i0 >= optc_lo && optc_i0 + 4 <= optc_hi;\n");
+        var quad = ", optc_i0, optc_lo, optc_hi, optc_whole);\n";
+        for (var e : laneArrays.entrySet()) {
+          var guard = laneGuards.get(e.getKey());
+          src.append("      float ").append(e.getValue()).append("[4];\n");
+          src.append("      ").append(guard.isEmpty() ? "" : "if (" + guard + ") ").append("optc_ld4(")
+              .append(e.getValue()).append(", ").append(param(e.getKey())).append(quad);
+        }
+        for (var lane : laneStores.values()) {
+          src.append("      float ").append(lane).append("[4];\n");
+        }
+        src.append("      #pragma unroll\n");
+        src.append("      for (int j = 0; j < 4; j++) {\n");
+        src.append(loop);
+        src.append("      }\n");
+        for (var w : phase.writes()) {
+          var b = bufferOf(w.location());
+          var target = param(b);
+          var storeGuard = guards.stores().get(b);
+          src.append("      ").append(storeGuard == null ? "" : "if (" + condition(storeGuard) + ") ")
+              .append("optc_st4(").append(target).append(", ").append(laneStores.get(target)).append(quad);
+        }
+        src.append("    }\n");
+      } else {
+        src.append("    for (int k = optc_start + ").append(d.localId()).append("; k < optc_end; k += ")
+            .append(d.localSize()).append(") {\n");
+        src.append("      const int i = optc_off + k;\n");
+        if (needsRow || needsCol) {
+          src.append("      const int r = k / optc_cols;\n");
+          src.append("      const int c = k - r * optc_cols;\n");
+        }
+        src.append(loop);
+        src.append("    }\n");
+      }
+      for (var r : chunked) {
+        int slot = plan.reductionSlot(r);
+        var combine = r.op() == ReduceOp.MAXABS
+            ? "optc_max_acc(optc_tree[optc_lid], optc_tree[optc_lid + h])"
+            : "optc_tree[optc_lid] + optc_tree[optc_lid + h]";
+        src.append("    optc_tree[optc_lid] = optc_acc").append(slot).append(";\n");
+        src.append("    ").append(d.barrier()).append(";\n");
+        src.append("    for (int h = OPTC_LOCAL / 2; h > 0; h >>= 1) {\n");
+        src.append("      if (optc_lid < h) optc_tree[optc_lid] = ").append(combine).append(";\n");
+        src.append("      ").append(d.barrier()).append(";\n");
+        src.append("    }\n");
+        src.append("    if (optc_lid == 0) optc_part").append(slot).append("[optc_c] = optc_tree[0];\n");
+        src.append("    ").append(d.barrier()).append(";\n");
+      }
+      src.append("  }\n");
       src.append("}\n");
       kernels.add(new Kernel(name, phase.index(), Launch.CHUNKS, List.copyOf(sig.args)));
     }
@@ -799,7 +922,7 @@ public final class CEmitter {
   }
 
   /** Names a generated identifier may not take: C and OpenCL/CUDA keywords and our loop variables. */
-  static final Set<String> RESERVED = Set.of("i", "k", "r", "c", "line", "lo", "hi", "mid", "h", "float", "int", "double", "half", "const",
+  static final Set<String> RESERVED = Set.of("i", "j", "k", "r", "c", "line", "lo", "hi", "mid", "h", "float", "int", "double", "half", "const",
       "static", "inline", "return", "if", "else", "for", "while", "do", "break", "continue", "switch",
       "case", "default", "char", "short", "long", "unsigned", "signed", "void", "struct", "union", "enum",
       "sizeof", "typedef", "volatile", "restrict", "register", "auto", "extern", "goto", "kernel",

@@ -25,6 +25,10 @@ package dev.optc.compiler.codegen.c;
  * @param helper how a helper function is declared (device code), before its return type
  * @param storeHalf a statement storing float %3$s into element %2$s of f16 buffer %1$s, rounding to nearest
  *     even
+ * @param numGroups the number of work-groups / thread blocks launched
+ * @param load4 reads four floats from float pointer %s as a float4 (one 16-byte access)
+ * @param store4 writes float4 %2$s to float pointer %1$s (one 16-byte access)
+ * @param float4 builds a float4 from four comma-separated floats %s
  */
 public record Dialect(
     String name,
@@ -46,7 +50,11 @@ public record Dialect(
     String halfType,
     String loadHalf,
     String storeHalf,
-    String helper) {
+    String helper,
+    String numGroups,
+    String load4,
+    String store4,
+    String float4) {
 
   /** OpenCL C 1.2, as PoCL and the GPU vendors' drivers compile it. */
   public static final Dialect OPENCL = new Dialect(
@@ -70,7 +78,11 @@ public record Dialect(
       "half",
       "vload_half(%2$s, %1$s)",
       "vstore_half_rte(%3$s, %2$s, %1$s)",
-      "static inline");
+      "static inline",
+      "get_num_groups(0)",
+      "vload4(0, %s)",
+      "vstore4(%2$s, 0, %1$s)",
+      "(float4) (%s)");
 
   /** CUDA C++ as NVRTC and nvcc compile it (built with --fmad=false for the same exactness). */
   public static final Dialect CUDA = new Dialect(
@@ -93,7 +105,11 @@ public record Dialect(
       "__half",
       "__half2float(%1$s[%2$s])",
       "%1$s[%2$s] = __float2half_rn(%3$s)",
-      "static __device__ __forceinline__");
+      "static __device__ __forceinline__",
+      "gridDim.x",
+      "*(const float4*) (%s)",
+      "*(float4*) (%1$s) = %2$s",
+      "make_float4(%s)");
 
   /** A pointer parameter: {@code __global float* restrict name} or {@code float* __restrict__ name}. */
   String pointer(String type, boolean readOnly, String name) {
