@@ -7,10 +7,11 @@
 #   bash benchmarks/gpu/run.sh              # everything, in about BUDGET_S seconds at most (default 560)
 #   bash benchmarks/gpu/run.sh --torch-only # no optc rows (no .jre or jars needed)
 #
-# Environment: OUT (default benchmarks/results/gpu-DATE), BUDGET_S (560), OPTC_BUDGET_S (the share optc
-# bench may use, 240), WORKLOADS (flat-256M,small-1000,gpt2-small,flat-16M), OPTIMIZERS
-# (adam,adamw,sgd,lion,adan,lamb), WARMUP (3), REPEATS (20), PYTHON (python3), JAVA_OPTS, OPTC_COMMIT;
-# for a dry run of the whole pipeline without a GPU: TORCH_DEVICE=cpu TINY=1 (and a stand-in nvidia-smi).
+# Environment: OUT (default benchmarks/results/gpu-DATE), BUDGET_S (560), VERIFY_BUDGET_S (the share of
+# optc verify, the conformance check, 120; 0 skips it), OPTC_BUDGET_S (the share optc bench may use, 200),
+# WORKLOADS (flat-256M,small-1000,gpt2-small,flat-16M), OPTIMIZERS (adam,adamw,sgd,lion,adan,lamb), WARMUP
+# (3), REPEATS (20), PYTHON (python3), JAVA_OPTS, OPTC_COMMIT, OPTC_BACKEND (cuda); for a dry run of the
+# whole pipeline without a GPU: TORCH_DEVICE=cpu TINY=1 OPTC_BACKEND=java (and a stand-in nvidia-smi).
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -40,7 +41,9 @@ if (( ! torch_only )); then
 fi
 
 BUDGET_S=${BUDGET_S:-560}
-OPTC_BUDGET_S=${OPTC_BUDGET_S:-240}
+VERIFY_BUDGET_S=${VERIFY_BUDGET_S:-120}
+OPTC_BUDGET_S=${OPTC_BUDGET_S:-200}
+OPTC_BACKEND=${OPTC_BACKEND:-cuda}
 WORKLOADS=${WORKLOADS:-flat-256M,small-1000,gpt2-small,flat-16M}
 OPTIMIZERS=${OPTIMIZERS:-adam,adamw,sgd,lion,adan,lamb}
 WARMUP=${WARMUP:-3}
@@ -85,6 +88,18 @@ optc() {
   timeout -k 10 "$limit" "$java" --enable-native-access=ALL-UNNAMED -Xss64m -XX:+UseParallelGC ${JAVA_OPTS:-} \
     -cp "$jar:$lib/*" dev.optc.cli.Main "$@"
 }
+# ---- conformance: every library optimizer and the multi-phase test programs at every fusion level against
+# the Java reference (optc verify; the same check as the CudaVsJavaTest suite, which needs Maven)
+if (( ! torch_only )) && (( VERIFY_BUDGET_S > 0 )); then
+  say "run.sh: optc verify --backend $OPTC_BACKEND --fusion all (limit ${VERIFY_BUDGET_S}s)"
+  golden=(); for f in compiler/src/test/resources/golden/*.opt; do [[ -f $f ]] && golden+=("$f"); done
+  optc "$VERIFY_BUDGET_S" verify sgd adam adamw adagrad rmsprop nadam radam adamax adadelta lion adan lars lamb \
+    adafactor adamw_clip "${golden[@]}" --backend "$OPTC_BACKEND" --fusion all --steps 11 --quiet \
+    >"$OUT/verify.txt" 2>>"$log"
+  rc=$?
+  say "run.sh: optc verify exited $rc ($(tail -1 "$OUT/verify.txt" 2>/dev/null)); table in verify.txt"
+fi
+
 optc_args=()
 no_bench=0
 if (( ! torch_only )); then
@@ -137,9 +152,9 @@ if (( ! torch_only )); then
       set_args=()
       (( setsgd )) && [[ $c == sgd ]] && set_args=(--set momentum=0.9)
       file=$work/optc-$w-${c// /+}.json
-      say "run.sh: optc bench $c ${wl[*]} --backend cuda --fusion all ${optc_args[*]} ${set_args[*]} (limit ${limit}s)"
+      say "run.sh: optc bench $c ${wl[*]} --backend $OPTC_BACKEND --fusion all ${optc_args[*]} ${set_args[*]} (limit ${limit}s)"
       t0=$SECONDS
-      optc "$limit" bench $c "${wl[@]}" --backend cuda --fusion all "${optc_args[@]}" "${set_args[@]}" \
+      optc "$limit" bench $c "${wl[@]}" --backend "$OPTC_BACKEND" --fusion all "${optc_args[@]}" "${set_args[@]}" \
         --json "$file" >>"$log" 2>&1
       rc=$?
       (( rc == 0 )) || say "run.sh: optc bench $c on $w exited $rc after $(( SECONDS - t0 ))s (124: the time limit); see run-log.txt"

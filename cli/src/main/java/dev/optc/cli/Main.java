@@ -23,12 +23,13 @@ import picocli.CommandLine.Command;
         InfoCommand.class,
         SimulateCommand.class,
         BenchCommand.class,
+        VerifyCommand.class,
         DevicesCommand.class,
         CommandLine.HelpCommand.class
     },
     footer = {
         "%nOPT is a .opt file or a library optimizer: sgd adam adamw adagrad rmsprop nadam radam adamax "
-            + "adadelta lion adan. Run 'optc COMMAND --help' for a command's options.",
+            + "adadelta lion adan lars lamb adafactor adamw_clip. Run 'optc COMMAND --help' for a command's options.",
         "%nExit codes: 0 ok, 1 the program has errors, 2 bad usage or input, 70 internal error."
     })
 public final class Main implements Runnable {
@@ -41,7 +42,7 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "missing command (check, emit, info, simulate)");
+    throw new CommandLine.ParameterException(spec.commandLine(), "missing command (check, emit, info, simulate, bench, verify, devices)");
   }
 
   public static void main(String[] args) {

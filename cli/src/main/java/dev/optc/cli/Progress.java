@@ -40,6 +40,15 @@ final class Progress implements IntConsumer {
     System.err.flush();
   }
 
+  /** Erases the bar, so a line of output can go where it was; the next update draws it again. */
+  void clearLine() {
+    if (enabled && lastPercent >= 0) {
+      System.err.print("\r" + " ".repeat(60) + "\r");
+      System.err.flush();
+      lastPercent = -1;
+    }
+  }
+
   void done() {
     if (enabled && lastPercent >= 0) {
       System.err.println();

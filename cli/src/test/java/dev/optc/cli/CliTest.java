@@ -114,7 +114,7 @@ class CliTest {
   // Usage
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "check", "emit", "info", "simulate", "devices"})
+  @ValueSource(strings = {"", "check", "emit", "info", "simulate", "bench", "verify", "devices"})
   void everyCommandAnswersHelp(String command) {
     for (var flag : List.of("--help", "-h")) {
       var args = new ArrayList<String>();
@@ -122,7 +122,17 @@ class CliTest {
         args.add(command);
       }
       args.add(flag);
-      var r = optc(args);
+      // picocli reports a help text it cannot format (a stray % in a description) on System.err.
+      var systemErr = System.err;
+      var captured = new ByteArrayOutputStream();
+      Result r;
+      System.setErr(new java.io.PrintStream(captured, true, StandardCharsets.UTF_8));
+      try {
+        r = optc(args);
+      } finally {
+        System.setErr(systemErr);
+      }
+      assertEquals("", captured.toString(StandardCharsets.UTF_8), "nothing on System.err for " + args);
       assertEquals(0, r.code(), r.toString());
       assertTrue(r.out().startsWith("Usage: optc" + (command.isEmpty() ? "" : " " + command)), r.toString());
       assertEquals("", r.err(), r.toString());
@@ -137,9 +147,42 @@ class CliTest {
   @Test
   void topLevelHelpListsTheCommands() {
     var r = optc("--help");
-    for (var c : List.of("check", "emit", "info", "simulate")) {
+    for (var c : List.of("check", "emit", "info", "simulate", "bench", "verify", "devices")) {
       assertTrue(r.out().contains(c), c + " listed: " + r);
     }
+    var footer = r.out().replaceAll("\\s+", " ");
+    for (var name : Library.NAMES) {
+      assertTrue(footer.matches(".*OPT is a .opt file or a library optimizer:[a-z_ ]* " + name + "[ .].*"),
+          name + " listed among the library optimizers: " + r);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // verify
+
+  @Test
+  void verifyAcceptsABackendThatAgrees() {
+    var r = optc("verify", "adamw", "lion", "--backend", "java", "--fusion", "full,none", "--steps", "3");
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(r.out().contains("4 of 4 runs agree"), r.toString());
+    assertTrue(r.out().lines().filter(l -> l.startsWith("adamw ") || l.startsWith("lion ")).count() == 4, r.toString());
+  }
+
+  /** float64 arithmetic is a different backend for a program whose float32 result is all rounding. */
+  @Test
+  void verifyFailsABackendThatDiffers() throws IOException {
+    var f = dir.resolve("cancel.opt");
+    Files.writeString(f, "optimizer cancel\nw -= (g + 1e8) - 1e8\n");
+    var r = optc("verify", f.toString(), "--backend", "java64", "--fusion", "full", "--steps", "2", "--seed", "5");
+    assertEquals(1, r.code(), r.toString());
+    assertTrue(r.out().contains("DIFFERS") && r.out().contains("0 of 1 runs agree")
+        && r.out().contains("--seed 5"), r.toString());
+  }
+
+  @Test
+  void verifyNeedsABackend() {
+    assertUsageError(optc("verify", "adamw"), true);
+    assertUsageError(optc("verify", "adamw", "--backend", "nosuch"), false);
   }
 
   @Test

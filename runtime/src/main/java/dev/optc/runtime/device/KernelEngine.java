@@ -88,7 +88,12 @@ public class KernelEngine<B, K> implements Engine {
       long bytes = layout.arenaLength(kinds.get(name)) * (long) dtypes.get(name).bytes();
       buffers.put(name, allocate(bytes));
       if (source.doubleBuffered().contains(name)) {
+        // Kernels write a step's new values here and the copies swap; an entry no kernel writes (a row of
+        // an empty tensor) keeps what the host wrote to both copies. Poisoned until then, like temporaries.
         nextCopies.put(name, allocate(bytes));
+        if (dtypes.get(name) == Dtype.F32) {
+          ops.fill(nextCopies.get(name), Float.NaN);
+        }
       }
       if (Plan.isTemp(name)) {
         // Poisoned: a value read before it was written shows up as NaN.
@@ -186,7 +191,13 @@ public class KernelEngine<B, K> implements Engine {
 
   @Override
   public void write(String name, int tensor, float[] values) {
-    var b = buffer(name);
+    write(buffer(name), name, tensor, values);
+    if (nextCopies.containsKey(name)) {
+      write(nextCopies.get(name), name, tensor, values);
+    }
+  }
+
+  private void write(B b, String name, int tensor, float[] values) {
     var kind = kinds.get(name);
     int len = layout.length(kind, tensor);
     if (values.length != len) {

@@ -8,9 +8,9 @@ public final class Ops {
 
   /**
    * sign(x) as torch.sign defines it: 1, -1, or +0 for ±0 and NaN. Written without branches so C2
-   * vectorizes the loops that call it (Math.signum is an intrinsic and (int) NaN is 0): the branching
-   * form took 289 ms per Lion step at 64M parameters on random data, mispredicting half the time, this one
-   * 9 ms for the same loop alone.
+   * vectorizes the loops that call it (Math.signum is an intrinsic and (int) NaN is 0): with the
+   * branching form a Lion step at 64M parameters on random data took 289 ms (half the branches
+   * mispredicted), with this one 34 ms (2-core EPYC, 2026-11-23).
    */
   public static float sign(float x) {
     return (float) (int) Math.signum(x);
