@@ -20,8 +20,8 @@ WORKLOADS = ["flat-16M", "flat-256M", "gpt2-small", "small-1000"]
 OPTIMIZERS = ["adamw", "adam", "sgd", "lion", "adan", "lamb"]
 OURS = ("lion", "adan", "lamb")
 BYTES_PER_PARAM = dict(adam=28, adamw=28, sgd=20, lion=20, adan=44, lamb=40)
-FUSION_LABEL = {"full": "optc cuda fused (full)", "statement": "optc cuda per statement",
-                "none": "optc cuda unfused (none)"}
+FUSION_LABEL = {"full": "optc %s fused (full)", "statement": "optc %s per statement", "probe": "optc %s probe (access pattern only)",
+                "none": "optc %s unfused (none)"}
 TORCH_LABEL = {"fused": "torch fused=True", "foreach": "torch foreach=True", "compile": "torch.compile(step)"}
 OURS_LABEL = {"foreach": "torch foreach (ours)", "compile": "torch.compile(foreach, ours)"}
 
@@ -34,10 +34,10 @@ OURS_LABEL = {"foreach": "torch foreach (ours)", "compile": "torch.compile(forea
 
 TIME_KEYS = (("_ms", 1.0), ("_us", 1e-3), ("_ns", 1e-6), ("_s", 1e3))
 UNITS = {"ms": 1.0, "us": 1e-3, "µs": 1e-3, "ns": 1e-6, "s": 1e3}
-CONTEXT = ("optimizer", "opt", "program", "name", "workload", "params", "parameters", "elements", "numel",
+CONTEXT = ("optimizer", "opt", "program", "name", "runner", "workload", "params", "parameters", "elements", "numel",
            "tensors", "bytes", "bytes_per_step", "bytes_moved", "backend", "device", "fusion", "fusion_level",
            "level", "kind", "type")
-FLOOR_WORDS = ("floor", "copy", "probe", "triad")
+FLOOR_WORDS = ("floor", "copy", "triad")
 
 
 def _time(d, stat):
@@ -92,6 +92,8 @@ def optc_records(doc, inherited=None, key=""):
     med = _time(doc, "median")
     fusion = _first(here, "fusion", "fusion_level", "level")
     kind = str(_first(here, "kind", "type", "what") or "").lower()
+    if kind == "probe":   # optc bench's probe: the step's access pattern with trivial arithmetic
+        fusion = "probe"
     if med is not None:
         is_floor = bool(here.get("_floor") or any(w in str(fusion or "").lower() for w in FLOOR_WORDS)
                         or any(w in kind for w in FLOOR_WORDS)
@@ -102,7 +104,7 @@ def optc_records(doc, inherited=None, key=""):
                    params=_first(here, "params", "parameters", "elements", "numel"),
                    tensors=_first(here, "tensors") if not isinstance(here.get("tensors"), list) else None,
                    bytes=_first(here, "bytes", "bytes_per_step", "bytes_moved"),
-                   floor_ms=_time(doc, "floor"), raw=doc)
+                   floor_ms=_time(doc, "floor"), runner=_first(here, "runner", "backend"), raw=doc)
     for k, v in doc.items():
         if isinstance(v, (dict, list)) and k not in ("workload", "config", "setup"):
             yield from optc_records(v, here, k)
@@ -208,7 +210,8 @@ def merge(args):
             params = rec["params"] if isinstance(rec["params"], int) else twl.get(w, {}).get("params")
             bpp = BYTES_PER_PARAM[opt]
             r = dict(source="optc", impl="optc", optimizer=opt, variant=fusion, workload=w, status="ok",
-                     label=FUSION_LABEL.get(fusion, "optc cuda " + fusion), params=params, tensors=rec["tensors"],
+                     label=FUSION_LABEL.get(fusion, "optc %s " + fusion) % (rec.get("runner") or "cuda"),
+                     params=params, tensors=rec["tensors"],
                      bytes_per_param=bpp, bytes=bpp * params if params else None,
                      median_ms=rec["median_ms"], min_ms=rec["min_ms"], max_ms=rec["max_ms"])
             if rec["bytes"]:
@@ -278,6 +281,9 @@ def targets(rows):
         """kind 'speedup': other/ours >= bound; 'floor': ours/floor <= bound."""
         t = dict(target=target, workload=workload, bound=bound)
         missing = why(ours, "optc fused") or (why(other, other_name) if kind == "speedup" else None)
+        if not missing and kind == "speedup" and ours.get("params") and other.get("params") \
+                and ours["params"] != other["params"]:
+            missing = "not comparable: optc ran %d params, %s %d" % (ours["params"], other_name, other["params"])
         if missing:
             t.update(value=None, met=None, note=missing)
         elif kind == "speedup":

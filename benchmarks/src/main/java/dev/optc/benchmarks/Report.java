@@ -222,8 +222,8 @@ public record Report(Map<String, Object> machine, Map<String, Object> settings, 
       m.put("runner", r.runner());
       m.put("variant", r.variant());
       m.put("kind", r.kind().name().toLowerCase(Locale.ROOT));
-      if (r.kind() == Kind.STEP || r.kind() == Kind.COPY) {
-        m.put("fusion", r.variant()); // the level (or "copy"), under the name other tools look for
+      if (r.kind() == Kind.STEP || r.kind() == Kind.COPY || r.kind() == Kind.PROBE) {
+        m.put("fusion", r.variant()); // the level (or "copy", "probe"), under the name other tools look for
       }
       m.put("params", r.numel());
       m.put("tensors", r.tensors());
