@@ -9,6 +9,9 @@ import dev.optc.compiler.plan.Fusion;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.compiler.plan.Planner;
 import dev.optc.runtime.OptProgram;
+import dev.optc.runtime.cuda.CuBuffer;
+import dev.optc.runtime.cuda.CuContext;
+import dev.optc.runtime.cuda.CuDevice;
 import dev.optc.runtime.opencl.ClBuffer;
 import dev.optc.runtime.opencl.ClContext;
 import dev.optc.runtime.opencl.ClDevice;
@@ -195,6 +198,49 @@ public final class Floors {
       closeAll(owned, context);
       throw e;
     }
+  }
+
+  /**
+   * The CUDA floor: a device-to-device copy ({@code cuMemcpyDtoD}) of half the bytes, so that as many are
+   * read and written as the step moves, then a synchronize, as the engine's step ends with one. It is what
+   * {@code torch}'s {@code dst.copy_(src)} does on the same device.
+   */
+  public static Kernel cudaCopy(CuDevice device, long bytes) {
+    long half = Math.max(4, bytes / 2 / Float.BYTES * Float.BYTES);
+    var context = device.primaryContext();
+    CuBuffer src = null;
+    CuBuffer dst = null;
+    try {
+      src = context.allocate(half);
+      dst = context.allocate(half);
+      src.fill(1f);
+      dst.fill(0f);
+      context.synchronize();
+    } catch (RuntimeException e) {
+      for (var b : new CuBuffer[] {src, dst}) {
+        if (b != null) {
+          b.close();
+        }
+      }
+      context.close();
+      throw e;
+    }
+    var from = src;
+    var to = dst;
+    return new Kernel() {
+      @Override
+      public void run() {
+        from.copyTo(to);
+        context.synchronize();
+      }
+
+      @Override
+      public void close() {
+        from.close();
+        to.close();
+        context.close();
+      }
+    };
   }
 
   private static void launch(ClKernel kernel, ClQueue queue, ClBuffer src, ClBuffer dst, int n, int local) {

@@ -9,6 +9,7 @@ import dev.optc.runtime.Backend;
 import dev.optc.runtime.OptProgram;
 import dev.optc.runtime.Optimizer;
 import dev.optc.runtime.OptcException;
+import dev.optc.runtime.cuda.CudaBackend;
 import dev.optc.runtime.java.JavaBackend;
 import dev.optc.runtime.opencl.OpenClBackend;
 import java.io.IOException;
@@ -221,6 +222,8 @@ public final class Harness {
       case JavaBackend j -> b.name() + " (" + j.threads() + " threads)";
       case OpenClBackend o -> "opencl (" + o.device().name() + ", " + o.device().platform().name() + " "
           + o.device().driverVersion() + ", " + o.device().computeUnits() + " compute units)";
+      case CudaBackend c -> "cuda (" + c.device().name() + ", " + c.device().multiprocessorCount() + " SMs, compute "
+          + "capability " + c.device().computeCapability() + ")";
       default -> b.name();
     };
   }
@@ -297,6 +300,7 @@ public final class Harness {
     Supplier<Floors.Kernel> make = switch (backend) {
       case OpenClBackend o -> () -> Floors.openClCopy(o.device(), bytes);
       case JavaBackend j -> () -> Floors.javaCopy(bytes, threads);
+      case CudaBackend c -> () -> Floors.cudaCopy(c.device(), bytes);
       default -> null;
     };
     if (make == null) {
@@ -389,6 +393,9 @@ public final class Harness {
       // Device buffers: PoCL's (host memory, but not the Java heap) are checked; other devices' are their own.
       if (backend instanceof OpenClBackend o && bytes > o.device().globalMemSize() * 0.9) {
         return "needs " + gib(bytes) + " of device buffers, the device has " + gib(o.device().globalMemSize());
+      }
+      if (backend instanceof CudaBackend c && bytes > c.device().totalMemory() * 0.9) {
+        return "needs " + gib(bytes) + " of device memory, the GPU has " + gib(c.device().totalMemory());
       }
       return staged > free * 0.95 ? "needs " + gib(staged) + " of Java heap, " + gib(free) + " is free" : null;
     }

@@ -26,10 +26,11 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Benchmark optimizer steps against the machine's memory bandwidth, and against torch.optim.",
-        "For each OPT (default adamw) and backend: a copy over the bytes the fused step must move (the floor),",
-        "a probe with the step's exact access pattern and trivial arithmetic, and the step at each fusion level,",
-        "all measured in this run on the same threads: warm-up, then repeats; the median and min/max are shown.",
-        "Every row of an optimizer is judged by its fused step's bytes: statement and none move more by design.",
+        "For each OPT (default adamw) and backend: a copy over the bytes the fused step must move (the floor), "
+            + "a probe with the step's exact access pattern and trivial arithmetic, and the step at each fusion "
+            + "level, all measured in this run on the same threads: warm-up, then repeats; the median and "
+            + "min/max are shown. Every row of an optimizer is judged by its fused step's bytes: statement and "
+            + "none move more by design.",
         "A progress bar shows on a terminal's stderr; the table goes to stdout."},
     footer = {"%nExamples:",
         "  optc bench adamw",
@@ -52,7 +53,7 @@ final class BenchCommand implements Callable<Integer> {
   Integer tensors;
 
   @Option(names = "--backend", defaultValue = "java", paramLabel = "LIST",
-      description = "java, opencl[:PLATFORM:DEVICE], or several separated by commas (default java).")
+      description = "java, opencl[:PLATFORM:DEVICE], cuda[:DEVICE], or several separated by commas (default java).")
   String backends;
 
   @Option(names = "--fusion", defaultValue = "all", paramLabel = "LEVEL",
@@ -203,7 +204,7 @@ final class BenchCommand implements Callable<Integer> {
     for (var part : text.split(",", -1)) {
       var p = part.strip();
       if (p.equals("java64")) {
-        throw new OptcException("--backend java64 measures float32's error, not speed; bench java or opencl");
+        throw new OptcException("--backend java64 measures float32's error, not speed; bench java, opencl or cuda");
       }
       if (p.isEmpty()) {
         throw new OptcException("--backend '" + text + "' has an empty entry; e.g. --backend java,opencl");

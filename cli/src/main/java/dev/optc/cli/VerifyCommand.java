@@ -19,10 +19,10 @@ import picocli.CommandLine.Spec;
 
 /** {@code optc verify}: a backend against the Java reference, on this machine's device. */
 @Command(name = "verify", mixinStandardHelpOptions = true,
-    description = {"Check a backend against the Java reference on this machine: each OPT at each fusion level runs",
-        "on two groups of odd-shaped tensors (empty, 1, primes, 2^20 + 3) with fresh random gradients, and",
-        "every weight and state must agree within the tolerance of the project's tests (8 ulp; 1e-5 of the",
-        "largest value where the program reduces; 2 ulp of a bf16/f16 state's own type).",
+    description = {"Check a backend against the Java reference on this machine: each OPT at each fusion level runs "
+        + "on two groups of odd-shaped tensors (empty, 1, primes, 2^20 + 3) with fresh random gradients, and "
+        + "every weight and state must agree within the tolerance of the project's tests (8 ulp; 1e-5 of the "
+        + "largest value where the program reduces; 2 ulp of a bf16/f16 state's own type).",
         "Exit 0 when all agree, 1 when one does not."})
 final class VerifyCommand implements Callable<Integer> {
   @Parameters(paramLabel = "OPT", arity = "0..*",
