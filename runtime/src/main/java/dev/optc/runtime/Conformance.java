@@ -169,11 +169,16 @@ public final class Conformance {
    */
   public static Result check(OptProgram program, Backend reference, Backend backend, Fusion fusion, int steps,
       long seed) {
-    var r = new Random(seed ^ program.name().hashCode() ^ fusion.ordinal());
     long[][] first = fusion == Fusion.FULL
         ? new long[][] {{0}, {1}, {7}, {13, 101}, {1 << 20 | 3}, {3, 1, 5}}
         : new long[][] {{0}, {1}, {7}, {13, 101}, {65_537}, {3, 1, 5}};
-    long[][] second = {{2, 3}, {1009}, {1, 1}};
+    return check(program, reference, backend, fusion, steps, seed, first, new long[][] {{2, 3}, {1009}, {1, 1}});
+  }
+
+  /** {@link #check} with the shapes of the two groups given. */
+  public static Result check(OptProgram program, Backend reference, Backend backend, Fusion fusion, int steps,
+      long seed, long[][] first, long[][] second) {
+    var r = new Random(seed ^ program.name().hashCode() ^ fusion.ordinal());
     var groups = List.of(tensors(r, first, "a"), tensors(r, second, "b"));
     var hyperNames = program.ir().hypers().stream().map(h -> h.name()).toList();
     var overrides = hyperNames.contains("lr") ? Map.of("lr", 3e-3) : Map.<String, Double>of();

@@ -2,15 +2,89 @@ package dev.optc.runtime;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.optc.compiler.codegen.java.JavaEmitter;
+import dev.optc.compiler.diag.SourceFile;
 import dev.optc.compiler.ir.Dtype;
+import dev.optc.compiler.pass.Pipeline;
 import dev.optc.compiler.plan.Fusion;
+import dev.optc.runtime.java.JavaBackend;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
 
-/** The tests' view of {@link Conformance}: the same runs, and a failed comparison fails the test. */
+/**
+ * The tests' view of {@link Conformance}: the same runs, a failed comparison fails the test, and the test
+ * factories every device backend's suite runs (OpenCL, the GPU shape on PoCL, CUDA).
+ */
 public final class BackendComparison {
   private BackendComparison() {}
+
+  /** The multi-phase test programs: reductions, row/column/scalar states, bf16/f16 states, metrics. */
+  static final Path GOLDEN = Path.of("../compiler/src/test/resources/golden");
+
+  /**
+   * Every library optimizer at every fusion level on {@code backend} against the Java reference, fresh
+   * inputs each run ({@link Conformance#check}; {@code first} null: its standard shapes).
+   */
+  public static Stream<DynamicTest> library(Backend backend, int steps, long[][] first) {
+    long seed = System.nanoTime();
+    var tests = new ArrayList<DynamicTest>();
+    for (var name : Library.NAMES) {
+      for (var fusion : Fusion.values()) {
+        tests.add(DynamicTest.dynamicTest(name + " " + fusion.label(), () -> {
+          var program = OptProgram.load(name);
+          var result = first == null
+              ? Conformance.check(program, reference(), backend, fusion, steps, seed)
+              : Conformance.check(program, reference(), backend, fusion, steps, seed, first,
+                  new long[][] {{2, 3}, {1009}, {1, 1}});
+          check(result, name + " at fusion " + fusion.label() + " on " + backend.name() + " (seed " + seed + ")");
+        }));
+      }
+    }
+    return tests.stream();
+  }
+
+  /** Each multi-phase test program at every fusion level on {@code backend} against the Java reference. */
+  public static Stream<DynamicTest> goldenPrograms(Backend backend, int steps) {
+    long seed = System.nanoTime();
+    var tests = new ArrayList<DynamicTest>();
+    try (var files = Files.list(GOLDEN)) {
+      for (var f : files.filter(p -> p.toString().endsWith(".opt")).sorted().toList()) {
+        var program = OptProgram.compile(SourceFile.of(f.getFileName().toString(), Files.readString(f)),
+            Pipeline.Options.DEFAULT);
+        for (var fusion : Fusion.values()) {
+          tests.add(DynamicTest.dynamicTest(program.name() + " " + fusion.label(), () -> {
+            var result = Conformance.check(program, reference(), backend, fusion, steps, seed,
+                new long[][] {{5, 9}, {1}, {0, 4}, {17}, {3, 2, 11}}, new long[][] {{300, 70}, {4, 1}});
+            check(result, program.name() + " at fusion " + fusion.label() + " on " + backend.name() + " (seed "
+                + seed + ")");
+          }));
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (dev.optc.compiler.diag.CompileException e) {
+      throw new IllegalStateException("a test program does not compile: " + e.getMessage(), e);
+    }
+    return tests.stream();
+  }
+
+  private static Backend reference() {
+    return new JavaBackend(JavaEmitter.Precision.F32, Math.min(4, Runtime.getRuntime().availableProcessors()));
+  }
+
+  private static void check(Conformance.Result result, String what) {
+    if (!result.ok()) {
+      fail(what + ": " + result.mismatch());
+    }
+  }
 
   public static List<Optimizer.Tensor> tensors(Random r, long[][] shapes, String prefix) {
     return Conformance.tensors(r, shapes, prefix);
@@ -38,9 +112,6 @@ public final class BackendComparison {
   }
 
   public static void assertClose(float[][] want, float[][] got, List<Dtype> dtypes, boolean reductions, String what) {
-    var result = Conformance.compare(want, got, dtypes, reductions);
-    if (!result.ok()) {
-      fail(what + ": " + result.mismatch());
-    }
+    check(Conformance.compare(want, got, dtypes, reductions), what);
   }
 }

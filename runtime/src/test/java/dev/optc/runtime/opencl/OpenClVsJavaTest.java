@@ -4,20 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.diag.SourceFile;
 import dev.optc.compiler.pass.Pipeline;
 import dev.optc.compiler.plan.Fusion;
 import static dev.optc.runtime.BackendComparison.assertClose;
-import static dev.optc.runtime.BackendComparison.dtypes;
 import static dev.optc.runtime.BackendComparison.run;
 import static dev.optc.runtime.BackendComparison.tensors;
 
+import dev.optc.runtime.BackendComparison;
 import dev.optc.runtime.Backend;
 import dev.optc.runtime.Layout;
-import dev.optc.runtime.Library;
 import dev.optc.runtime.MatrixView;
 import dev.optc.runtime.OptProgram;
 import dev.optc.runtime.OptcException;
@@ -25,7 +23,6 @@ import dev.optc.runtime.Optimizer;
 import dev.optc.runtime.java.JavaBackend;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -70,29 +67,7 @@ class OpenClVsJavaTest {
 
   @TestFactory
   Stream<DynamicTest> libraryAtEveryFusionLevel() {
-    long seed = System.nanoTime();
-    var tests = new ArrayList<DynamicTest>();
-    for (var name : Library.NAMES) {
-      for (var fusion : Fusion.values()) {
-        tests.add(DynamicTest.dynamicTest(name + " " + fusion.label(), () -> {
-          var program = OptProgram.load(name);
-          var r = new Random(seed ^ name.hashCode() ^ fusion.ordinal());
-          // Big tensors only at full fusion: the lower levels move many times the bytes.
-          long[][] first = fusion == Fusion.FULL
-              ? new long[][] {{0}, {1}, {7}, {13, 101}, {1 << 20 | 3}, {3, 1, 5}}
-              : new long[][] {{0}, {1}, {7}, {13, 101}, {65_537}, {3, 1, 5}};
-          long[][] second = {{2, 3}, {1009}, {1, 1}};
-          var groups = List.of(tensors(r, first, "a"), tensors(r, second, "b"));
-          var hyperNames = program.ir().hypers().stream().map(h -> h.name()).toList();
-          var overrides = hyperNames.contains("lr") ? Map.of("lr", 3e-3) : Map.<String, Double>of();
-          var hypers = List.of(Map.<String, Double>of(), overrides);
-          var java = run(program, new JavaBackend(JavaEmitter.Precision.F32, 2), fusion, groups, hypers, 31, seed);
-          var cl = run(program, opencl, fusion, groups, hypers, 31, seed);
-          assertClose(java, cl, name + " at fusion " + fusion.label() + " (seed " + seed + ")");
-        }));
-      }
-    }
-    return tests.stream();
+    return BackendComparison.library(opencl, 31, null);
   }
 
   @TestFactory
@@ -120,29 +95,8 @@ class OpenClVsJavaTest {
 
   /** Programs with reductions, row/column/scalar states, bf16/f16 states and metrics. */
   @TestFactory
-  Stream<DynamicTest> multiPhasePrograms() throws Exception {
-    long seed = System.nanoTime();
-    var tests = new ArrayList<DynamicTest>();
-    try (var files = Files.list(Path.of("../compiler/src/test/resources/golden"))) {
-      for (var f : files.filter(p -> p.toString().endsWith(".opt")).sorted().toList()) {
-        var program = OptProgram.compile(SourceFile.of(f.getFileName().toString(), Files.readString(f)),
-            Pipeline.Options.DEFAULT);
-        for (var fusion : Fusion.values()) {
-          tests.add(DynamicTest.dynamicTest(program.name() + " " + fusion.label(), () -> {
-            var r = new Random(seed);
-            var groups = List.of(tensors(r, new long[][] {{5, 9}, {1}, {0, 4}, {17}, {3, 2, 11}}, "a"),
-                tensors(r, new long[][] {{300, 70}, {4, 1}}, "b"));
-            List<Map<String, Double>> hypers = List.of(Map.of(), Map.of());
-            var java = run(program, new JavaBackend(JavaEmitter.Precision.F32, 2), fusion, groups, hypers, 13, seed);
-            var cl = run(program, opencl, fusion, groups, hypers, 13, seed);
-            assertClose(java, cl, dtypes(program, 7), !program.ir().metrics().isEmpty()
-                || !dev.optc.compiler.plan.Planner.plan(program.ir(), fusion).reductions().isEmpty(),
-                program.name() + " at fusion " + fusion.label() + " (seed " + seed + ")");
-          }));
-        }
-      }
-    }
-    return tests.stream();
+  Stream<DynamicTest> multiPhasePrograms() {
+    return BackendComparison.goldenPrograms(opencl, 13);
   }
 
   @Test
