@@ -52,6 +52,7 @@ extern "C" __global__ void factored_phase0(
     const int optc_nu,
     const int optc_chunk,
     const int optc_nchunks,
+    const int optc_vec,
     const float* __restrict__ g,
     optc_acc_t* __restrict__ optc_part0) {
   __shared__ optc_acc_t optc_tree[OPTC_LOCAL];
@@ -64,12 +65,19 @@ extern "C" __global__ void factored_phase0(
     const int optc_end = min(optc_start + optc_chunk, optc_numel);
     const float* optc_u = optc_uniforms + optc_seg * optc_nu;
     optc_acc_t optc_acc0 = 0, optc_comp0 = 0;
-    for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-      const int i = optc_off + k;
-      // g2 = g*g + eps1
-      const float g_0 = g[i];
-      const float v1 = g_0 * g_0;
-      optc_acc0 += v1;
+    const int optc_lo = optc_off + optc_start, optc_hi = optc_off + optc_end;
+    for (int optc_q = (optc_lo >> 2) + threadIdx.x; optc_q <= ((optc_hi - 1) >> 2); optc_q += blockDim.x) {
+      const int optc_i0 = optc_q << 2;
+      const int optc_whole = optc_vec && optc_i0 >= optc_lo && optc_i0 + 4 <= optc_hi;
+      float g_l[4];
+      optc_ld4(g_l, g, optc_i0, optc_lo, optc_hi, optc_whole);
+      #pragma unroll
+      for (int j = 0; j < 4; j++) {
+        // g2 = g*g + eps1
+        const float g_0 = g_l[j];
+        const float v1 = g_0 * g_0;
+        if (optc_i0 + j >= optc_lo && optc_i0 + j < optc_hi) optc_acc0 += v1;
+      }
     }
     optc_tree[optc_lid] = optc_acc0;
     __syncthreads();

@@ -47,6 +47,7 @@ extern "C" __global__ void hazard_scalar_row_phase0(
     const int optc_nu,
     const int optc_chunk,
     const int optc_nchunks,
+    const int optc_vec,
     const float* __restrict__ w,
     optc_acc_t* __restrict__ optc_part1) {
   __shared__ optc_acc_t optc_tree[OPTC_LOCAL];
@@ -59,12 +60,19 @@ extern "C" __global__ void hazard_scalar_row_phase0(
     const int optc_end = min(optc_start + optc_chunk, optc_numel);
     const float* optc_u = optc_uniforms + optc_seg * optc_nu;
     optc_acc_t optc_acc1 = 0, optc_comp1 = 0;
-    for (int k = optc_start + threadIdx.x; k < optc_end; k += blockDim.x) {
-      const int i = optc_off + k;
-      // w -= lr * g * s / (abs(r) + 1) + lr * norm(w) * 0.001
-      const float w_0 = w[i];
-      const float v1 = w_0 * w_0;
-      optc_acc1 += v1;
+    const int optc_lo = optc_off + optc_start, optc_hi = optc_off + optc_end;
+    for (int optc_q = (optc_lo >> 2) + threadIdx.x; optc_q <= ((optc_hi - 1) >> 2); optc_q += blockDim.x) {
+      const int optc_i0 = optc_q << 2;
+      const int optc_whole = optc_vec && optc_i0 >= optc_lo && optc_i0 + 4 <= optc_hi;
+      float w_l[4];
+      optc_ld4(w_l, w, optc_i0, optc_lo, optc_hi, optc_whole);
+      #pragma unroll
+      for (int j = 0; j < 4; j++) {
+        // w -= lr * g * s / (abs(r) + 1) + lr * norm(w) * 0.001
+        const float w_0 = w_l[j];
+        const float v1 = w_0 * w_0;
+        if (optc_i0 + j >= optc_lo && optc_i0 + j < optc_hi) optc_acc1 += v1;
+      }
     }
     optc_tree[optc_lid] = optc_acc1;
     __syncthreads();

@@ -36,7 +36,7 @@ import java.util.Set;
  * quads: each work-item takes four consecutive elements at a multiple of four, reads each buffer with one
  * 16-byte load and writes with one 16-byte store where the quad lies inside its chunk and the host says the
  * buffers are 16-byte aligned ({@code optc_vec}), element by element otherwise (a tensor's ends), and
- * computes the four lanes with the same scalar code. Every value is computed per element;
+ * computes the four lanes with the same scalar code; a sum over elements adds the lanes inside the chunk. Every value is computed per element;
  * a row, column or per-tensor value is computed from its own inputs where it is needed (cheap next to
  * memory traffic). Row, column and scalar results are written by the work-item of the row's first
  * column, the column's first row, or the tensor's first element.
@@ -605,9 +605,9 @@ public final class CEmitter {
       reads(nodes, readBuffers, readReductions);
       var touched = new LinkedHashSet<>(readBuffers);
       touched.addAll(written);
-      // Quads: only a purely elementwise phase over float32 buffers (no row, column or scalar values,
-      // no reductions), so every lane is independent and the quad's tails can be masked.
-      boolean quads = vectorize && chunked.isEmpty() && doubled.isEmpty()
+      // Quads: only a purely elementwise phase over float32 buffers (no row, column or scalar values; sums
+      // and max-abs over elements are fine), so every lane is independent and the quad's tails can be masked.
+      boolean quads = vectorize && doubled.isEmpty()
           && phase.writes().stream().allMatch(w -> kindOf(w.location()) == Kind.ELEM)
           && nodes.stream().allMatch(n -> n.kind() == Kind.ELEM || n.kind().isUniform())
           && touched.stream().allMatch(b -> bufferKind(b) != Kind.ELEM || dtypeOf(b) == Dtype.F32);
@@ -646,7 +646,7 @@ public final class CEmitter {
         int slot = plan.reductionSlot(r);
         var x = ref(r.x());
         // A row (column) value has one entry per row (column): count it once, at the first column (row).
-        var guard = switch (r.x().kind()) {
+        var guard = quads ? "if (optc_i0 + j >= optc_lo && optc_i0 + j < optc_hi) " : switch (r.x().kind()) {
           case ROW -> {
             needsCol = true;
             yield "if (c == 0) ";
