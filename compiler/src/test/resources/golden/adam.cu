@@ -131,7 +131,7 @@ extern "C" __global__ void adam_phase0(
         const float w_1 = w_0 - v13;
         exp_avg_s[j] = exp_avg_1;
         exp_avg_sq_s[j] = exp_avg_sq_1;
-        if (amsgrad != 0.0f) max_exp_avg_sq_s[j] = max_exp_avg_sq_1;
+        max_exp_avg_sq_s[j] = max_exp_avg_sq_1;
         w_s[j] = w_1;
       }
       optc_st4(exp_avg, exp_avg_s, optc_i0, optc_lo, optc_hi, optc_whole);

@@ -133,8 +133,8 @@ extern "C" __global__ void rmsprop_phase0(
         const float v18 = (u7 != 0.0f ? v17 : v16);
         const float w_1 = w_0 - v18;
         square_avg_s[j] = square_avg_1;
-        if (centered != 0.0f) grad_avg_s[j] = grad_avg_1;
-        if (u7 != 0.0f) momentum_buffer_s[j] = momentum_buffer_1;
+        grad_avg_s[j] = grad_avg_1;
+        momentum_buffer_s[j] = momentum_buffer_1;
         w_s[j] = w_1;
       }
       optc_st4(square_avg, square_avg_s, optc_i0, optc_lo, optc_hi, optc_whole);

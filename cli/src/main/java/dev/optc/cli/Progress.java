@@ -9,17 +9,24 @@ import java.util.function.IntConsumer;
 final class Progress implements IntConsumer {
   private static final long WORTH_SHOWING = 50_000_000L;
   private final int total;
+  private final String unit;
   private final boolean enabled;
   private final long start = System.nanoTime();
   private int lastPercent = -1;
 
-  private Progress(int total, boolean enabled) {
+  private Progress(int total, String unit, boolean enabled) {
     this.total = total;
+    this.unit = unit;
     this.enabled = enabled;
   }
 
   static Progress forSteps(int steps, long work) {
-    return new Progress(steps, System.console() != null && work >= WORTH_SHOWING && steps > 1);
+    return new Progress(steps, "step", System.console() != null && work >= WORTH_SHOWING && steps > 1);
+  }
+
+  /** For a list of items that each take a while, named {@code unit}: shown whenever there are several. */
+  static Progress forItems(int items, String unit) {
+    return new Progress(items, unit, System.console() != null && items > 1);
   }
 
   @Override
@@ -35,8 +42,8 @@ final class Progress implements IntConsumer {
     int width = 30;
     int filled = width * done / total;
     double seconds = (System.nanoTime() - start) / 1e9;
-    System.err.printf("\r[%s%s] %3d%%  step %d/%d  %.1fs", "#".repeat(filled), " ".repeat(width - filled),
-        percent, done, total, seconds);
+    System.err.printf("\r[%s%s] %3d%%  %s %d/%d  %.1fs", "#".repeat(filled), " ".repeat(width - filled),
+        percent, unit, done, total, seconds);
     System.err.flush();
   }
 

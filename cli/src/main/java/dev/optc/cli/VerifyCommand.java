@@ -74,7 +74,7 @@ final class VerifyCommand implements Callable<Integer> {
     int failed = 0;
     int runs = programs.size() * levels.size();
     int done = 0;
-    var progress = Progress.forSteps(runs, runs > 1 ? Long.MAX_VALUE : 0);
+    var progress = Progress.forItems(runs, "run");
     for (var program : programs) {
       for (Fusion f : levels) {
         var r = Conformance.check(program, reference, checked, f, steps, s);

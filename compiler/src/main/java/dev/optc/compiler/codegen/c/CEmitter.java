@@ -30,16 +30,16 @@ import java.util.Set;
  * {@code optc_chunk} elements, and each work-group processes chunks of one tensor at a time, striding
  * over the chunk list by the number of groups launched (the host sizes the grid to the device: the
  * SM count on CUDA), so one launch covers a whole parameter group whatever its number of tensors, and a
- * work-item finds its tensor's offsets, sizes and uniforms through the segment table in O(1).
+ * work-item finds its tensor's offsets, sizes and uniforms through the segment table in O(1). Every
+ * value is computed per element; a row, column or per-tensor value is computed from its own inputs where it
+ * is needed (cheap next to memory traffic). Row, column and scalar results are written by the work-item of
+ * the row's first column, the column's first row, or the tensor's first element.
  *
  * <p>With vector access on (CUDA's default), a purely elementwise phase on float32 buffers works in
  * quads: each work-item takes four consecutive elements at a multiple of four, reads each buffer with one
  * 16-byte load and writes with one 16-byte store where the quad lies inside its chunk and the host says the
  * buffers are 16-byte aligned ({@code optc_vec}), element by element otherwise (a tensor's ends), and
- * computes the four lanes with the same scalar code; a sum over elements adds the lanes inside the chunk. Every value is computed per element;
- * a row, column or per-tensor value is computed from its own inputs where it is needed (cheap next to
- * memory traffic). Row, column and scalar results are written by the work-item of the row's first
- * column, the column's first row, or the tensor's first element.
+ * computes the four lanes with the same scalar code; a sum over elements adds the lanes inside the chunk.
  *
  * <p>Reductions: per-tensor and group sums accumulate per work-item, then per work-group in local
  * memory (a fixed tree), each group writing one partial per chunk; a combine kernel adds a tensor's (or a
@@ -418,12 +418,11 @@ public final class CEmitter {
         }
         case Node.Load l -> {
           var guard = guards.loads().get(l);
+          var cond = guard == null ? null : condition(guard);
+          // A quad's lanes are loaded before the lane loop, under the same guard.
+          var read = lanes && l.kind() == Kind.ELEM ? laneRead(l.buffer(), cond) : element(l.buffer(), l.kind());
           // Not needed while its flag is off: then the memory is not touched at all.
-          if (guard != null && lanes && l.kind() == Kind.ELEM) {
-            yield "(" + condition(guard) + " ? " + laneRead(l.buffer(), condition(guard)) + " : 0.0f)";
-          }
-          yield guard == null ? element(l.buffer(), l.kind())
-              : "(" + condition(guard) + " ? " + element(l.buffer(), l.kind()) + " : 0.0f)";
+          yield cond == null ? read : "(" + cond + " ? " + read + " : 0.0f)";
         }
         case Node.Hyper h -> throw new IllegalStateException("hyper " + h.name() + " was not hoisted");
         case Node.Step s -> throw new IllegalStateException("t was not hoisted");
@@ -620,15 +619,18 @@ public final class CEmitter {
         var kind = kindOf(w.location());
         var target = doubled.contains(b) ? nextParam(b) : param(b);
         var value = ref(w.value());
-        var storeGuard = guards.stores().get(b);
-        var guardText = storeGuard == null ? "" : "if (" + condition(storeGuard) + ") ";
         if (quads) {
+          // Into the quad's lanes; the store after the lane loop carries the guard.
           var lane = laneStores.computeIfAbsent(target, t -> identifier(t + "_s"));
-          loop.append(in).append(guardText).append(lane).append("[j] = ").append(value).append(";\n");
+          loop.append(in).append(lane).append("[j] = ").append(value).append(";\n");
           continue;
         }
         switch (kind) {
-          case ELEM -> loop.append(in).append(guardText).append(store(b, target, kind, value)).append('\n');
+          case ELEM -> {
+            var storeGuard = guards.stores().get(b);
+            loop.append(in).append(storeGuard == null ? "" : "if (" + condition(storeGuard) + ") ")
+                .append(store(b, target, kind, value)).append('\n');
+          }
           case ROW -> {
             needsRow = true;
             loop.append(in).append("if (c == 0) ").append(store(b, target, kind, value)).append('\n');
