@@ -9,6 +9,8 @@ public enum DiagnosticCode {
   SYNTAX("E001", Severity.ERROR, "the statement does not parse"),
   BAD_CHARACTER("E002", Severity.ERROR, "a character that is not part of the language"),
   NUMBER_RANGE("E003", Severity.ERROR, "a number literal outside the float32 range"),
+  CONSTANT_NOT_FINITE("E004", Severity.ERROR,
+      "a constant expression that is infinite, undefined (NaN) or outside the float32 range"),
 
   // Names and declarations
   UNKNOWN_NAME("E010", Severity.ERROR, "a name that is not declared (yet)"),
@@ -43,7 +45,8 @@ public enum DiagnosticCode {
   STATE_NEVER_WRITTEN("W102", Severity.WARNING, "a state that is never written"),
   LOCAL_NEVER_READ("W103", Severity.WARNING, "a local that is assigned but never read"),
   PARAM_NEVER_WRITTEN("W104", Severity.WARNING, "a program that never updates w"),
-  UNUSED_DEF("W105", Severity.WARNING, "a def that is never called");
+  UNUSED_DEF("W105", Severity.WARNING, "a def that is never called"),
+  DIVISION_BY_ZERO("W106", Severity.WARNING, "a division by a constant zero");
 
   private final String id;
   private final Severity severity;

@@ -16,11 +16,20 @@ public record SourceFile(String name, String text, List<Integer> lineStarts) {
     lineStarts = List.copyOf(lineStarts);
   }
 
+  /**
+   * A source file from its text. A leading UTF-8 byte order mark (U+FEFF, as some Windows editors
+   * write) is dropped; lines end at LF, CRLF or a lone CR (classic Mac OS), so positions are right
+   * whichever an editor wrote.
+   */
   public static SourceFile of(String name, String text) {
+    if (text.startsWith("\uFEFF")) {
+      text = text.substring(1);
+    }
     var starts = new ArrayList<Integer>();
     starts.add(0);
     for (int i = 0; i < text.length(); i++) {
-      if (text.charAt(i) == '\n') {
+      char c = text.charAt(i);
+      if (c == '\n' || c == '\r' && (i + 1 == text.length() || text.charAt(i + 1) != '\n')) {
         starts.add(i + 1);
       }
     }
@@ -57,7 +66,7 @@ public record SourceFile(String name, String text, List<Integer> lineStarts) {
   public String line(int line) {
     int start = lineStarts.get(line - 1);
     int end = line < lineStarts.size() ? lineStarts.get(line) - 1 : text.length();
-    if (end > start && text.charAt(end - 1) == '\r') {
+    if (end > start && end < text.length() && text.charAt(end) == '\n' && text.charAt(end - 1) == '\r') {
       end--;
     }
     return text.substring(start, Math.max(start, end));

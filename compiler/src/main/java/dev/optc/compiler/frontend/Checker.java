@@ -185,7 +185,7 @@ public final class Checker {
   }
 
   private void hyper(Ast.HyperDecl h) {
-    var value = expr(h.value(), Context.HYPER_DEFAULT, Map.of());
+    var value = rootExpr(h.value(), Context.HYPER_DEFAULT, Map.of());
     if (!declarable(h.name(), "hyper")) {
       return;
     }
@@ -222,7 +222,7 @@ public final class Checker {
     }
     Node init = factory.constant(0);
     if (s.init() != null) {
-      var value = expr(s.init(), Context.STATE_INIT, Map.of());
+      var value = rootExpr(s.init(), Context.STATE_INIT, Map.of());
       if (value != null) {
         init = value;
       }
@@ -271,7 +271,7 @@ public final class Checker {
   private String currentDef;
 
   private void metric(Ast.MetricDecl m) {
-    var value = expr(m.value(), Context.STATEMENT, Map.of());
+    var value = rootExpr(m.value(), Context.STATEMENT, Map.of());
     if (value != null && !value.kind().isUniform()) {
       diags.report(DiagnosticCode.METRIC_NOT_UNIFORM, m.value().span(),
           "metric '" + m.name().name() + "' is one value per " + kindNoun(value.kind())
@@ -314,7 +314,7 @@ public final class Checker {
         case null, default -> null;
       };
     };
-    var value = expr(a.value(), Context.STATEMENT, Map.of());
+    var value = rootExpr(a.value(), Context.STATEMENT, Map.of());
     if (readOnly != null) {
       diags.report(DiagnosticCode.READ_ONLY, a.target().span(), readOnly,
           sym instanceof HyperSym ? "hypers are set from outside; assign to a new local, e.g. '" + target
@@ -346,7 +346,19 @@ public final class Checker {
           case DIV -> BinaryOp.DIV;
           case SET -> throw new IllegalStateException();
         };
+        if (op == BinaryOp.DIV && constants.valueOf(old) == null && constants.valueOf(value) instanceof Double zero
+            && zero == 0) {
+          diags.report(DiagnosticCode.DIVISION_BY_ZERO, a.value().span(), "division by a constant zero",
+              "the result is inf or NaN wherever it is used; divide by a value that cannot be 0");
+        }
         value = factory.binary(op, old, value);
+        if (constants.valueOf(value) instanceof Double folded
+            && (!Double.isFinite(folded) || Math.abs(folded) > Float.MAX_VALUE)) {
+          diags.report(DiagnosticCode.CONSTANT_NOT_FINITE, a.span(), "this constant expression is "
+              + (Double.isNaN(folded) ? "undefined (NaN)" : Double.isInfinite(folded) ? (folded > 0 ? "+inf" : "-inf")
+                  : Constants.format(folded) + ", past float32's range"), Constants.why(value));
+          value = null;
+        }
       }
     }
     if (sym instanceof StateSym st && value != null && !st.shape().kind().accepts(value.kind())) {
@@ -392,10 +404,88 @@ public final class Checker {
     }
   }
 
-  /** The IR of {@code e}, or null when it has an error (already reported). */
+  /**
+   * The IR of {@code e}, or null when it has an error (already reported). Also checks the constant
+   * arithmetic the program writes out: a subexpression of literals only that is infinite or undefined
+   * ({@code 1/0}, {@code log(0)}, {@code sqrt(-1)}) is an error at that subexpression; a constant that is
+   * finite in float64 but past float32's range ({@code 1e38*1e38}) is an error where it meets per-tensor
+   * or per-element values, which are float32 (constants fold in float64 first, so {@code 1e38*1e38/1e38}
+   * is fine); a non-constant divided by a constant zero is a warning.
+   */
   private Node expr(Ast.Expr e, Context ctx, Map<String, Node> params) {
+    var x = lower(e, ctx, params);
+    if (x == null) {
+      return null;
+    }
+    var value = constants.valueOf(x);
+    if (value != null) {
+      if (!Double.isFinite(value)) {
+        diags.report(DiagnosticCode.CONSTANT_NOT_FINITE, e.span(),
+            "this constant expression is " + (Double.isNaN(value) ? "undefined (NaN)" : value > 0 ? "+inf" : "-inf"),
+            Constants.why(x));
+        return null;
+      }
+      values.put(e, x);
+      return x;
+    }
+    for (var child : children(e)) {
+      if (!inFloat32(child)) {
+        return null;
+      }
+    }
+    if (e instanceof Ast.Binary b && b.op() == Ast.BinaryOperator.DIV
+        && constants.valueOf(values.get(b.right())) instanceof Double zero && zero == 0) {
+      diags.report(DiagnosticCode.DIVISION_BY_ZERO, b.right().span(), "division by a constant zero",
+          "the result is inf or NaN wherever it is used; divide by a value that cannot be 0, e.g. (x + eps)");
+    }
+    values.put(e, x);
+    return x;
+  }
+
+  /** The value an expression's parent or a declaration uses: a constant must fit float32 there. */
+  private boolean inFloat32(Ast.Expr e) {
+    var x = values.get(e);
+    var value = x == null ? null : constants.valueOf(x);
+    if (value != null && Math.abs(value) > Float.MAX_VALUE) {
+      diags.report(DiagnosticCode.CONSTANT_NOT_FINITE, e.span(),
+          "this constant expression is " + Constants.format(value) + ", past float32's range",
+          "the largest float32 is about 3.4e38; per-tensor and per-element values are float32");
+      return false;
+    }
+    return true;
+  }
+
+  /** {@link #expr} for a whole declaration or statement value: its constant must fit float32 too. */
+  private Node rootExpr(Ast.Expr e, Context ctx, Map<String, Node> params) {
+    var x = expr(e, ctx, params);
+    return x != null && inFloat32(e) ? x : null;
+  }
+
+  private static List<Ast.Expr> children(Ast.Expr e) {
+    return switch (e) {
+      case Ast.Number n -> List.of();
+      case Ast.Bool b -> List.of();
+      case Ast.Name n -> List.of();
+      case Ast.Unary u -> List.of(u.operand());
+      case Ast.Binary b -> List.of(b.left(), b.right());
+      case Ast.Ternary t -> List.of(t.cond(), t.then(), t.otherwise());
+      case Ast.Call c -> c.args();
+    };
+  }
+
+  /** Float64 values of the constant nodes made so far (literals and folds of literals only). */
+  private final Constants constants = new Constants();
+  /** What each checked expression lowered to, for its parent's checks. */
+  private final Map<Ast.Expr, Node> values = new java.util.IdentityHashMap<>();
+
+  private Node lower(Ast.Expr e, Context ctx, Map<String, Node> params) {
     return switch (e) {
       case Ast.Number n -> {
+        if (n.value() == 0 && Constants.hasNonZeroDigit(n.text())) {
+          diags.report(DiagnosticCode.NUMBER_RANGE, n.span(), "'" + n.text() + "' is 0 in float32",
+              "the smallest float32 above 0 is about 1.4e-45; write 0 if zero is meant");
+          yield null;
+        }
         if (Double.isInfinite(n.value()) || Math.abs(n.value()) > Float.MAX_VALUE) {
           diags.report(DiagnosticCode.NUMBER_RANGE, n.span(), "'" + n.text() + "' does not fit in float32",
               "the largest float32 is about 3.4e38");

@@ -1,5 +1,10 @@
 package dev.optc.compiler.testing;
 
+import dev.optc.compiler.diag.DiagnosticCode;
+import dev.optc.compiler.diag.Diagnostics;
+import dev.optc.compiler.diag.SourceFile;
+import dev.optc.compiler.frontend.Checker;
+import dev.optc.compiler.frontend.SyntaxParser;
 import dev.optc.compiler.ir.Interpreter;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
@@ -35,8 +40,24 @@ public final class RandomPrograms {
     return generate(new Random(seed));
   }
 
+  /**
+   * A random program. Unguarded operations over literals alone can fold to inf or NaN ({@code log(0)},
+   * {@code (10 ^ 10) ^ 10}), which the checker rejects (E004, tested by the diagnostics corpus); such a
+   * draw is replaced by the next one, so every program returned is valid.
+   */
   public static String generate(Random random) {
-    return new RandomPrograms(random).program();
+    for (int tries = 0; ; tries++) {
+      var source = new RandomPrograms(random).program();
+      if (tries == 100 || !foldsToANonFiniteConstant(source)) {
+        return source;
+      }
+    }
+  }
+
+  private static boolean foldsToANonFiniteConstant(String source) {
+    var diags = new Diagnostics();
+    Checker.check(SyntaxParser.parse(SourceFile.of("random.opt", source), diags), diags);
+    return diags.sorted().stream().anyMatch(d -> d.code() == DiagnosticCode.CONSTANT_NOT_FINITE);
   }
 
   // ---------------------------------------------------------------- random inputs
