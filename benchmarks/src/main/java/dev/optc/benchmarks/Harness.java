@@ -67,14 +67,23 @@ public final class Harness {
       if (optimizers.isEmpty()) {
         throw new OptcException("no optimizer to benchmark");
       }
-      if (warmup < 0) {
-        throw new OptcException("--warmup must be at least 0, not " + warmup);
+      checkSamples(warmup, repeats);
+      JavaBackend.checkThreads(threads, "--threads");
+    }
+
+    /**
+     * The most warm-up or timed samples a row takes: each sample is kept (and retaken under contention),
+     * and ten thousand already take hours at the smallest sample length.
+     */
+    public static final int MAX_SAMPLES = 10_000;
+
+    /** Sample counts a user gave: warm-up 0 to {@link #MAX_SAMPLES}, repeats 1 to it, or a one-line error. */
+    public static void checkSamples(int warmup, int repeats) {
+      if (warmup < 0 || warmup > MAX_SAMPLES) {
+        throw new OptcException("--warmup must be between 0 and " + MAX_SAMPLES + ", not " + warmup);
       }
-      if (repeats < 1) {
-        throw new OptcException("--repeats must be at least 1, not " + repeats);
-      }
-      if (threads < 1) {
-        throw new OptcException("--threads must be at least 1, not " + threads);
+      if (repeats < 1 || repeats > MAX_SAMPLES) {
+        throw new OptcException("--repeats must be between 1 and " + MAX_SAMPLES + ", not " + repeats);
       }
     }
   }

@@ -9,6 +9,7 @@ import dev.optc.compiler.plan.Fusion;
 import dev.optc.runtime.AtomicFiles;
 import dev.optc.runtime.Backend;
 import dev.optc.runtime.OptcException;
+import dev.optc.runtime.java.JavaBackend;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,10 +65,10 @@ final class BenchCommand implements Callable<Integer> {
       description = "Threads of the java backend, the Java copy floor and torch (default: all cores).")
   Integer threads;
 
-  @Option(names = "--warmup", defaultValue = "2", paramLabel = "W", description = "Warm-up samples (default 2).")
+  @Option(names = "--warmup", defaultValue = "2", paramLabel = "W", description = "Warm-up samples (default 2, at most 10000).")
   int warmup;
 
-  @Option(names = "--repeats", defaultValue = "5", paramLabel = "R", description = "Timed samples (default 5).")
+  @Option(names = "--repeats", defaultValue = "5", paramLabel = "R", description = "Timed samples (default 5, at most 10000).")
   int repeats;
 
   @Option(names = "--min-sample", defaultValue = "0.05", paramLabel = "SECONDS",
@@ -103,16 +104,9 @@ final class BenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws CompileException, IOException {
     var out = spec.commandLine().getOut();
-    int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
-    if (n < 1) {
-      throw new OptcException("--threads must be at least 1, not " + n);
-    }
-    if (warmup < 0) {
-      throw new OptcException("--warmup must be at least 0, not " + warmup);
-    }
-    if (repeats < 1) {
-      throw new OptcException("--repeats must be at least 1, not " + repeats);
-    }
+    int n = threads == null ? Runtime.getRuntime().availableProcessors()
+        : JavaBackend.checkThreads(threads, "--threads");
+    Harness.Config.checkSamples(warmup, repeats);
     if (!(maxCpuWait >= 0 && maxCpuWait <= 100)) {
       throw new OptcException("--max-cpu-wait must be a percentage between 0 and 100, not " + maxCpuWait);
     }

@@ -8,6 +8,7 @@ import dev.optc.runtime.Optimizer;
 import dev.optc.runtime.OptcException;
 import dev.optc.runtime.Simulation;
 import dev.optc.runtime.io.Npy;
+import dev.optc.runtime.java.JavaBackend;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -85,10 +86,8 @@ final class SimulateCommand implements Callable<Integer> {
       }
     }
     var f = parseFusion(fusion);
-    int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
-    if (n < 1) {
-      throw new OptcException("--threads must be at least 1, not " + n);
-    }
+    int n = threads == null ? Runtime.getRuntime().availableProcessors()
+        : JavaBackend.checkThreads(threads, "--threads");
     Backend b = backend(backend, n);
     var loaded = common.load(opt, err);
     var program = metrics ? loaded.withStandardMetrics() : loaded;

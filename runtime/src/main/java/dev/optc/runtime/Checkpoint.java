@@ -33,6 +33,10 @@ import java.util.zip.CRC32;
  *   i64 CRC-32 of everything above
  * </pre>
  *
+ * Names are at most 65,535 bytes (UTF), checked before saving. Restoring also checks meaning, since a
+ * checksum can be recomputed: 0 <= t <= 2^53, and hyper values finite unless the program's default
+ * is not (the rule {@link Optimizer#setHyper} applies).
+ *
  * Saving writes a temporary file in the same directory, forces it to disk and renames it over the
  * target, so a crash leaves the old file or the new one, never half of one. Restoring reads and checks
  * the whole file (checksum, program, tensors, sizes) before it touches the optimizer.
@@ -40,10 +44,18 @@ import java.util.zip.CRC32;
 final class Checkpoint {
   private static final byte[] MAGIC = "OPTC-STATE".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   private static final int VERSION = 1;
+  /** The largest step counter a state file may hold: 2^53, past which t is not exact in float64. */
+  static final long MAX_STEP = 1L << 53;
+  /** The most bytes of one name (program, hyper, tensor, state) in the file: DataOutput's UTF limit. */
+  static final int MAX_NAME_BYTES = 65_535;
 
   private Checkpoint() {}
 
   static void save(Optimizer opt, Path path) {
+    checkName("the program name", opt.program().name());
+    opt.program().ir().hypers().forEach(h -> checkName("hyper name", h.name()));
+    opt.program().ir().states().forEach(s -> checkName("state name", s.name()));
+    opt.layout().tensors().forEach(t -> checkName("tensor name", t.name()));
     var bytes = new ByteArrayOutputStream();
     try (var out = new DataOutputStream(bytes)) {
       out.write(MAGIC);
@@ -91,6 +103,19 @@ final class Checkpoint {
     AtomicFiles.write(path, bytes.toByteArray());
   }
 
+  /** Names are stored as DataOutput UTF strings: at most 65,535 bytes each. */
+  static void checkName(String what, String name) {
+    long bytes = 0;
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      bytes += c >= 1 && c <= 0x7f ? 1 : c <= 0x7ff ? 2 : 3;
+    }
+    if (bytes > MAX_NAME_BYTES) {
+      throw new OptcException("cannot save a " + what + " of " + bytes + " bytes ('" + name.substring(0, 20)
+          + "...'): a state file holds names of at most " + MAX_NAME_BYTES + " bytes; use a shorter name");
+    }
+  }
+
   static void restore(Optimizer opt, Path path) {
     byte[] data;
     try {
@@ -130,6 +155,11 @@ final class Checkpoint {
             + " (" + program.hash().substring(0, 12) + "); restore it into the program that saved it");
       }
       t = in.readLong();
+      if (t < 0 || t > MAX_STEP) {
+        throw new OptcException(path + ": step counter t = " + t + " is " + (t < 0 ? "negative" : "past 2^53")
+            + "; a state file holds 0 <= t <= 2^53 (the step is exact in float64 up to there), so this one was "
+            + "not written by optc or was changed");
+      }
       int groups = in.readInt();
       if (groups != layout.groups()) {
         throw new OptcException(path + ": has " + groups + " parameter groups, this optimizer "
@@ -144,7 +174,13 @@ final class Checkpoint {
             throw new OptcException(path + ": sets hyper '" + h + "', which " + program.name()
                 + " does not have");
           }
-          o.put(h, in.readDouble());
+          double v = in.readDouble();
+          var problem = opt.checkHyperValue(h, v);
+          if (problem != null) {
+            throw new OptcException(path + ": sets hyper '" + h + "' = " + v + " in group " + g + ", but " + problem
+                + "; this file was not written by optc or was changed");
+          }
+          o.put(h, v);
         }
         overrides.add(o);
       }

@@ -307,8 +307,33 @@ public final class Optimizer implements AutoCloseable {
     if (group < 0 || group >= overrides.size()) {
       throw new OptcException("no parameter group " + group + " (there are " + overrides.size() + ")");
     }
+    var problem = checkHyperValue(name, value);
+    if (problem != null) {
+      throw new OptcException("hyper '" + name + "' = " + value + ": " + problem);
+    }
     overrides.get(group).put(name, value);
     resolved.set(group, null);
+  }
+
+  /**
+   * Why {@code value} cannot be hyper {@code name}'s, or null when it can: NaN and infinities only where
+   * the program's own default is not finite (a checkpoint's and a schedule's values are held to the same
+   * rule, so whatever can be set can be saved and restored).
+   */
+  String checkHyperValue(String name, double value) {
+    if (Double.isFinite(value)) {
+      return null;
+    }
+    var byName = new HashMap<String, Double>();
+    for (var h : program.ir().hypers()) {
+      double v = new HostUniforms(new HostUniforms.Env(byName::get, 0, 0, 0, 0, null, null, null))
+          .eval(h.defaultValue());
+      if (h.name().equals(name)) {
+        return Double.isFinite(v) ? "a hyper must be a finite number (its default is " + v + ")" : null;
+      }
+      byName.put(h.name(), v);
+    }
+    return null;
   }
 
   /** The value a hyper has in a group now. */

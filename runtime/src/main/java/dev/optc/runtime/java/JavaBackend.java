@@ -5,6 +5,7 @@ import dev.optc.compiler.plan.Fusion;
 import dev.optc.runtime.Backend;
 import dev.optc.runtime.Engine;
 import dev.optc.runtime.Layout;
+import dev.optc.runtime.OptcException;
 import dev.optc.runtime.OptProgram;
 
 /**
@@ -14,10 +15,23 @@ import dev.optc.runtime.OptProgram;
  */
 public record JavaBackend(JavaEmitter.Precision precision, int threads) implements Backend {
 
+  /**
+   * The most threads a Java engine takes: far more than any machine's cores, far fewer than a thread
+   * pool's own limit (32,767) or what the OS allows a process without tuning.
+   */
+  public static final int MAX_THREADS = 1024;
+
   public JavaBackend {
-    if (threads < 1) {
-      throw new IllegalArgumentException("threads must be at least 1, not " + threads);
+    checkThreads(threads, "threads");
+  }
+
+  /** A thread count a user gave under {@code flag}: 1 to {@link #MAX_THREADS}, or a one-line error. */
+  public static int checkThreads(int threads, String flag) {
+    if (threads < 1 || threads > MAX_THREADS) {
+      throw new OptcException(flag + " must be between 1 and " + MAX_THREADS + " (this machine has "
+          + Runtime.getRuntime().availableProcessors() + " cores), not " + threads);
     }
+    return threads;
   }
 
   /** float32, as many threads as the machine has cores. */
