@@ -238,8 +238,20 @@ public final class Optimizer implements AutoCloseable {
 
   /** Runs one step: {@code t} advances, every phase runs, metrics are reported. */
   public void step() {
+    // Schedules are evaluated and checked before anything changes: a schedule that gives NaN fails the
+    // step with t and every hyper as they were.
+    var scheduled = new LinkedHashMap<String, Double>();
+    schedules.forEach((h, f) -> {
+      double v = f.applyAsDouble(t + 1);
+      var problem = checkHyperValue(h, v);
+      if (problem != null) {
+        throw new OptcException("the schedule of hyper '" + h + "' gives " + v + " at step " + (t + 1) + ": "
+            + problem);
+      }
+      scheduled.put(h, v);
+    });
     t++;
-    schedules.forEach((h, f) -> setHyper(h, f.applyAsDouble(t)));
+    scheduled.forEach(this::setHyper);
     var n = layout.tensors().size();
     var hoisted = program.ir().hoisted();
     var uniforms = new double[n][];

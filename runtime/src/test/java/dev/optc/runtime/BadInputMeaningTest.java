@@ -121,6 +121,21 @@ class BadInputMeaningTest {
   }
 
   @Test
+  void aScheduleThatGivesNaNFailsTheStepAndChangesNothing() throws Exception {
+    var p = OptProgram.load("adam");
+    try (var opt = build(p, TENSORS, List.of(Map.of(), Map.of()), Fixtures.randomWeights(rnd, TENSORS))) {
+      run(opt, Fixtures.randomGrads(rnd, TENSORS, 2), 0, 2);
+      opt.schedule("lr", 1e-3, s -> s < 3 ? 1 : 0.0 / 0.0);
+      var before = Fixtures.snapshot(opt);
+      var e = assertThrows(OptcException.class, opt::step);
+      assertOneLine(e.getMessage());
+      assertTrue(e.getMessage().contains("step 3"), e.getMessage());
+      assertEquals(2, opt.t());
+      Fixtures.assertSameSnapshot(before, Fixtures.snapshot(opt), "a failed step changes nothing");
+    }
+  }
+
+  @Test
   void aHyperWhoseDefaultIsNotFiniteMayBeSetSo() throws Exception {
     // Not a constant expression (it reads a hyper), so the checker leaves it: its default is +inf.
     var p = Fixtures.compile("clipinf", """
