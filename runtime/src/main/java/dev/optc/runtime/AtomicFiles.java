@@ -117,6 +117,7 @@ public final class AtomicFiles {
     if (at.getFileName() == null) {
       throw fail(path, "is a directory");
     }
+    checkName(path, at);
     // The kernel's view first: it also follows /proc's magic links (/proc/self/fd/1 to a pipe or tty).
     try {
       var a = Files.readAttributes(at, BasicFileAttributes.class);
@@ -147,11 +148,7 @@ public final class AtomicFiles {
         throw fail(path, "not a regular file (a symbolic link to " + at + ")");
       }
     }
-    var name = at.getFileName().toString();
-    int bytes = name.getBytes(StandardCharsets.UTF_8).length;
-    if (bytes > NAME_MAX) {
-      throw fail(path, "the file name is " + bytes + " bytes long; file systems allow at most " + NAME_MAX);
-    }
+    var name = checkName(path, at);
     var dir = at.getParent();
     boolean viaLink = !at.equals(path.toAbsolutePath());
     Path realDir;
@@ -183,6 +180,16 @@ public final class AtomicFiles {
       throw fail(path, "directory " + dir + " is not writable");
     }
     return realDir.resolve(name);
+  }
+
+  /** The file name of {@code at}, if it fits in {@link #NAME_MAX} bytes. */
+  private static String checkName(Path path, Path at) {
+    var name = at.getFileName().toString();
+    int bytes = name.getBytes(StandardCharsets.UTF_8).length;
+    if (bytes > NAME_MAX) {
+      throw fail(path, "the file name is " + bytes + " bytes long; file systems allow at most " + NAME_MAX);
+    }
+    return name;
   }
 
   /**

@@ -85,9 +85,16 @@ public final class UserFiles {
       case AccessDeniedException _ -> "permission denied";
       case NotDirectoryException _ -> "not a directory";
       case EOFException _ -> "unexpected end of file";
-      case FileSystemException x when x.getReason() != null -> x.getReason().toLowerCase(java.util.Locale.ROOT);
-      default -> Objects.requireNonNullElse(e.getMessage(), e.getClass().getSimpleName()).replace('\n', ' ');
+      case FileSystemException x when x.getReason() != null -> decapitalize(x.getReason());
+      default -> decapitalize(Objects.requireNonNullElse(e.getMessage(), e.getClass().getSimpleName())
+          .replace('\n', ' '));
     };
+  }
+
+  /** "No space left on device" reads as a reason after a colon: "no space left on device". */
+  private static String decapitalize(String s) {
+    return s.length() > 1 && Character.isUpperCase(s.charAt(0)) && Character.isLowerCase(s.charAt(1))
+        ? Character.toLowerCase(s.charAt(0)) + s.substring(1) : s;
   }
 
   /**
