@@ -238,8 +238,9 @@ final class BenchCommand implements Callable<Integer> {
       files.put("--plot", plot);
     }
     var inputs = new LinkedHashMap<String, Path>();
-    for (var opt : opts) {
-      OutputFiles.optInput(opt).forEach((k, v) -> inputs.put("OPT " + opt, v));
+    for (int i = 0; i < opts.size(); i++) {
+      var label = "OPT" + (opts.size() > 1 ? " #" + (i + 1) : "");
+      OutputFiles.optInput(opts.get(i)).forEach((k, v) -> inputs.put(label, v));
     }
     OutputFiles.check(inputs, files);
   }
