@@ -24,15 +24,20 @@ public final class Chart {
 
   /** Renders {@code report} and writes it to {@code path} atomically. */
   public static void writePng(Report report, Path path, String title) {
+    AtomicFiles.write(path, png(report, title));
+  }
+
+  /** The PNG's bytes, for a caller that writes it with other files as one ({@link AtomicFiles.Batch}). */
+  public static byte[] png(Report report, String title) {
     // No display is needed or wanted: draw into an image only.
     System.setProperty("java.awt.headless", "true");
     var chart = build(report, title);
     try {
       var out = new ByteArrayOutputStream();
       BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
-      AtomicFiles.write(path, out.toByteArray());
+      return out.toByteArray();
     } catch (IOException e) {
-      throw new OptcException(path + ": cannot render the chart (" + e.getMessage() + ")");
+      throw new OptcException("cannot render the chart (" + e.getMessage() + ")");
     }
   }
 

@@ -138,15 +138,19 @@ final class BenchCommand implements Callable<Integer> {
     out.print(report.table());
     out.print(LEGEND);
     out.flush();
-    if (json != null) {
-      AtomicFiles.write(json, report.json());
-    }
-    if (csv != null) {
-      AtomicFiles.write(csv, report.csv());
-    }
-    if (plot != null) {
-      Chart.writePng(report, plot, "optc bench: " + workload.name() + ", " + n + " threads, "
-          + report.machine().get("date"));
+    // All complete as temporaries before any is renamed: a failure leaves every file as it was.
+    try (var batch = new AtomicFiles.Batch()) {
+      if (json != null) {
+        batch.add(json, AtomicFiles.content(report.json()));
+      }
+      if (csv != null) {
+        batch.add(csv, AtomicFiles.content(report.csv()));
+      }
+      if (plot != null) {
+        batch.add(plot, AtomicFiles.content(Chart.png(report, "optc bench: " + workload.name() + ", " + n
+            + " threads, " + report.machine().get("date"))));
+      }
+      batch.commit();
     }
     return 0;
   }
@@ -227,24 +231,12 @@ final class BenchCommand implements Callable<Integer> {
       }
       files.put("--plot", plot);
     }
-    var distinct = new LinkedHashSet<Path>();
-    for (Map.Entry<String, Path> e : files.entrySet()) {
-      var path = e.getValue();
-      if (!distinct.add(path.toAbsolutePath().normalize())) {
-        throw new OptcException(e.getKey() + " " + path + ": another option writes the same file");
-      }
-      var parent = path.toAbsolutePath().getParent();
-      if (Files.isDirectory(path)) {
-        throw new OptcException(e.getKey() + " " + path + ": is a directory; give a file name");
-      }
-      if (parent == null || !Files.isDirectory(parent)) {
-        throw new OptcException(e.getKey() + " " + path + ": cannot write it: no such directory " + parent);
-      }
-      if (!Files.isWritable(parent)) {
-        throw new OptcException(e.getKey() + " " + path + ": cannot write it: directory " + parent
-            + " is not writable");
-      }
+    var inputs = new LinkedHashMap<String, Path>();
+    for (int i = 0; i < opts.size(); i++) {
+      var label = "OPT" + (opts.size() > 1 ? " #" + (i + 1) : "");
+      OutputFiles.optInput(opts.get(i)).forEach((k, v) -> inputs.put(label, v));
     }
+    OutputFiles.check(inputs, files);
   }
 
   /** The lines above the table: what was measured, where, when. */

@@ -7,9 +7,11 @@ import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.plan.Planner;
 import dev.optc.runtime.AtomicFiles;
 import dev.optc.runtime.OptcException;
+import dev.optc.runtime.UserFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -79,11 +81,7 @@ final class EmitCommand implements Callable<Integer> {
         return 0;
       }
       var name = program.name().replaceAll("[^A-Za-z0-9_]", "_") + (target == Target.opencl ? ".cl" : ".cu");
-      Files.createDirectories(output);
-      var path = output.resolve(name);
-      AtomicFiles.write(path, source);
-      spec.commandLine().getOut().println(path);
-      return 0;
+      return write(output, output.resolve(name), source);
     }
     var file = JavaEmitter.emit(plan, p);
     if (output == null) {
@@ -91,13 +89,22 @@ final class EmitCommand implements Callable<Integer> {
       spec.commandLine().getOut().flush();
       return 0;
     }
-    if (Files.exists(output) && !Files.isDirectory(output)) {
-      throw new OptcException(output + ": is not a directory");
-    }
     var dir = output.resolve(file.packageName().replace('.', '/'));
-    Files.createDirectories(dir);
-    var path = dir.resolve(file.typeSpec().name() + ".java");
-    AtomicFiles.write(path, file.toString());
+    return write(dir, dir.resolve(file.typeSpec().name() + ".java"), file.toString());
+  }
+
+  /** Writes {@code text} to {@code path}, making {@code dir} first; never over the .opt file it came from. */
+  private int write(Path dir, Path path, String text) {
+    if (Files.exists(output) && !Files.isDirectory(output)) {
+      throw new OptcException("-o " + output + ": is not a directory");
+    }
+    try {
+      Files.createDirectories(dir);
+    } catch (IOException e) {
+      throw new OptcException("-o " + output + ": cannot make directory " + dir + " (" + UserFiles.reason(e) + ")");
+    }
+    OutputFiles.check(OutputFiles.optInput(opt), Map.of("-o", path));
+    AtomicFiles.write(path, text);
     spec.commandLine().getOut().println(path);
     return 0;
   }

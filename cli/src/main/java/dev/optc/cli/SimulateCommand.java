@@ -2,6 +2,7 @@ package dev.optc.cli;
 
 import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.plan.Fusion;
+import dev.optc.runtime.AtomicFiles;
 import dev.optc.runtime.Backend;
 import dev.optc.runtime.BackendProvider;
 import dev.optc.runtime.Optimizer;
@@ -11,7 +12,6 @@ import dev.optc.runtime.io.Npy;
 import dev.optc.runtime.java.JavaBackend;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -78,13 +78,7 @@ final class SimulateCommand implements Callable<Integer> {
   public Integer call() throws CompileException, IOException {
     var err = spec.commandLine().getErr();
     var hypers = parseSets(sets);
-    checkWritable(out);
-    if (trajectory != null) {
-      checkWritable(trajectory);
-      if (trajectory.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
-        throw new OptcException("--out and --trajectory name the same file " + out);
-      }
-    }
+    checkFiles();
     var f = parseFusion(fusion);
     int n = threads == null ? Runtime.getRuntime().availableProcessors()
         : JavaBackend.checkThreads(threads, "--threads");
@@ -115,16 +109,13 @@ final class SimulateCommand implements Callable<Integer> {
     var result = Simulation.run(program, b, f, p.shape(), p.data(), g.data(), steps, hypers, trajectory != null,
         printer, progress);
     progress.done();
-    if (trajectory != null) {
-      Npy.write(trajectory, gs, result.trajectory());
-    }
-    try {
-      Npy.write(out, p.shape(), result.params());
-    } catch (IOException | RuntimeException e) {
+    // Both complete as temporaries before either is renamed: a failure leaves both files as they were.
+    try (var batch = new AtomicFiles.Batch()) {
       if (trajectory != null) {
-        Files.deleteIfExists(trajectory);
+        batch.add(trajectory, Npy.content(gs, result.trajectory()));
       }
-      throw e;
+      batch.add(out, Npy.content(p.shape(), result.params()));
+      batch.commit();
     }
     if (!common.quiet) {
       err.printf("simulate: %d step%s of %s over %d parameter%s %s (%s, fusion %s) in %.3f s; wrote %s%s%n",
@@ -181,18 +172,20 @@ final class SimulateCommand implements Callable<Integer> {
     return map;
   }
 
-  /** Fails before any work if a result could not be written there. */
-  static void checkWritable(Path path) {
-    var parent = path.toAbsolutePath().getParent();
-    if (Files.isDirectory(path)) {
-      throw new OptcException(path + ": is a directory; give a file name for the .npy output");
+  /**
+   * Fails before any work if a result could not be written where asked, or would replace an input or the
+   * other result (compared as files, through links).
+   */
+  private void checkFiles() {
+    var inputs = OutputFiles.optInput(opt);
+    inputs.put("--params", params);
+    inputs.put("--grads", grads);
+    var outputs = new LinkedHashMap<String, Path>();
+    outputs.put("--out", out);
+    if (trajectory != null) {
+      outputs.put("--trajectory", trajectory);
     }
-    if (parent == null || !Files.isDirectory(parent)) {
-      throw new OptcException(path + ": cannot write it: no such directory " + parent);
-    }
-    if (!Files.isWritable(parent)) {
-      throw new OptcException(path + ": cannot write it: directory " + parent + " is not writable");
-    }
+    OutputFiles.check(inputs, outputs);
   }
 
   static String shape(long[] s) {

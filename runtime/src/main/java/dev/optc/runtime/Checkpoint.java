@@ -8,8 +8,6 @@ import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -48,6 +46,8 @@ final class Checkpoint {
   static final long MAX_STEP = 1L << 53;
   /** The most bytes of one name (program, hyper, tensor, state) in the file: DataOutput's UTF limit. */
   static final int MAX_NAME_BYTES = 65_535;
+  /** The most one Java array (and so this reader) holds. */
+  private static final long MAX_BYTES = Integer.MAX_VALUE - 8;
 
   private Checkpoint() {}
 
@@ -117,14 +117,11 @@ final class Checkpoint {
   }
 
   static void restore(Optimizer opt, Path path) {
-    byte[] data;
-    try {
-      data = Files.readAllBytes(path);
-    } catch (NoSuchFileException e) {
+    if ("no such file".equals(UserFiles.notRegular(path))) {
       throw new OptcException(path + ": no such state file");
-    } catch (IOException e) {
-      throw new OptcException(path + ": cannot read it (" + e.getMessage() + ")");
     }
+    // A FIFO or device is refused unopened; a file is read up to its size, at most what one array holds.
+    byte[] data = UserFiles.readRegular(path, MAX_BYTES, "state file");
     if (data.length < MAGIC.length + 9 || !Arrays.equals(Arrays.copyOf(data, MAGIC.length), MAGIC)) {
       throw new OptcException(path + ": not an optc state file");
     }

@@ -22,6 +22,8 @@ import java.util.List;
  *     into the program that wrote it
  */
 public record OptProgram(SourceFile source, IrProgram ir, List<Diagnostic> warnings, String hash) {
+  /** 64 MiB: far above any real optimizer; a bigger file is a mistake, not a program to hold in memory. */
+  static final long MAX_SOURCE_BYTES = 64L << 20;
 
   /**
    * Compiles {@code opt}: an existing file path, or else a library name such as {@code adamw}.
@@ -39,18 +41,28 @@ public record OptProgram(SourceFile source, IrProgram ir, List<Diagnostic> warni
 
   /** The source of {@code opt}: a file when one exists at that path, otherwise a library optimizer. */
   public static SourceFile resolve(String opt) {
-    var path = Path.of(opt);
-    if (Files.isRegularFile(path)) {
+    if (opt.isEmpty()) {
+      throw new OptcException("'': an empty file name; give a .opt file or a library name");
+    }
+    // Anything at that path is the user's file, never a library fallback; only a regular one is read
+    // (a FIFO would block, /dev/zero never end).
+    var why = opt.indexOf('\0') >= 0 ? "no such file" : UserFiles.notRegular(Path.of(opt));
+    if (why == null) {
+      var path = Path.of(opt);
       try {
+        if (Files.size(path) > MAX_SOURCE_BYTES) {
+          throw new OptcException(opt + ": is " + Files.size(path) + " bytes; a .opt file may have at most "
+              + MAX_SOURCE_BYTES);
+        }
         return SourceFile.of(opt, Files.readString(path, StandardCharsets.UTF_8));
       } catch (MalformedInputException e) {
         throw new OptcException(opt + ": not UTF-8 text; save the .opt file as UTF-8");
       } catch (IOException e) {
-        throw new OptcException(opt + ": cannot read it (" + e.getMessage() + ")");
+        throw new OptcException(opt + ": cannot read it (" + UserFiles.reason(e) + ")");
       }
     }
-    if (Files.isDirectory(path)) {
-      throw new OptcException(opt + ": is a directory; give a .opt file or a library name");
+    if (!why.equals("no such file")) {
+      throw new OptcException(opt + ": " + why + "; give a .opt file or a library name");
     }
     return Library.source(opt).map(text -> SourceFile.of(opt + ".opt", text))
         .orElseThrow(() -> new OptcException(opt + ": no such file, and no library optimizer of that name "

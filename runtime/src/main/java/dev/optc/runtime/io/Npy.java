@@ -1,5 +1,8 @@
 package dev.optc.runtime.io;
 
+import dev.optc.runtime.AtomicFiles;
+import dev.optc.runtime.OptcException;
+import dev.optc.runtime.UserFiles;
 import java.io.IOException;
 import java.io.Serial;
 import java.math.BigInteger;
@@ -14,7 +17,6 @@ import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -24,7 +26,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Reader and writer for NumPy's {@code .npy} format (header versions 1.0, 2.0 and 3.0), as written
@@ -177,6 +178,11 @@ public final class Npy {
 
     private static FileChannel openForRead(Path path) throws NpyException {
         Objects.requireNonNull(path, "path");
+        // Opening a FIFO blocks until a writer comes, and a device streams forever: look before opening.
+        var why = UserFiles.notRegular(path);
+        if (why != null) {
+            throw new NpyException(path + ": " + why + (why.startsWith("cannot") ? "" : "; expected a .npy file"));
+        }
         try {
             return FileChannel.open(path, StandardOpenOption.READ);
         } catch (IOException e) {
@@ -480,8 +486,7 @@ public final class Npy {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(data, "data");
         checkShape(shape, data.length, path.toString());
-        writeAtomically(path, header("<f4", shape), data.length, Float.BYTES,
-                (chunk, first, count) -> chunk.asFloatBuffer().put(data, first, count));
+        writeAtomically(path, content(shape, data));
     }
 
     /** Writes {@code array} as little-endian float64, atomically. */
@@ -494,8 +499,8 @@ public final class Npy {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(data, "data");
         checkShape(shape, data.length, path.toString());
-        writeAtomically(path, header("<f8", shape), data.length, Double.BYTES,
-                (chunk, first, count) -> chunk.asDoubleBuffer().put(data, first, count));
+        writeAtomically(path, stream(header("<f8", shape), data.length, Double.BYTES,
+                (chunk, first, count) -> chunk.asDoubleBuffer().put(data, first, count)));
     }
 
     /**
@@ -538,53 +543,45 @@ public final class Npy {
     }
 
     /**
-     * Writes to a temporary file next to the target, forces it to disk, then renames it over the
-     * target. The rename is atomic within a directory, so a crash or error never leaves a partial
-     * target; the temporary file is removed on every failure path.
+     * The bytes {@link #write(Path, long[], float[])} writes, for a caller that writes several files as
+     * one ({@link AtomicFiles.Batch}): a simulation's result and trajectory are replaced together or not
+     * at all.
      */
-    private static void writeAtomically(Path path, byte[] header, int numel, int itemSize, ChunkSource source)
-            throws NpyException {
-        var target = path.toAbsolutePath();
-        var dir = target.getParent();
-        if (dir == null || target.getFileName() == null) {
-            throw new NpyException(path + ": cannot write: not a file path");
-        }
-        // Not Files.createTempFile: that creates mode 0600, and the renamed file would keep it.
-        var tmp = dir.resolve("." + target.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong())
-                + ".tmp");
-        boolean created = false;
-        boolean moved = false;
+    public static AtomicFiles.Content content(long[] shape, float[] data) {
+        Objects.requireNonNull(data, "data");
+        checkShape(shape, data.length, "Npy.content");
+        return stream(header("<f4", shape), data.length, Float.BYTES,
+                (chunk, first, count) -> chunk.asFloatBuffer().put(data, first, count));
+    }
+
+    /**
+     * Writes through {@link AtomicFiles}, the one writer of every optc file: a temporary next to the
+     * target, forced to disk, renamed over it; never over anything but a regular file.
+     */
+    private static void writeAtomically(Path path, AtomicFiles.Content content) throws NpyException {
         try {
-            try (var ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                created = true;
-                writeFully(ch, ByteBuffer.wrap(header));
-                int perChunk = CHUNK_BYTES / itemSize;
-                var buffer = ByteBuffer.allocateDirect((int) Math.min((long) numel * itemSize, CHUNK_BYTES))
-                        .order(ByteOrder.LITTLE_ENDIAN);
-                for (int done = 0; done < numel; ) {
-                    int count = Math.min(numel - done, perChunk);
-                    buffer.clear();
-                    source.fill(buffer, done, count); // writes through a typed view; buffer's position stays 0
-                    buffer.limit(count * itemSize);
-                    writeFully(ch, buffer);
-                    done += count;
-                }
-                ch.force(true); // data must be on disk before the rename makes it visible
-            }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            moved = true;
-        } catch (IOException e) {
-            String why = !Files.isDirectory(dir) ? "directory " + dir + " does not exist" : describe(e);
-            throw new NpyException(path + ": cannot write: " + why, e);
-        } finally {
-            if (created && !moved) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // Best effort: the original error is the one worth reporting.
-                }
-            }
+            AtomicFiles.write(path, content);
+        } catch (OptcException e) {
+            throw new NpyException(e.getMessage(), e);
         }
+    }
+
+    /** Streams the data through a buffer of {@link #CHUNK_BYTES}, so any array size needs no second full copy. */
+    private static AtomicFiles.Content stream(byte[] header, int numel, int itemSize, ChunkSource source) {
+        return ch -> {
+            writeFully(ch, ByteBuffer.wrap(header));
+            int perChunk = CHUNK_BYTES / itemSize;
+            var buffer = ByteBuffer.allocateDirect((int) Math.min((long) numel * itemSize, CHUNK_BYTES))
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            for (int done = 0; done < numel; ) {
+                int count = Math.min(numel - done, perChunk);
+                buffer.clear();
+                source.fill(buffer, done, count); // writes through a typed view; buffer's position stays 0
+                buffer.limit(count * itemSize);
+                writeFully(ch, buffer);
+                done += count;
+            }
+        };
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer buffer) throws IOException {
