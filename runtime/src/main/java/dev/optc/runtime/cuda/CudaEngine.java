@@ -98,6 +98,12 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
       return (int) Math.min(chunks, (long) perSm * device.multiprocessorCount());
     }
 
+    /** CUDA's kernel parameter limit (drivers from 12.1 allow 32 KiB on Volta and later; 4 KiB is safe). */
+    @Override
+    public long maxParameterBytes() {
+      return 4096;
+    }
+
     @Override
     public boolean aligned16(CuBuffer buffer) {
       return buffer.pointer() % 16 == 0;

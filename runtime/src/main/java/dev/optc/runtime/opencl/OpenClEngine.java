@@ -109,6 +109,13 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     }
 
     @Override
+    public long maxParameterBytes() {
+      // PoCL's CPU devices report 1,024 bytes but pass arguments in memory and take any number
+      // (2,002 buffers tested); a GPU driver's limit is real.
+      return device.type() == ClDevice.Type.CPU ? Long.MAX_VALUE : device.maxParameterSize();
+    }
+
+    @Override
     public int chunkGroups(ClKernel kernel, int chunks) {
       return Math.min(chunks, groups);
     }

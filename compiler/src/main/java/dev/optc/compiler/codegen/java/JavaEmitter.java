@@ -80,7 +80,7 @@ public final class JavaEmitter {
     this.program = plan.program();
     this.precision = precision;
     this.elem = precision == Precision.F32 ? TypeName.FLOAT : TypeName.DOUBLE;
-    this.statementOf = statements(program);
+    this.statementOf = ValueNames.statements(program);
     program.states().forEach(s -> states.put(s.name(), s));
     var names = new ArrayList<String>(List.of("w", "g"));
     program.states().forEach(s -> names.add(s.name()));
@@ -93,26 +93,6 @@ public final class JavaEmitter {
     }
   }
 
-  /**
-   * The DSL statement each value belongs to: the first binding whose value uses it. One walk over the
-   * whole graph (a node reached from an earlier binding is not walked again), so a program of thousands
-   * of statements that share values costs time linear in its size.
-   */
-  public static Map<Node, Integer> statements(IrProgram program) {
-    var statementOf = new HashMap<Node, Integer>();
-    var bindings = program.bindings();
-    var stack = new ArrayList<Node>();
-    for (int i = 0; i < bindings.size(); i++) {
-      stack.add(bindings.get(i).value());
-      while (!stack.isEmpty()) {
-        var n = stack.removeLast();
-        if (statementOf.putIfAbsent(n, i) == null) {
-          stack.addAll(n.inputs());
-        }
-      }
-    }
-    return statementOf;
-  }
 
   public static String className(IrProgram p, Precision precision) {
     var sb = new StringBuilder();
