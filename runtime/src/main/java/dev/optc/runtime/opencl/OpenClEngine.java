@@ -244,6 +244,11 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     }
   }
 
+  /** Forgets the programs built so far, so that the next engine goes to the disk cache (tests). */
+  public static void forgetPrograms() {
+    Ops.PROGRAMS.clear();
+  }
+
   static Path cacheDir() {
     return JavaSourceCompiler.cacheRoot().resolve("opencl");
   }

@@ -62,6 +62,11 @@ public final class JavaSourceCompiler {
     }
   }
 
+  /** Forgets the classes loaded so far, so that the next load goes to the disk cache (tests). */
+  public static void forgetLoaded() {
+    LOADED.clear();
+  }
+
   public static Class<?> load(JavaFile file) {
     var source = file.toString();
     var key = hash(source);
@@ -196,8 +201,15 @@ public final class JavaSourceCompiler {
     return cacheRoot().resolve("java");
   }
 
-  /** optc's cache folder, shared by every backend: {@code $OPTC_CACHE}, default {@code ~/.cache/optc}. */
+  /**
+   * optc's cache folder, shared by every backend: the system property {@code optc.cache} (tests), else
+   * {@code $OPTC_CACHE}, default {@code ~/.cache/optc}.
+   */
   public static Path cacheRoot() {
+    var property = System.getProperty("optc.cache");
+    if (property != null && !property.isBlank()) {
+      return Path.of(property);
+    }
     var env = System.getenv("OPTC_CACHE");
     return env != null && !env.isBlank() ? Path.of(env)
         : Path.of(System.getProperty("user.home"), ".cache", "optc");
