@@ -1,10 +1,17 @@
 package dev.optc.cli;
 
+import dev.optc.compiler.codegen.java.JavaSourceCompiler;
 import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.diag.InternalCompilerError;
 import dev.optc.runtime.OptcException;
 import dev.optc.runtime.io.Npy;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -102,12 +109,52 @@ public final class Main implements Runnable {
   }
 
   private static int internal(Throwable ex, PrintWriter err) {
-    err.println("optc: internal error: " + ex + " (this is a bug in optc, not in your program; please "
-        + "report it with the command line and files; OPTC_DEBUG=1 shows the stack trace)");
+    // One line on the terminal, whatever the exception carries; the rest goes to a saved report.
+    var first = ex.toString().lines().findFirst().orElse(ex.getClass().getName());
+    if (first.length() > 300) {
+      first = first.substring(0, 300) + "…";
+    }
+    err.println("optc: internal error: " + first + " (this is a bug in optc, not in your program; please "
+        + "report it with the command line, the files and " + saveReport(ex) + ")");
     if (System.getenv("OPTC_DEBUG") != null) {
       ex.printStackTrace(err);
     }
     return EXIT_INTERNAL;
+  }
+
+  /**
+   * Writes the exception, its stack trace and its details (a generated source, javac's output) to a new
+   * file under {@code $OPTC_CACHE/reports}, or the temp folder if that cannot be written; returns "the
+   * report PATH", or why there is none.
+   */
+  static String saveReport(Throwable ex) {
+    var text = new StringWriter();
+    try (var w = new PrintWriter(text)) {
+      w.println(new Version().getVersion()[0]);
+      w.println("command: " + ProcessHandle.current().info().commandLine().orElse("(unknown)"));
+      w.println();
+      ex.printStackTrace(w);
+      for (var t = ex; t != null; t = t.getCause()) {
+        if (t instanceof InternalCompilerError ice && ice.details() != null) {
+          w.println();
+          w.println(ice.details());
+        }
+      }
+    }
+    var bytes = text.toString().getBytes(StandardCharsets.UTF_8);
+    String why = null;
+    for (var dir : List.of(JavaSourceCompiler.cacheRoot().resolve("reports"),
+        Path.of(System.getProperty("java.io.tmpdir")))) {
+      try {
+        Files.createDirectories(dir);
+        var file = Files.createTempFile(dir, "optc-internal-error-", ".txt");
+        Files.write(file, bytes);
+        return "the report " + file.toAbsolutePath();
+      } catch (IOException | RuntimeException e) {
+        why = e.getMessage();
+      }
+    }
+    return "no report (it could not be saved: " + why + ")";
   }
 
   static final class Version implements CommandLine.IVersionProvider {

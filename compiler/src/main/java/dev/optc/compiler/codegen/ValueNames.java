@@ -2,8 +2,12 @@ package dev.optc.compiler.codegen;
 
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Node;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Readable names for the values of generated code, shared by every backend: a buffer's value at the
@@ -15,6 +19,7 @@ public final class ValueNames {
   private final IrProgram program;
   private final Map<Node, String> bindingTarget = new HashMap<>();
   private final Map<String, Integer> versions = new HashMap<>();
+  private final Set<String> buffers = new HashSet<>();
   private int temporaries;
 
   public ValueNames(IrProgram program) {
@@ -22,6 +27,29 @@ public final class ValueNames {
     for (var b : program.bindings()) {
       bindingTarget.putIfAbsent(b.value(), b.target());
     }
+    buffers.addAll(List.of("w", "g"));
+    program.states().forEach(s -> buffers.add(s.name()));
+  }
+
+  /**
+   * The DSL statement each value belongs to: the first binding whose value uses it. One walk over the
+   * whole graph (a node reached from an earlier binding is not walked again), so a program of thousands
+   * of statements that share values costs time linear in its size.
+   */
+  public static Map<Node, Integer> statements(IrProgram program) {
+    var statementOf = new HashMap<Node, Integer>();
+    var bindings = program.bindings();
+    var stack = new ArrayList<Node>();
+    for (int i = 0; i < bindings.size(); i++) {
+      stack.add(bindings.get(i).value());
+      while (!stack.isEmpty()) {
+        var n = stack.removeLast();
+        if (statementOf.putIfAbsent(n, i) == null) {
+          stack.addAll(n.inputs());
+        }
+      }
+    }
+    return statementOf;
   }
 
   /** The suggested name of {@code n}; call once per node and phase, in emission order. */
@@ -35,8 +63,7 @@ public final class ValueNames {
         if (target == null) {
           yield "v" + (++temporaries);
         }
-        boolean buffer = target.equals("w") || target.equals("g")
-            || program.states().stream().anyMatch(s -> s.name().equals(target));
+        boolean buffer = buffers.contains(target);
         int v = versions.merge(target, 1, Integer::sum);
         yield buffer ? target + "_" + v : (v == 1 ? target : target + "_" + v);
       }

@@ -7,11 +7,24 @@ package dev.optc.compiler.diag;
 public final class InternalCompilerError extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
+  /** What a bug report needs beyond the message (a generated source, a tool's output); may be null. */
+  private final String details;
+
   public InternalCompilerError(String message) {
-    super(message);
+    this(message, null, null);
   }
 
   public InternalCompilerError(String message, Throwable cause) {
+    this(message, cause, null);
+  }
+
+  /** @param details long text for the saved report, never printed on the terminal */
+  public InternalCompilerError(String message, Throwable cause, String details) {
     super(message, cause);
+    this.details = details;
+  }
+
+  public String details() {
+    return details;
   }
 }

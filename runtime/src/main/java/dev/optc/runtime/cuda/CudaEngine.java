@@ -1,5 +1,6 @@
 package dev.optc.runtime.cuda;
 
+import dev.optc.compiler.codegen.CacheEntry;
 import dev.optc.compiler.codegen.c.Dialect;
 import dev.optc.compiler.codegen.java.JavaSourceCompiler;
 import dev.optc.compiler.plan.Fusion;
@@ -12,6 +13,7 @@ import dev.optc.runtime.device.DeviceOps;
 import dev.optc.runtime.device.KernelEngine;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,8 +24,8 @@ import java.util.regex.Pattern;
 /**
  * The CUDA engine: {@link KernelEngine} over the driver API, kernels compiled by NVRTC with
  * {@code --fmad=false} (the Java reference's exact float32 arithmetic) for the device's architecture.
- * PTX is cached in memory and on disk ({@code $OPTC_CACHE/cuda}), keyed by source, device, driver and
- * options.
+ * PTX is cached in memory and on disk ({@code $OPTC_CACHE/cuda}, checked {@link CacheEntry}s), keyed by
+ * source, device, driver and options.
  */
 public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
 
@@ -96,6 +98,12 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
       return (int) Math.min(chunks, (long) perSm * device.multiprocessorCount());
     }
 
+    /** CUDA's kernel parameter limit (drivers from 12.1 allow 32 KiB on Volta and later; 4 KiB is safe). */
+    @Override
+    public long maxParameterBytes() {
+      return 4096;
+    }
+
     @Override
     public boolean aligned16(CuBuffer buffer) {
       return buffer.pointer() % 16 == 0;
@@ -134,12 +142,8 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
           + Cuda.driverVersion() + "\n" + Nvrtc.version() + "\n" + options);
       var ptx = PTX.get(key);
       var file = cacheDir().resolve(key + ".ptx");
-      if (ptx == null && Files.isRegularFile(file)) {
-        try {
-          ptx = Files.readString(file);
-        } catch (IOException e) {
-          ptx = null;
-        }
+      if (ptx == null) {
+        ptx = CacheEntry.read(file).map(b -> new String(b, StandardCharsets.UTF_8)).orElse(null);
       }
       if (ptx == null) {
         try {
@@ -150,7 +154,7 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
         }
         try {
           Files.createDirectories(file.getParent());
-          AtomicFiles.write(file, ptx);
+          AtomicFiles.write(file, CacheEntry.encode(ptx.getBytes(StandardCharsets.UTF_8)));
         } catch (IOException | RuntimeException e) {
           // The disk cache is best effort.
         }

@@ -34,6 +34,14 @@ public interface DeviceOps<B, K> {
     return chunks;
   }
 
+  /**
+   * The most bytes of arguments one kernel may take (pointers count 8, ints 4): CUDA's 4 KiB,
+   * OpenCL's {@code CL_DEVICE_MAX_PARAMETER_SIZE}; unlimited where the driver passes them in memory.
+   */
+  default long maxParameterBytes() {
+    return Long.MAX_VALUE;
+  }
+
   /** Whether {@code buffer} starts at a 16-byte boundary (quad kernels then use 16-byte accesses). */
   default boolean aligned16(B buffer) {
     return true;

@@ -60,6 +60,7 @@ public class KernelEngine<B, K> implements Engine {
     this.source = CEmitter.emit(plan, ops.dialect(), ops.localSize(), ops.doubleAccumulation(),
         ops.vectorize());
     try {
+      checkParameterSize(program);
       ops.build(source.source());
       allocateAll(program);
       for (var phase : plan.phases()) {
@@ -73,6 +74,46 @@ public class KernelEngine<B, K> implements Engine {
     } catch (RuntimeException e) {
       close();
       throw e;
+    }
+  }
+
+  /**
+   * Refuses, before building anything, a kernel whose arguments exceed what the device takes: each
+   * buffer a phase touches is one pointer argument, so a phase over thousands of states can pass CUDA's
+   * 4 KiB. (PoCL on the CPU says 1,024 bytes but takes any number; it is not limited here.)
+   */
+  private void checkParameterSize(OptProgram program) {
+    long limit = ops.maxParameterBytes();
+    for (var k : source.kernels()) {
+      long bytes = 0;
+      int buffers = 0;
+      for (var arg : k.args()) {
+        bytes += switch (arg) {
+          case CEmitter.Arg.UniformCount n -> 4;
+          case CEmitter.Arg.ChunkSize n -> 4;
+          case CEmitter.Arg.ChunkCount n -> 4;
+          case CEmitter.Arg.VectorAccess v -> 4;
+          case CEmitter.Arg.SegmentCount n -> 4;
+          case CEmitter.Arg.GroupCount n -> 4;
+          case CEmitter.Arg.LineCount n -> 4;
+          case CEmitter.Arg.Chunks c -> 8;
+          case CEmitter.Arg.Segments s -> 8;
+          case CEmitter.Arg.Uniforms u -> 8;
+          case CEmitter.Arg.SegmentChunks c -> 8;
+          case CEmitter.Arg.GroupSegments g -> 8;
+          case CEmitter.Arg.Reduced r -> 8;
+          case CEmitter.Arg.Partials p -> 8;
+          case CEmitter.Arg.Buffer b -> {
+            buffers++;
+            yield 8;
+          }
+        };
+      }
+      if (bytes > limit) {
+        throw new OptcException(program.name() + ": kernel " + k.name() + " takes " + bytes + " bytes of "
+            + "arguments (" + buffers + " buffers), more than this device's " + limit + "; use --fusion "
+            + "statement or none, or the java or opencl backend on the CPU");
+      }
     }
   }
 

@@ -59,6 +59,7 @@ public final class ClDevice {
   private final long maxWorkGroupSize;
   private final long globalMemSize;
   private final long maxMemAllocSize;
+  private final long maxParameterSize;
   private final long localMemSize;
   private final int preferredVectorWidthFloat;
   private final Set<String> extensions;
@@ -76,6 +77,7 @@ public final class ClDevice {
     this.maxWorkGroupSize = ulong(ClRaw.CL_DEVICE_MAX_WORK_GROUP_SIZE, "max work-group size");
     this.globalMemSize = ulong(ClRaw.CL_DEVICE_GLOBAL_MEM_SIZE, "global memory size");
     this.maxMemAllocSize = ulong(ClRaw.CL_DEVICE_MAX_MEM_ALLOC_SIZE, "max allocation size");
+    this.maxParameterSize = ulong(ClRaw.CL_DEVICE_MAX_PARAMETER_SIZE, "max parameter size");
     this.localMemSize = ulong(ClRaw.CL_DEVICE_LOCAL_MEM_SIZE, "local memory size");
     this.preferredVectorWidthFloat = uint(ClRaw.CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, "float vector width");
     this.extensions = Arrays.stream(string(ClRaw.CL_DEVICE_EXTENSIONS, "extensions").split("\\s+"))
@@ -174,6 +176,11 @@ public final class ClDevice {
   /** The largest single buffer the device accepts ({@code CL_DEVICE_MAX_MEM_ALLOC_SIZE}). */
   public long maxMemAllocSize() {
     return maxMemAllocSize;
+  }
+
+  /** The most bytes of arguments a kernel may take ({@code CL_DEVICE_MAX_PARAMETER_SIZE}, 1,024 at least). */
+  public long maxParameterSize() {
+    return maxParameterSize;
   }
 
   public long localMemSize() {

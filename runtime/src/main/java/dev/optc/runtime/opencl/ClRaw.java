@@ -60,6 +60,7 @@ public final class ClRaw {
   public static final int CL_DEVICE_MAX_WORK_GROUP_SIZE = 0x1004;
   public static final int CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT = 0x100A;
   public static final int CL_DEVICE_MAX_MEM_ALLOC_SIZE = 0x1010;
+  public static final int CL_DEVICE_MAX_PARAMETER_SIZE = 0x1017;
   public static final int CL_DEVICE_GLOBAL_MEM_SIZE = 0x101F;
   public static final int CL_DEVICE_LOCAL_MEM_SIZE = 0x1023;
   public static final int CL_DEVICE_NAME = 0x102B;

@@ -1,5 +1,6 @@
 package dev.optc.runtime.opencl;
 
+import dev.optc.compiler.codegen.CacheEntry;
 import dev.optc.compiler.codegen.c.Dialect;
 import dev.optc.compiler.codegen.java.JavaSourceCompiler;
 import dev.optc.compiler.plan.Fusion;
@@ -21,7 +22,8 @@ import java.util.regex.Pattern;
 
 /**
  * The OpenCL engine: {@link KernelEngine} over the ICD loader. Programs are cached in memory and on disk
- * ({@code $OPTC_CACHE/opencl}), keyed by source, device, driver and build options; kernels are built
+ * ({@code $OPTC_CACHE/opencl}, checked {@link CacheEntry}s), keyed by source, device, driver and build
+ * options; kernels are built
  * without fma contraction and with correctly rounded division and square root, so that their arithmetic
  * is the Java reference's.
  */
@@ -107,6 +109,13 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     }
 
     @Override
+    public long maxParameterBytes() {
+      // PoCL's CPU devices report 1,024 bytes but pass arguments in memory and take any number
+      // (2,002 buffers tested); a GPU driver's limit is real.
+      return device.type() == ClDevice.Type.CPU ? Long.MAX_VALUE : device.maxParameterSize();
+    }
+
+    @Override
     public int chunkGroups(ClKernel kernel, int chunks) {
       return Math.min(chunks, groups);
     }
@@ -181,18 +190,20 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
       }
       var file = cacheDir().resolve(key + ".bin");
       ClProgram built = null;
-      if (Files.isRegularFile(file)) {
+      // Checked before the driver sees it: a truncated binary crashes some drivers (PoCL: SIGSEGV).
+      var binary = CacheEntry.read(file);
+      if (binary.isPresent()) {
         try {
-          built = context.loadProgram(Files.readAllBytes(file), options);
-        } catch (IOException | RuntimeException e) {
-          built = null;
+          built = context.loadProgram(binary.get(), options);
+        } catch (RuntimeException e) {
+          CacheEntry.drop(file, "the driver refused it: " + e);
         }
       }
       if (built == null) {
         built = context.buildProgram(source, options);
         try {
           Files.createDirectories(file.getParent());
-          AtomicFiles.write(file, built.binary());
+          AtomicFiles.write(file, CacheEntry.encode(built.binary()));
         } catch (IOException | RuntimeException e) {
           // The disk cache is best effort.
         }
@@ -231,6 +242,11 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     public void finish() {
       queue.finish();
     }
+  }
+
+  /** Forgets the programs built so far, so that the next engine goes to the disk cache (tests). */
+  public static void forgetPrograms() {
+    Ops.PROGRAMS.clear();
   }
 
   static Path cacheDir() {

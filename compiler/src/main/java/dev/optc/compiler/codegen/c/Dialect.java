@@ -113,8 +113,13 @@ public record Dialect(
 
   /** A pointer parameter: {@code __global float* restrict name} or {@code float* __restrict__ name}. */
   String pointer(String type, boolean readOnly, String name) {
+    return pointer(type, readOnly, name, true);
+  }
+
+  /** A pointer parameter, without the restrict qualifier when {@code restricted} is false. */
+  String pointer(String type, boolean readOnly, String name, boolean restricted) {
     var q = global.isEmpty() ? "" : global + " ";
-    return q + (readOnly ? "const " : "") + type + "* " + restrict + " " + name;
+    return q + (readOnly ? "const " : "") + type + "* " + (restricted ? restrict + " " : "") + name;
   }
 
   String math(String fn) {

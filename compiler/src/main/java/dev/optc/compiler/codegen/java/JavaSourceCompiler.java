@@ -1,21 +1,26 @@
 package dev.optc.compiler.codegen.java;
 
 import com.palantir.javapoet.JavaFile;
+import dev.optc.compiler.codegen.CacheEntry;
 import dev.optc.compiler.diag.InternalCompilerError;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import javax.tools.FileObject;
 import javax.tools.ForwardingJavaFileManager;
@@ -26,10 +31,10 @@ import javax.tools.ToolProvider;
 
 /**
  * Compiles generated Java in memory with javax.tools and loads it. Results are cached by the hash of the
- * source: in memory for the life of the process, and as class bytes on disk under
- * {@code $OPTC_CACHE/java} (default {@code ~/.cache/optc/java}) so that the CLI does not run javac for a
- * program it has compiled before. The disk cache is best effort: a missing or unwritable directory only
- * costs a compile.
+ * source: in memory for the life of the process, and as class bytes on disk, one checked
+ * {@link CacheEntry} per source under {@code $OPTC_CACHE/java} (default {@code ~/.cache/optc/java}), so
+ * that the CLI does not run javac for a program it has compiled before. The disk cache is best effort: a
+ * missing or unwritable directory only costs a compile, a damaged entry a warning and a compile.
  */
 public final class JavaSourceCompiler {
   private static final Map<String, Class<?>> LOADED = new ConcurrentHashMap<>();
@@ -57,6 +62,11 @@ public final class JavaSourceCompiler {
     }
   }
 
+  /** Forgets the classes loaded so far, so that the next load goes to the disk cache (tests). */
+  public static void forgetLoaded() {
+    LOADED.clear();
+  }
+
   public static Class<?> load(JavaFile file) {
     var source = file.toString();
     var key = hash(source);
@@ -65,19 +75,74 @@ public final class JavaSourceCompiler {
 
   private static Class<?> define(JavaFile file, String source, String key) {
     var binaryName = file.packageName() + "." + file.typeSpec().name();
-    var dir = cacheDir();
-    Map<String, byte[]> classes = dir == null ? null : readCached(dir.resolve(key));
-    if (classes == null) {
-      classes = compile(binaryName, source);
-      if (dir != null) {
-        writeCached(dir.resolve(key), classes);
+    var entry = cacheDir().resolve(key + ".classes");
+    var payload = CacheEntry.read(entry);
+    var cached = payload.map(JavaSourceCompiler::unpack);
+    if (payload.isPresent() && cached.isEmpty()) {
+      CacheEntry.drop(entry, "not a list of classes");
+    }
+    if (cached.isPresent()) {
+      try {
+        return defineAll(cached.get(), binaryName);
+      } catch (LinkageError | ClassNotFoundException e) {
+        // Checked bytes that still do not load (written by a different JDK, say): not trusted either.
+        CacheEntry.drop(entry, e.toString());
       }
     }
-    var loader = new BytesClassLoader(classes, JavaStep.class.getClassLoader());
+    var classes = compile(binaryName, source);
+    CacheEntry.write(entry, pack(classes));
     try {
-      return loader.loadClass(binaryName);
+      return defineAll(classes, binaryName);
     } catch (ClassNotFoundException e) {
       throw new InternalCompilerError("generated class " + binaryName + " did not load", e);
+    }
+  }
+
+  private static Class<?> defineAll(Map<String, byte[]> classes, String binaryName) throws ClassNotFoundException {
+    var loader = new BytesClassLoader(classes, JavaStep.class.getClassLoader());
+    var type = loader.loadClass(binaryName);
+    // Define the nested classes too, so that a bad one shows up here and not in the middle of a step.
+    for (var name : classes.keySet()) {
+      loader.loadClass(name);
+    }
+    return type;
+  }
+
+  /** A cache entry's payload: the number of classes, then each one's binary name, length and bytes. */
+  static byte[] pack(Map<String, byte[]> classes) {
+    var bytes = new ByteArrayOutputStream();
+    try (var out = new DataOutputStream(bytes)) {
+      out.writeInt(classes.size());
+      for (var name : new TreeSet<>(classes.keySet())) {
+        out.writeUTF(name);
+        out.writeInt(classes.get(name).length);
+        out.write(classes.get(name));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return bytes.toByteArray();
+  }
+
+  /** The classes of a payload {@link #pack} wrote; null if it is not one. */
+  static Map<String, byte[]> unpack(byte[] payload) {
+    try (var in = new DataInputStream(new ByteArrayInputStream(payload))) {
+      int n = in.readInt();
+      if (n <= 0 || n > 10_000) {
+        return null;
+      }
+      var classes = new HashMap<String, byte[]>();
+      for (int i = 0; i < n; i++) {
+        var name = in.readUTF();
+        int length = in.readInt();
+        if (length < 0 || length > in.available()) {
+          return null;
+        }
+        classes.put(name, in.readNBytes(length));
+      }
+      return in.available() == 0 ? classes : null;
+    } catch (IOException e) {
+      return null;
     }
   }
 
@@ -119,7 +184,12 @@ public final class JavaSourceCompiler {
           System.getProperty("java.class.path"));
       var ok = javac.getTask(errors, manager, null, options, null, List.of(unit)).call();
       if (!ok) {
-        throw new InternalCompilerError("generated Java did not compile:\n" + errors + "\n" + source);
+        // One line for the terminal; javac's whole output and the source go to the saved report.
+        var first = errors.toString().lines().filter(l -> l.contains("error")).findFirst()
+            .orElse("javac failed").strip();
+        throw new InternalCompilerError("generated Java (" + binaryName + ", " + source.lines().count()
+            + " lines) did not compile: " + first, null,
+            "javac output:\n" + errors + "\ngenerated source:\n" + source);
       }
     } catch (IOException e) {
       throw new InternalCompilerError("in-memory compilation failed", e);
@@ -131,53 +201,18 @@ public final class JavaSourceCompiler {
     return cacheRoot().resolve("java");
   }
 
-  /** optc's cache folder, shared by every backend: {@code $OPTC_CACHE}, default {@code ~/.cache/optc}. */
+  /**
+   * optc's cache folder, shared by every backend: the system property {@code optc.cache} (tests), else
+   * {@code $OPTC_CACHE}, default {@code ~/.cache/optc}.
+   */
   public static Path cacheRoot() {
+    var property = System.getProperty("optc.cache");
+    if (property != null && !property.isBlank()) {
+      return Path.of(property);
+    }
     var env = System.getenv("OPTC_CACHE");
     return env != null && !env.isBlank() ? Path.of(env)
         : Path.of(System.getProperty("user.home"), ".cache", "optc");
-  }
-
-  private static Map<String, byte[]> readCached(Path dir) {
-    try (var files = Files.list(dir)) {
-      var map = new ConcurrentHashMap<String, byte[]>();
-      for (var f : files.toList()) {
-        var name = f.getFileName().toString();
-        if (name.endsWith(".class")) {
-          map.put(name.substring(0, name.length() - 6), Files.readAllBytes(f));
-        }
-      }
-      return map.isEmpty() ? null : map;
-    } catch (IOException e) {
-      return null;
-    }
-  }
-
-  /** Writes into a temporary directory and renames it, so a reader never sees half a cache entry. */
-  private static void writeCached(Path dir, Map<String, byte[]> classes) {
-    Path tmp = null;
-    try {
-      Files.createDirectories(dir.getParent());
-      tmp = Files.createTempDirectory(dir.getParent(), ".tmp-");
-      for (var e : classes.entrySet()) {
-        Files.write(tmp.resolve(e.getKey() + ".class"), e.getValue());
-      }
-      Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-      tmp = null;
-    } catch (IOException | RuntimeException e) {
-      // Best effort: another process may have written it first, or the cache is read-only.
-    } finally {
-      if (tmp != null) {
-        try (var files = Files.list(tmp)) {
-          for (var f : files.toList()) {
-            Files.deleteIfExists(f);
-          }
-          Files.deleteIfExists(tmp);
-        } catch (IOException ignored) {
-          // Nothing more to clean.
-        }
-      }
-    }
   }
 
   private static final class BytesClassLoader extends ClassLoader {
