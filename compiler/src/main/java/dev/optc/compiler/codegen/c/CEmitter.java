@@ -140,12 +140,9 @@ public final class CEmitter {
     this.plan = plan;
     this.program = plan.program();
     this.d = dialect;
-    var bindings = program.bindings();
-    for (int i = bindings.size() - 1; i >= 0; i--) {
-      for (var n : Graph.topological(List.of(bindings.get(i).value()))) {
-        statementOf.put(n, i);
-      }
-    }
+    // The first statement that computes each value (one walk, not one per statement).
+    statementOf.putAll(Graph.firstReachedBy(program.bindings().stream().map(IrProgram.Binding::value)
+        .toList()));
     var clean = program.name().replaceAll("[^A-Za-z0-9_]", "_");
     this.prefix = clean.isEmpty() || Character.isDigit(clean.charAt(0)) ? "opt_" + clean : clean;
   }

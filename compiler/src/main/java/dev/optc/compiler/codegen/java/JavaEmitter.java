@@ -63,12 +63,9 @@ public final class JavaEmitter {
     this.program = plan.program();
     this.precision = precision;
     this.elem = precision == Precision.F32 ? TypeName.FLOAT : TypeName.DOUBLE;
-    var bindings = program.bindings();
-    for (int i = bindings.size() - 1; i >= 0; i--) {
-      for (var n : Graph.topological(List.of(bindings.get(i).value()))) {
-        statementOf.put(n, i);
-      }
-    }
+    // The first statement that computes each value (one walk, not one per statement).
+    statementOf.putAll(Graph.firstReachedBy(program.bindings().stream().map(IrProgram.Binding::value)
+        .toList()));
   }
 
   public static String className(IrProgram p, Precision precision) {
