@@ -3,7 +3,9 @@ package dev.optc.compiler.codegen;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Node;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Readable names for the values of generated code, shared by every backend: a buffer's value at the
@@ -14,6 +16,7 @@ import java.util.Map;
 public final class ValueNames {
   private final IrProgram program;
   private final Map<Node, String> bindingTarget = new HashMap<>();
+  private final Set<String> buffers = new HashSet<>();
   private final Map<String, Integer> versions = new HashMap<>();
   private int temporaries;
 
@@ -22,6 +25,9 @@ public final class ValueNames {
     for (var b : program.bindings()) {
       bindingTarget.putIfAbsent(b.value(), b.target());
     }
+    buffers.add("w");
+    buffers.add("g");
+    program.states().forEach(s -> buffers.add(s.name()));
   }
 
   /** The suggested name of {@code n}; call once per node and phase, in emission order. */
@@ -35,8 +41,7 @@ public final class ValueNames {
         if (target == null) {
           yield "v" + (++temporaries);
         }
-        boolean buffer = target.equals("w") || target.equals("g")
-            || program.states().stream().anyMatch(s -> s.name().equals(target));
+        boolean buffer = buffers.contains(target);
         int v = versions.merge(target, 1, Integer::sum);
         yield buffer ? target + "_" + v : (v == 1 ? target : target + "_" + v);
       }

@@ -110,6 +110,20 @@ public final class JavaEmitter {
     return names;
   }
 
+  /** Position of each buffer in {@link #buffers()} (looked up at every element access). */
+  private Map<String, Integer> bufferIndex() {
+    if (bufferIndex == null) {
+      bufferIndex = new HashMap<>();
+      var all = buffers();
+      for (int i = 0; i < all.size(); i++) {
+        bufferIndex.putIfAbsent(all.get(i), i);
+      }
+    }
+    return bufferIndex;
+  }
+
+  private Map<String, Integer> bufferIndex;
+
   private static String locationName(Plan.Location at) {
     return Plan.bufferOf(at);
   }
@@ -131,7 +145,7 @@ public final class JavaEmitter {
     var chunkable = CodeBlock.builder().add("return switch (phase) {\n").indent();
     var run = CodeBlock.builder().beginControlFlow("switch (phase)");
     var args = new ArrayList<String>();
-    for (int i = 0; i < buffers().size(); i++) {
+    for (int i = 0, n = buffers().size(); i < n; i++) {
       args.add("b[" + i + "]");
     }
     for (var phase : plan.phases()) {
@@ -259,7 +273,7 @@ public final class JavaEmitter {
 
     /** Element {@code i} of per-element buffer {@code key}, which starts {@link JavaStep#stagger} in. */
     private String elemAt(String key) {
-      int start = JavaStep.stagger(buffers().indexOf(key));
+      int start = JavaStep.stagger(bufferIndex().getOrDefault(key, -1));
       return bufferName.get(key) + (start == 0 ? "[i]" : "[i + " + start + "]");
     }
 
