@@ -1,8 +1,8 @@
 package dev.optc.compiler.codegen;
 
+import dev.optc.compiler.ir.Graph;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Node;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -18,8 +18,8 @@ import java.util.Set;
 public final class ValueNames {
   private final IrProgram program;
   private final Map<Node, String> bindingTarget = new HashMap<>();
-  private final Map<String, Integer> versions = new HashMap<>();
   private final Set<String> buffers = new HashSet<>();
+  private final Map<String, Integer> versions = new HashMap<>();
   private int temporaries;
 
   public ValueNames(IrProgram program) {
@@ -37,19 +37,7 @@ public final class ValueNames {
    * of statements that share values costs time linear in its size.
    */
   public static Map<Node, Integer> statements(IrProgram program) {
-    var statementOf = new HashMap<Node, Integer>();
-    var bindings = program.bindings();
-    var stack = new ArrayList<Node>();
-    for (int i = 0; i < bindings.size(); i++) {
-      stack.add(bindings.get(i).value());
-      while (!stack.isEmpty()) {
-        var n = stack.removeLast();
-        if (statementOf.putIfAbsent(n, i) == null) {
-          stack.addAll(n.inputs());
-        }
-      }
-    }
-    return statementOf;
+    return Graph.firstReachedBy(program.bindings().stream().map(IrProgram.Binding::value).toList());
   }
 
   /** The suggested name of {@code n}; call once per node and phase, in emission order. */

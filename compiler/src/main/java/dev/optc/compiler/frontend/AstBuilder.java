@@ -4,6 +4,7 @@ import dev.optc.compiler.diag.SourceFile;
 import dev.optc.compiler.diag.Span;
 import dev.optc.grammar.OptBaseVisitor;
 import dev.optc.grammar.OptParser;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import org.antlr.v4.runtime.ParserRuleContext;
@@ -51,23 +52,27 @@ final class AstBuilder extends OptBaseVisitor<Object> {
    * ANTLR invented (its index is -1; recovering a set match such as the assignment operator adds no error
    * node).
    */
-  private static boolean hasError(ParseTree t) {
-    if (t instanceof ErrorNode) {
-      return true;
-    }
-    if (t instanceof OptParser.AssignContext a && (a.op == null || a.op.getTokenIndex() < 0)) {
-      return true;
-    }
-    if (t instanceof org.antlr.v4.runtime.tree.TerminalNode term && term.getSymbol().getTokenIndex() < 0) {
-      return true;
-    }
-    if (t instanceof ParserRuleContext ctx) {
-      if (ctx.exception != null) {
+  private static boolean hasError(ParseTree root) {
+    // An explicit stack: a sum of 100,000 terms is a parse tree 100,000 levels deep.
+    var stack = new ArrayDeque<ParseTree>();
+    stack.push(root);
+    while (!stack.isEmpty()) {
+      var t = stack.pop();
+      if (t instanceof ErrorNode) {
         return true;
       }
-      for (int i = 0; i < ctx.getChildCount(); i++) {
-        if (hasError(ctx.getChild(i))) {
+      if (t instanceof OptParser.AssignContext a && (a.op == null || a.op.getTokenIndex() < 0)) {
+        return true;
+      }
+      if (t instanceof org.antlr.v4.runtime.tree.TerminalNode term && term.getSymbol().getTokenIndex() < 0) {
+        return true;
+      }
+      if (t instanceof ParserRuleContext ctx) {
+        if (ctx.exception != null) {
           return true;
+        }
+        for (int i = ctx.getChildCount() - 1; i >= 0; i--) {
+          stack.push(ctx.getChild(i));
         }
       }
     }
@@ -173,43 +178,96 @@ final class AstBuilder extends OptBaseVisitor<Object> {
 
   @Override
   public Object visitMultiplicative(OptParser.MultiplicativeContext ctx) {
-    var op = ctx.op.getType() == OptParser.STAR ? Ast.BinaryOperator.MUL : Ast.BinaryOperator.DIV;
-    return binary(op, ctx.left, ctx.right, ctx);
+    return leftAssociative(ctx);
   }
 
   @Override
   public Object visitAdditive(OptParser.AdditiveContext ctx) {
-    var op = ctx.op.getType() == OptParser.PLUS ? Ast.BinaryOperator.ADD : Ast.BinaryOperator.SUB;
-    return binary(op, ctx.left, ctx.right, ctx);
+    return leftAssociative(ctx);
   }
 
   @Override
   public Object visitComparison(OptParser.ComparisonContext ctx) {
-    var op = switch (ctx.op.getType()) {
-      case OptParser.LT -> Ast.BinaryOperator.LT;
-      case OptParser.LE -> Ast.BinaryOperator.LE;
-      case OptParser.GT -> Ast.BinaryOperator.GT;
-      case OptParser.GE -> Ast.BinaryOperator.GE;
-      case OptParser.EQ -> Ast.BinaryOperator.EQ;
-      case OptParser.NE -> Ast.BinaryOperator.NE;
-      default -> throw new IllegalStateException("comparison " + ctx.op.getText());
-    };
-    return binary(op, ctx.left, ctx.right, ctx);
+    return leftAssociative(ctx);
   }
 
   @Override
   public Object visitAnd(OptParser.AndContext ctx) {
-    return binary(Ast.BinaryOperator.AND, ctx.left, ctx.right, ctx);
+    return leftAssociative(ctx);
   }
 
   @Override
   public Object visitOr(OptParser.OrContext ctx) {
-    return binary(Ast.BinaryOperator.OR, ctx.left, ctx.right, ctx);
+    return leftAssociative(ctx);
   }
 
   @Override
   public Object visitTernary(OptParser.TernaryContext ctx) {
     return new Ast.Ternary(expr(ctx.cond), expr(ctx.then), expr(ctx.otherwise), span(ctx));
+  }
+
+  /**
+   * A chain of left-associative operators ({@code a + b - c * d < e ...}) without recursing down its
+   * left spine: the parse tree of a sum of n terms is n levels deep, which a recursive visit would
+   * have to hold on the stack. Right operands are visited as usual (their depth is the parser's).
+   */
+  private Ast.Expr leftAssociative(OptParser.ExprContext top) {
+    var spine = new ArrayList<OptParser.ExprContext>();
+    var e = top;
+    while (leftOperand(e) != null) {
+      spine.add(e);
+      e = leftOperand(e);
+    }
+    var result = expr(e);
+    for (int i = spine.size() - 1; i >= 0; i--) {
+      var ctx = spine.get(i);
+      result = new Ast.Binary(operator(ctx), result, expr(rightOperand(ctx)), span(ctx));
+    }
+    return result;
+  }
+
+  /** The left operand of a left-associative binary operator, or null for any other expression. */
+  private static OptParser.ExprContext leftOperand(OptParser.ExprContext e) {
+    return switch (e) {
+      case OptParser.MultiplicativeContext m -> m.left;
+      case OptParser.AdditiveContext a -> a.left;
+      case OptParser.ComparisonContext c -> c.left;
+      case OptParser.AndContext a -> a.left;
+      case OptParser.OrContext o -> o.left;
+      default -> null;
+    };
+  }
+
+  private static OptParser.ExprContext rightOperand(OptParser.ExprContext e) {
+    return switch (e) {
+      case OptParser.MultiplicativeContext m -> m.right;
+      case OptParser.AdditiveContext a -> a.right;
+      case OptParser.ComparisonContext c -> c.right;
+      case OptParser.AndContext a -> a.right;
+      case OptParser.OrContext o -> o.right;
+      default -> throw new IllegalStateException("not a left-associative operator: " + e.getText());
+    };
+  }
+
+  private static Ast.BinaryOperator operator(OptParser.ExprContext e) {
+    return switch (e) {
+      case OptParser.MultiplicativeContext m ->
+          m.op.getType() == OptParser.STAR ? Ast.BinaryOperator.MUL : Ast.BinaryOperator.DIV;
+      case OptParser.AdditiveContext a ->
+          a.op.getType() == OptParser.PLUS ? Ast.BinaryOperator.ADD : Ast.BinaryOperator.SUB;
+      case OptParser.ComparisonContext c -> switch (c.op.getType()) {
+        case OptParser.LT -> Ast.BinaryOperator.LT;
+        case OptParser.LE -> Ast.BinaryOperator.LE;
+        case OptParser.GT -> Ast.BinaryOperator.GT;
+        case OptParser.GE -> Ast.BinaryOperator.GE;
+        case OptParser.EQ -> Ast.BinaryOperator.EQ;
+        case OptParser.NE -> Ast.BinaryOperator.NE;
+        default -> throw new IllegalStateException("comparison " + c.op.getText());
+      };
+      case OptParser.AndContext a -> Ast.BinaryOperator.AND;
+      case OptParser.OrContext o -> Ast.BinaryOperator.OR;
+      default -> throw new IllegalStateException("not a left-associative operator: " + e.getText());
+    };
   }
 
   private Ast.Binary binary(Ast.BinaryOperator op, OptParser.ExprContext l, OptParser.ExprContext r,

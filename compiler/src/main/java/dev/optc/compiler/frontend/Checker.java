@@ -61,12 +61,13 @@ public final class Checker {
   private final NodeFactory factory;
   private final Diagnostics diags;
   private final Ast.Program program;
-  private final Map<String, Symbol> scope = new LinkedHashMap<>();
+  private final Map<String, Symbol> scope;
   /** Current SSA value of w, g, states, locals and metrics; null value = poison. */
   private final Map<String, Node> current = new HashMap<>();
   /** Names declared or assigned somewhere in the file, for "declared later" hints. */
-  private final Map<String, Span> everywhere = new HashMap<>();
-  private final Map<String, Boolean> read = new HashMap<>();
+  private final Map<String, Span> everywhere;
+  /** Whether each hyper, local and def is read; a nested checker marks reads in its parent's map. */
+  private final Map<String, Boolean> read;
   /** The prelude's defs by name: callable from every program unless it declares its own. */
   private Map<String, DefSym> preludeDefs = Map.of();
 
@@ -82,25 +83,30 @@ public final class Checker {
   private Span optimizerSpan;
 
   private Checker(Ast.Program program, Diagnostics diags) {
-    this(program, diags, new NodeFactory(), new HashMap<>());
+    this(program, diags, new NodeFactory(), new HashMap<>(), new LinkedHashMap<>(), new HashMap<>(),
+        new HashMap<>());
   }
 
-  /** A checker sharing a factory and the inlining memo, for def bodies. */
+  /** A checker sharing a factory, the inlining memo and the maps of names, for def bodies. */
   private Checker(Ast.Program program, Diagnostics diags, NodeFactory factory,
-      Map<List<Object>, Node> inlined) {
+      Map<List<Object>, Node> inlined, Map<String, Symbol> scope, Map<String, Span> everywhere,
+      Map<String, Boolean> read) {
     this.program = program;
     this.diags = diags;
     this.factory = factory;
     this.inlined = inlined;
+    this.scope = scope;
+    this.everywhere = everywhere;
+    this.read = read;
   }
 
-  /** A checker for a def body: this checker's names, reporting into {@code sink}. */
+  /**
+   * A checker for a def body: this checker's names (shared, not copied: a body declares nothing, and
+   * copying them at every call made a program of many calls quadratic), reporting into {@code sink}.
+   */
   private Checker nested(Diagnostics sink, NodeFactory f, Map<List<Object>, Node> memo) {
-    var sub = new Checker(program, sink, f, memo);
+    var sub = new Checker(program, sink, f, memo, scope, everywhere, read);
     sub.preludeDefs = preludeDefs;
-    sub.scope.putAll(scope);
-    sub.everywhere.putAll(everywhere);
-    sub.read.putAll(read);
     return sub;
   }
 
@@ -256,8 +262,7 @@ public final class Checker {
     d.params().forEach(p -> standIns.put(p.name(), sub.factory.load("$" + p.name(), Kind.ELEM)));
     sub.currentDef = d.name().name();
     sub.expr(d.body(), Context.DEF_BODY, standIns);
-    // Reads through the probe count as reads (a hyper used only inside a def is used).
-    read.putAll(sub.read);
+    // Reads through the probe count as reads (a hyper used only inside a def is used): it shares read.
     probe.sorted().forEach(x -> diags.report(x.code(), x.span(), x.message(), x.hint()));
     valid &= !probe.hasErrors();
     if (!declarable(d.name(), "def")) {
@@ -505,29 +510,7 @@ public final class Checker {
         yield x == null ? null
             : factory.unary(u.op() == Ast.UnaryOperator.NEG ? UnaryOp.NEG : UnaryOp.NOT, x);
       }
-      case Ast.Binary b -> {
-        var l = expr(b.left(), ctx, params);
-        var r = expr(b.right(), ctx, params);
-        if (l == null || r == null) {
-          yield null;
-        }
-        var op = switch (b.op()) {
-          case POW -> BinaryOp.POW;
-          case MUL -> BinaryOp.MUL;
-          case DIV -> BinaryOp.DIV;
-          case ADD -> BinaryOp.ADD;
-          case SUB -> BinaryOp.SUB;
-          case LT -> BinaryOp.LT;
-          case LE -> BinaryOp.LE;
-          case GT -> BinaryOp.GT;
-          case GE -> BinaryOp.GE;
-          case EQ -> BinaryOp.EQ;
-          case NE -> BinaryOp.NE;
-          case AND -> BinaryOp.AND;
-          case OR -> BinaryOp.OR;
-        };
-        yield factory.binary(op, l, r);
-      }
+      case Ast.Binary b -> binary(b, ctx, params);
       case Ast.Ternary t -> {
         var c = expr(t.cond(), ctx, params);
         var a = expr(t.then(), ctx, params);
@@ -536,6 +519,45 @@ public final class Checker {
       }
       case Ast.Call c -> call(c, ctx, params);
     };
+  }
+
+  /**
+   * A binary operator, walking down its left spine without recursion: {@code g+g+...+g} of n terms is an
+   * AST n levels deep. Left operands are still checked before right ones, so diagnostics come in order.
+   */
+  private Node binary(Ast.Binary top, Context ctx, Map<String, Node> params) {
+    var spine = new ArrayList<Ast.Binary>();
+    Ast.Expr e = top;
+    while (e instanceof Ast.Binary b) {
+      spine.add(b);
+      e = b.left();
+    }
+    var l = expr(e, ctx, params);
+    for (int i = spine.size() - 1; i >= 0; i--) {
+      var b = spine.get(i);
+      var r = expr(b.right(), ctx, params);
+      if (l == null || r == null) {
+        l = null;
+        continue;
+      }
+      var op = switch (b.op()) {
+        case POW -> BinaryOp.POW;
+        case MUL -> BinaryOp.MUL;
+        case DIV -> BinaryOp.DIV;
+        case ADD -> BinaryOp.ADD;
+        case SUB -> BinaryOp.SUB;
+        case LT -> BinaryOp.LT;
+        case LE -> BinaryOp.LE;
+        case GT -> BinaryOp.GT;
+        case GE -> BinaryOp.GE;
+        case EQ -> BinaryOp.EQ;
+        case NE -> BinaryOp.NE;
+        case AND -> BinaryOp.AND;
+        case OR -> BinaryOp.OR;
+      };
+      l = factory.binary(op, l, r);
+    }
+    return l;
   }
 
   private Node name(Ast.Name n, Context ctx, Map<String, Node> params) {
@@ -756,9 +778,7 @@ public final class Checker {
     Node inline(Ast.DefDecl decl, Map<String, Node> bound) {
       var sub = nested(sink, factory, inlined);
       sub.currentDef = decl.name().name();
-      var result = sub.expr(decl.body(), Context.DEF_BODY, bound);
-      read.putAll(sub.read);
-      return result;
+      return sub.expr(decl.body(), Context.DEF_BODY, bound);
     }
   }
 

@@ -3,9 +3,12 @@ package dev.optc.compiler.ir;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 
 /** Walks over DAGs: every node reachable from some roots, children before parents, by id. */
 public final class Graph {
@@ -27,12 +30,44 @@ public final class Graph {
     return list;
   }
 
+  /**
+   * For every node reachable from {@code roots}, the index of the first root that reaches it. Each node
+   * is visited once: a node already claimed by an earlier root has all its inputs claimed too.
+   */
+  public static Map<Node, Integer> firstReachedBy(List<Node> roots) {
+    var first = new HashMap<Node, Integer>();
+    var stack = new ArrayDeque<Node>();
+    for (int i = 0; i < roots.size(); i++) {
+      stack.push(roots.get(i));
+      while (!stack.isEmpty()) {
+        var n = stack.pop();
+        if (first.putIfAbsent(n, i) == null) {
+          n.inputs().forEach(stack::push);
+        }
+      }
+    }
+    return first;
+  }
+
   public static Set<Node> reachable(Collection<Node> roots) {
     return new HashSet<>(topological(roots));
   }
 
   /** Whether {@code root} depends on a node satisfying {@code test} (itself included). */
-  public static boolean dependsOn(Node root, java.util.function.Predicate<Node> test) {
-    return topological(List.of(root)).stream().anyMatch(test);
+  public static boolean dependsOn(Node root, Predicate<Node> test) {
+    // A plain search that stops at the first match: no sort, each shared node visited once.
+    var seen = new HashSet<Node>();
+    var stack = new ArrayDeque<Node>();
+    stack.push(root);
+    while (!stack.isEmpty()) {
+      var n = stack.pop();
+      if (seen.add(n)) {
+        if (test.test(n)) {
+          return true;
+        }
+        n.inputs().forEach(stack::push);
+      }
+    }
+    return false;
   }
 }

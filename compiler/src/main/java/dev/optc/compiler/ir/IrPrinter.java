@@ -14,6 +14,7 @@ public final class IrPrinter {
   public static String print(IrProgram p) {
     var sb = new StringBuilder();
     var names = new HashMap<Node, String>();
+    int numbered = 0;
     sb.append("optimizer ").append(p.name()).append('\n');
     for (var n : Graph.topological(p.roots())) {
       var text = describe(n, names);
@@ -22,7 +23,7 @@ public final class IrPrinter {
         names.put(n, text);
         continue;
       }
-      var name = "%" + names.values().stream().filter(v -> v.startsWith("%")).count();
+      var name = "%" + numbered++;
       names.put(n, name);
       sb.append(name).append(" = ").append(text).append(" : ").append(n.kind().label()).append('\n');
     }

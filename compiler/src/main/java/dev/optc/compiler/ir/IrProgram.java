@@ -2,8 +2,13 @@ package dev.optc.compiler.ir;
 
 import dev.optc.compiler.diag.SourceFile;
 import dev.optc.compiler.diag.Span;
+import java.util.AbstractList;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.RandomAccess;
+import java.util.function.Function;
 import java.util.function.UnaryOperator;
 
 /**
@@ -30,8 +35,8 @@ public record IrProgram(
     List<Node> hoisted) {
 
   public IrProgram {
-    hypers = List.copyOf(hypers);
-    states = List.copyOf(states);
+    hypers = Named.of(hypers, HyperInfo::name);
+    states = Named.of(states, StateInfo::name);
     outputs = List.copyOf(outputs);
     metrics = List.copyOf(metrics);
     bindings = List.copyOf(bindings);
@@ -53,13 +58,47 @@ public record IrProgram(
   public record Binding(String target, Node value, Span span) {}
 
   public StateInfo state(String name) {
-    return states.stream().filter(s -> s.name().equals(name)).findFirst()
-        .orElseThrow(() -> new IllegalArgumentException("no state " + name));
+    var s = ((Named<StateInfo>) states).byName.get(name);
+    if (s == null) {
+      throw new IllegalArgumentException("no state " + name);
+    }
+    return s;
   }
 
   public HyperInfo hyper(String name) {
-    return hypers.stream().filter(h -> h.name().equals(name)).findFirst()
-        .orElseThrow(() -> new IllegalArgumentException("no hyper " + name));
+    var h = ((Named<HyperInfo>) hypers).byName.get(name);
+    if (h == null) {
+      throw new IllegalArgumentException("no hyper " + name);
+    }
+    return h;
+  }
+
+  /**
+   * An immutable list that also finds its items by name (the first with a name, as a search would):
+   * backends look a state up at every access, and a search made a program of many states quadratic.
+   */
+  private static final class Named<T> extends AbstractList<T> implements RandomAccess {
+    private final List<T> items;
+    private final Map<String, T> byName = new HashMap<>();
+
+    private Named(List<T> items, Function<T, String> name) {
+      this.items = List.copyOf(items);
+      this.items.forEach(x -> byName.putIfAbsent(name.apply(x), x));
+    }
+
+    static <T> List<T> of(List<T> items, Function<T, String> name) {
+      return items instanceof Named<T> n ? n : new Named<>(items, name);
+    }
+
+    @Override
+    public T get(int index) {
+      return items.get(index);
+    }
+
+    @Override
+    public int size() {
+      return items.size();
+    }
   }
 
   /** Every root of the DAG, in a stable order. */

@@ -1,6 +1,7 @@
 package dev.optc.compiler.ir;
 
 import dev.optc.compiler.diag.InternalCompilerError;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -12,48 +13,56 @@ import java.util.function.IntFunction;
  * invariants every node must satisfy (Halide's {@code make}), and computes kinds.
  */
 public final class NodeFactory {
-  private final Map<List<Object>, Node> interned = new HashMap<>();
-  private int nextId;
+  private final Map<Key, Node> interned = new HashMap<>();
+  /** Every node made, by id: ownership is one lookup, not a key rebuilt per input. */
+  private final List<Node> byId = new ArrayList<>();
 
-  private Node intern(List<Object> key, IntFunction<Node> make) {
+  /**
+   * What makes two nodes equal: the operation ({@code tag} and {@code detail}: an operator, a name) and
+   * the ids of the inputs (or a literal's bits, a slot). Flat, so that a program of a million nodes keeps
+   * one small object per node here rather than a list of boxed numbers.
+   */
+  private record Key(int tag, Object detail, long a, int b, int c) {}
+
+  private Node intern(Key key, IntFunction<Node> make) {
     var existing = interned.get(key);
     if (existing != null) {
       return existing;
     }
-    var node = make.apply(nextId++);
+    var node = make.apply(byId.size());
     interned.put(key, node);
+    byId.add(node);
     return node;
   }
 
   /** How many distinct nodes this factory has made (for tests and debug output). */
   public int size() {
-    return interned.size();
+    return byId.size();
   }
 
   public Node constant(double value) {
     // Keyed by bits so that -0.0 and 0.0 stay apart; every NaN is one canonical NaN.
     double v = Double.isNaN(value) ? Double.NaN : value;
-    return intern(List.of("const", Double.doubleToRawLongBits(v)), id -> new Node.Const(id, v));
+    return intern(new Key(0, null, Double.doubleToRawLongBits(v), 0, 0), id -> new Node.Const(id, v));
   }
 
   public Node hyper(String name) {
-    return intern(List.of("hyper", name), id -> new Node.Hyper(id, name));
+    return intern(new Key(1, name, 0, 0, 0), id -> new Node.Hyper(id, name));
   }
 
   public Node step() {
-    return intern(List.of("step"), Node.Step::new);
+    return intern(new Key(2, null, 0, 0, 0), Node.Step::new);
   }
 
   public Node size(Node.SizeKind which) {
-    return intern(List.of("size", which), id -> new Node.Size(id, which));
+    return intern(new Key(3, which, 0, 0, 0), id -> new Node.Size(id, which));
   }
 
   public Node load(String buffer, Kind kind) {
     if (kind == Kind.CONST) {
       throw new InternalCompilerError("a buffer cannot be constant: " + buffer);
     }
-    var key = List.<Object>of("load", buffer);
-    var node = intern(key, id -> new Node.Load(id, buffer, kind));
+    var node = intern(new Key(4, buffer, 0, 0, 0), id -> new Node.Load(id, buffer, kind));
     if (node.kind() != kind) {
       throw new InternalCompilerError("buffer " + buffer + " loaded as " + kind + " and " + node.kind());
     }
@@ -64,18 +73,18 @@ public final class NodeFactory {
     if (slot < 0) {
       throw new InternalCompilerError("negative uniform slot " + slot);
     }
-    return intern(List.of("uniform", slot), id -> new Node.Uniform(id, slot));
+    return intern(new Key(5, null, slot, 0, 0), id -> new Node.Uniform(id, slot));
   }
 
   public Node unary(UnaryOp op, Node x) {
     own(x);
-    return intern(List.of("unary", op, x.id()), id -> new Node.Unary(id, op, x, x.kind()));
+    return intern(new Key(6, op, x.id(), 0, 0), id -> new Node.Unary(id, op, x, x.kind()));
   }
 
   public Node binary(BinaryOp op, Node a, Node b) {
     own(a);
     own(b);
-    return intern(List.of("binary", op, a.id(), b.id()),
+    return intern(new Key(7, op, a.id(), b.id(), 0),
         id -> new Node.Binary(id, op, a, b, a.kind().join(b.kind())));
   }
 
@@ -83,7 +92,7 @@ public final class NodeFactory {
     own(cond);
     own(a);
     own(b);
-    return intern(List.of("select", cond.id(), a.id(), b.id()),
+    return intern(new Key(8, null, cond.id(), a.id(), b.id()),
         id -> new Node.Select(id, cond, a, b, cond.kind().join(a.kind()).join(b.kind())));
   }
 
@@ -92,7 +101,7 @@ public final class NodeFactory {
     if (x.kind().isUniform()) {
       throw new InternalCompilerError("reduction " + op + " of a " + x.kind() + " value");
     }
-    return intern(List.of("reduce", op, x.id()), id -> new Node.Reduce(id, op, x, op.resultKind()));
+    return intern(new Key(9, op, x.id(), 0, 0), id -> new Node.Reduce(id, op, x, op.resultKind()));
   }
 
   /** Rebuilds {@code node} with new inputs (same operation), or returns it when they are the same. */
@@ -115,23 +124,8 @@ public final class NodeFactory {
   }
 
   private void own(Node n) {
-    if (interned.get(keyOf(n)) != n) {
+    if (n.id() < 0 || n.id() >= byId.size() || byId.get(n.id()) != n) {
       throw new InternalCompilerError("node #" + n.id() + " was made by another factory");
     }
-  }
-
-  private static List<Object> keyOf(Node n) {
-    return switch (n) {
-      case Node.Const c -> List.of("const", Double.doubleToRawLongBits(c.value()));
-      case Node.Hyper h -> List.of("hyper", h.name());
-      case Node.Step s -> List.of("step");
-      case Node.Size s -> List.of("size", s.which());
-      case Node.Load l -> List.of("load", l.buffer());
-      case Node.Uniform u -> List.of("uniform", u.slot());
-      case Node.Unary u -> List.of("unary", u.op(), u.x().id());
-      case Node.Binary b -> List.of("binary", b.op(), b.a().id(), b.b().id());
-      case Node.Select s -> List.of("select", s.cond().id(), s.a().id(), s.b().id());
-      case Node.Reduce r -> List.of("reduce", r.op(), r.x().id());
-    };
   }
 }

@@ -1,7 +1,10 @@
 package dev.optc.compiler.ir;
 
 import dev.optc.compiler.diag.InternalCompilerError;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 
 /**
  * Checks the invariants of a whole program (MLIR-style verifier). Tests run it after every pass; a
@@ -15,11 +18,16 @@ public final class Verifier {
     buffers.add("w");
     buffers.add("g");
     p.states().forEach(s -> buffers.add(s.name()));
-    for (var n : Graph.topological(p.roots())) {
+    var hyperNames = new HashSet<String>();
+    p.hypers().forEach(h -> hyperNames.add(h.name()));
+    var states = new HashMap<String, IrProgram.StateInfo>();
+    p.states().forEach(s -> states.put(s.name(), s));
+    var topo = Graph.topological(p.roots());
+    var host = hostUniform(topo);
+    for (var n : topo) {
       switch (n) {
         case Node.Const c -> { }
-        case Node.Hyper h -> check(p.hypers().stream().anyMatch(x -> x.name().equals(h.name())),
-            "unknown hyper " + h.name());
+        case Node.Hyper h -> check(hyperNames.contains(h.name()), "unknown hyper " + h.name());
         case Node.Step s -> { }
         case Node.Size s -> { }
         case Node.Uniform u -> check(u.slot() < p.hoisted().size(), "uniform slot out of range: u" + u.slot());
@@ -27,7 +35,7 @@ public final class Verifier {
           check(buffers.contains(l.buffer()), "load of unknown buffer " + l.buffer());
           var expected = switch (l.buffer()) {
             case "w", "g" -> Kind.ELEM;
-            default -> p.state(l.buffer()).shape().kind();
+            default -> states.get(l.buffer()).shape().kind();
           };
           check(l.kind() == expected, "load " + l.buffer() + " has kind " + l.kind());
         }
@@ -40,28 +48,58 @@ public final class Verifier {
       }
     }
     for (var h : p.hypers()) {
-      check(h.defaultValue().kind() == Kind.CONST || isHostUniform(h.defaultValue()),
+      check(h.defaultValue().kind() == Kind.CONST || host.contains(h.defaultValue()),
           "hyper default not constant: " + h.name());
     }
     for (var s : p.states()) {
-      check(isHostUniform(s.init()), "state init not host-uniform: " + s.name());
+      check(host.contains(s.init()), "state init not host-uniform: " + s.name());
     }
     for (var o : p.outputs()) {
-      var kind = o.buffer().equals("w") ? Kind.ELEM : p.state(o.buffer()).shape().kind();
+      var kind = o.buffer().equals("w") ? Kind.ELEM : states.get(o.buffer()).shape().kind();
       check(kind.accepts(o.value().kind()), "store of " + o.value().kind() + " into " + o.buffer());
     }
     for (var m : p.metrics()) {
       check(m.value().kind().isUniform(), "metric " + m.name() + " is " + m.value().kind());
     }
     for (var u : p.hoisted()) {
-      check(isHostUniform(u) && !(u instanceof Node.Const), "hoisted value is not a host uniform");
+      check(host.contains(u) && !(u instanceof Node.Const), "hoisted value is not a host uniform");
     }
   }
 
   /** Computable on the host before the step: only literals, hypers, t and sizes. */
   public static boolean isHostUniform(Node n) {
-    return !Graph.dependsOn(n, x -> x instanceof Node.Load || x instanceof Node.Reduce
-        || x instanceof Node.Uniform);
+    return !Graph.dependsOn(n, x -> !isHostOperation(x));
+  }
+
+  /**
+   * The nodes of {@code topological} (children before parents, as {@link Graph#topological} gives) that
+   * are {@linkplain #isHostUniform host uniforms}: one bottom-up pass, where asking {@link #isHostUniform}
+   * of each node would walk every shared subexpression again (quadratic on a long chain).
+   */
+  public static Set<Node> hostUniform(List<Node> topological) {
+    var host = new HashSet<Node>();
+    for (var n : topological) {
+      if (isHostOperation(n) && host.containsAll(n.inputs())) {
+        host.add(n);
+      }
+    }
+    return host;
+  }
+
+  /** Whether {@code n} itself (not its inputs) can be computed on the host. */
+  private static boolean isHostOperation(Node n) {
+    return switch (n) {
+      case Node.Load l -> false;
+      case Node.Reduce r -> false;
+      case Node.Uniform u -> false;
+      case Node.Const c -> true;
+      case Node.Hyper h -> true;
+      case Node.Step s -> true;
+      case Node.Size s -> true;
+      case Node.Unary u -> true;
+      case Node.Binary b -> true;
+      case Node.Select s -> true;
+    };
   }
 
   private static void check(boolean ok, String what) {

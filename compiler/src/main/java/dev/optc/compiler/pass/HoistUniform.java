@@ -7,7 +7,6 @@ import dev.optc.compiler.ir.Rewriter;
 import dev.optc.compiler.ir.Verifier;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 
 /**
@@ -28,13 +27,8 @@ public final class HoistUniform implements Pass {
     p.outputs().forEach(o -> roots.add(o.value()));
     p.metrics().forEach(m -> roots.add(m.value()));
     p.bindings().forEach(b -> roots.add(b.value()));
-    var host = new HashSet<Node>();
     var topo = Graph.topological(roots);
-    for (var n : topo) {
-      if (!(n instanceof Node.Uniform) && Verifier.isHostUniform(n)) {
-        host.add(n);
-      }
-    }
+    var host = Verifier.hostUniform(topo);
     // A host value is hoisted where device code (or the step's result) uses it directly.
     var hoist = new LinkedHashMap<Node, Integer>();
     var candidates = new ArrayList<Node>();

@@ -3,11 +3,14 @@ package dev.optc.compiler.plan;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.ir.Node;
+import java.util.AbstractList;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.RandomAccess;
 
 /**
  * How a program runs: a sequence of phases, each one pass over the tensors of a group (one kernel launch
@@ -29,10 +32,58 @@ public record Plan(
     Map<Node, Location> locations) {
 
   public Plan {
-    phases = List.copyOf(phases);
-    reductions = List.copyOf(reductions);
     temps = List.copyOf(temps);
     locations = Map.copyOf(locations);
+    phases = Indexed.phases(phases, locations);
+    reductions = Indexed.reductions(reductions);
+  }
+
+  /**
+   * An immutable list that also answers "where is this node" in O(1): {@link #writtenIn}, {@link #phaseOf}
+   * and {@link #reductionSlot} are asked for every node of every phase, and a search of all phases made
+   * a plan of many phases quadratic. A record has no other fields, so the lists carry the lookups.
+   */
+  private static final class Indexed<T> extends AbstractList<T> implements RandomAccess {
+    private final List<T> items;
+    /** For phases: the phase writing each value to its location; for reductions: each one's slot. */
+    private final Map<Node, Integer> first = new HashMap<>();
+    /** For phases: the phase accumulating each reduction. */
+    private final Map<Node, Integer> reducedIn = new HashMap<>();
+
+    private Indexed(List<T> items) {
+      this.items = List.copyOf(items);
+    }
+
+    static List<Phase> phases(List<Phase> phases, Map<Node, Location> locations) {
+      var list = new Indexed<>(phases);
+      for (var p : list.items) {
+        for (var w : p.writes()) {
+          if (w.location().equals(locations.get(w.value()))) {
+            list.first.putIfAbsent(w.value(), p.index());
+          }
+        }
+        p.reductions().forEach(r -> list.reducedIn.putIfAbsent(r, p.index()));
+      }
+      return list;
+    }
+
+    static List<Node.Reduce> reductions(List<Node.Reduce> reductions) {
+      var list = new Indexed<>(reductions);
+      for (int i = 0; i < list.items.size(); i++) {
+        list.first.putIfAbsent(list.items.get(i), i);
+      }
+      return list;
+    }
+
+    @Override
+    public T get(int index) {
+      return items.get(index);
+    }
+
+    @Override
+    public int size() {
+      return items.size();
+    }
   }
 
   /**
@@ -105,22 +156,18 @@ public record Plan(
 
   /** The phase that writes {@code n} (which must be in {@link #locations()}). */
   public int writtenIn(Node n) {
-    for (var p : phases) {
-      for (var w : p.writes()) {
-        if (w.value() == n && w.location().equals(locations.get(n))) {
-          return p.index();
-        }
-      }
+    var at = ((Indexed<Phase>) phases).first.get(n);
+    if (at != null) {
+      return at;
     }
     throw new IllegalArgumentException("node #" + n.id() + " is not written by any phase");
   }
 
   /** The phase that accumulates reduction {@code r}. */
   public int phaseOf(Node.Reduce r) {
-    for (var p : phases) {
-      if (p.reductions().contains(r)) {
-        return p.index();
-      }
+    var at = ((Indexed<Phase>) phases).reducedIn.get(r);
+    if (at != null) {
+      return at;
     }
     throw new IllegalArgumentException("reduction #" + r.id() + " is not in the plan");
   }
@@ -146,8 +193,8 @@ public record Plan(
   }
 
   public int reductionSlot(Node.Reduce r) {
-    int i = reductions.indexOf(r);
-    if (i < 0) {
+    var i = ((Indexed<Node.Reduce>) reductions).first.get(r);
+    if (i == null) {
       throw new IllegalArgumentException("reduction #" + r.id() + " is not in the plan");
     }
     return i;

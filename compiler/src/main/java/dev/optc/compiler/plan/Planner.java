@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -87,18 +88,21 @@ public final class Planner {
     // or an intermediate written to a temporary. Try the combinations, keep the cheapest that is safe.
     var early = p.outputs().stream().filter(o -> depth.get(o.value()) < last).toList();
     var live = Graph.reachable(roots(p));
-    var temps = new ArrayList<Node>();
+    var earlyValues = new HashSet<Node>();
+    early.forEach(o -> earlyValues.add(o.value()));
+    var kept = new LinkedHashSet<Node>();
     for (var b : p.bindings()) {
       var v = b.value();
       if (v.kind() == Kind.ELEM && live.contains(v) && depth.get(v) < last && !(v instanceof Node.Load)
-          && early.stream().noneMatch(o -> o.value() == v) && !temps.contains(v)) {
-        temps.add(v);
+          && !earlyValues.contains(v)) {
+        kept.add(v);
+      }
+      if (early.size() + kept.size() > 12) {
+        return baseline;
       }
     }
+    var temps = List.copyOf(kept);
     int candidates = early.size() + temps.size();
-    if (candidates > 12) {
-      return baseline;
-    }
     var best = baseline;
     int bestBytes = Cost.of(baseline).bytesPerElement();
     for (int mask = 1; mask < 1 << candidates; mask++) {
@@ -162,11 +166,14 @@ public final class Planner {
         writes.get(last).add(new Plan.Write(o.value(), new Plan.Location.Buffer(o.buffer())));
       }
     }
+    var reducedIn = new ArrayList<List<Node.Reduce>>();
+    for (int i = 0; i <= last; i++) {
+      reducedIn.add(new ArrayList<>());
+    }
+    reductions.forEach(r -> reducedIn.get(depth.get(r.x())).add(r));
     var phases = new ArrayList<Plan.Phase>();
     for (int i = 0; i <= last; i++) {
-      int phase = i;
-      var here = reductions.stream().filter(r -> depth.get(r.x()) == phase).toList();
-      phases.add(new Plan.Phase(i, writes.get(i), here, null));
+      phases.add(new Plan.Phase(i, writes.get(i), reducedIn.get(i), null));
     }
     var plan = new Plan(p, Fusion.FULL, phases, reductions, temps, locations);
     // Hazard: a phase may not load a buffer an earlier phase stored into. Waste: a kept value must be
