@@ -418,7 +418,11 @@ public final class Checker {
    * is fine); a non-constant divided by a constant zero is a warning.
    */
   private Node expr(Ast.Expr e, Context ctx, Map<String, Node> params) {
-    var x = lower(e, ctx, params);
+    return checked(e, lower(e, ctx, params));
+  }
+
+  /** The checks of {@link #expr} on {@code x}, what {@code e} lowered to (null: already reported). */
+  private Node checked(Ast.Expr e, Node x) {
     if (x == null) {
       return null;
     }
@@ -556,6 +560,10 @@ public final class Checker {
         case OR -> BinaryOp.OR;
       };
       l = factory.binary(op, l, r);
+      if (i > 0) {
+        // The top is checked by expr(); the spine below it here, bottom-up, as expr() would have.
+        l = checked(b, l);
+      }
     }
     return l;
   }
