@@ -236,8 +236,15 @@ public final class Planner {
 
   private static Plan sequential(IrProgram p, Fusion fusion, List<Node> units) {
     var b = new SequentialBuilder(p, fusion);
+    // Statement fusion labels each phase with the statement it computes: the first binding of its value.
+    var labels = new HashMap<Node, String>();
+    if (fusion == Fusion.STATEMENT) {
+      for (var binding : p.bindings()) {
+        labels.putIfAbsent(binding.value(), binding.span().text().replaceAll("\\s+", " ").strip());
+      }
+    }
     for (var u : units) {
-      b.materialize(u, b.newTemp(u.kind()), labelOf(p, u, fusion));
+      b.materialize(u, b.newTemp(u.kind()), labels.get(u));
     }
     var pending = new ArrayList<Plan.Write>();
     for (var o : p.outputs()) {
@@ -250,17 +257,6 @@ public final class Planner {
     return b.finish(pending);
   }
 
-  private static String labelOf(IrProgram p, Node u, Fusion fusion) {
-    if (fusion == Fusion.STATEMENT) {
-      for (var binding : p.bindings()) {
-        if (binding.value() == u) {
-          return binding.span().text().replaceAll("\\s+", " ").strip();
-        }
-      }
-    }
-    return null;
-  }
-
   /** Builds phases one after another, remembering what earlier phases made available. */
   private static final class SequentialBuilder {
     private final IrProgram program;
@@ -270,6 +266,8 @@ public final class Planner {
     private final Map<Node, Plan.Location> locations = new HashMap<>();
     private final Set<Node> reduced = new HashSet<>();
     private final List<Kind> temps = new ArrayList<>();
+    /** The phase that writes each value (a value is written by one phase). */
+    private final Map<Node, Integer> writers = new HashMap<>();
 
     private record PhaseDraft(List<Plan.Write> writes, List<Node.Reduce> reductions, String label) {}
 
@@ -326,6 +324,7 @@ public final class Planner {
         return;
       }
       reduce(n);
+      writers.put(n, phases.size());
       phases.add(new PhaseDraft(List.of(new Plan.Write(n, at)), List.of(), label));
       locations.put(n, at);
     }
@@ -334,6 +333,26 @@ public final class Planner {
       // Results computed into temporaries move into their buffers where no later phase reads the
       // buffer's old value; the rest are stored by one last phase.
       var last = new ArrayList<Plan.Write>();
+      // What each phase, and the final store, loads: fixed from here on (moving a result from a
+      // temporary into its buffer changes where it lives, not which phase computes it), so found once
+      // rather than once per store (a program of thousands of states has thousands of both).
+      var lastReader = new HashMap<String, Integer>();
+      var phaseLoads = new ArrayList<Set<String>>();
+      for (int i = 0; i < phases.size(); i++) {
+        var loads = loads(roots(phases.get(i)), i);
+        phaseLoads.add(loads);
+        for (var b : loads) {
+          lastReader.put(b, i);
+        }
+      }
+      var unstored = new ArrayList<Node>();
+      for (var o : program.outputs()) {
+        if (locations.get(o.value()) == null) {
+          unstored.add(o.value());
+        }
+      }
+      var finalLoads = loads(unstored, -1);
+      var placed = new HashSet<>(locations.values());
       for (var s : stores) {
         var buffer = ((Plan.Location.Buffer) s.location()).name();
         var at = locations.get(s.value());
@@ -344,10 +363,16 @@ public final class Planner {
         // (a row value stored into an elem state is a broadcast, kept apart).
         var bufferKind = buffer.equals("w") ? Kind.ELEM : program.state(buffer).shape().kind();
         exact &= bufferKind == s.value().kind();
-        if (at instanceof Plan.Location.Temp && exact && !readsOldAfter(buffer, writer)
-            && !locations.containsValue(s.location()) && !racesInPhase(buffer, writer)) {
+        // A later phase, or the final store, reads the buffer's old value.
+        boolean readsOldAfter = lastReader.getOrDefault(buffer, -1) > writer || finalLoads.contains(buffer);
+        // A row/col/scalar buffer that its writing phase also reads: one thread's write races another's read.
+        boolean races = writer >= 0 && !buffer.equals("w") && program.state(buffer).shape().kind() != Kind.ELEM
+            && phaseLoads.get(writer).contains(buffer);
+        if (at instanceof Plan.Location.Temp && exact && !readsOldAfter && !placed.contains(s.location())
+            && !races) {
           retarget(writer, s.value(), s.location());
           locations.put(s.value(), s.location());
+          placed.add(s.location());
         } else if (!(at != null && at.equals(s.location()))) {
           last.add(s);
         }
@@ -367,23 +392,8 @@ public final class Planner {
       return new Plan(program, fusion, built, reductions, temps, locations);
     }
 
-    /** Whether phase {@code writer} reads the old value of a row/col/scalar {@code buffer} it would write. */
-    private boolean racesInPhase(String buffer, int writer) {
-      if (buffer.equals("w") || program.state(buffer).shape().kind() == Kind.ELEM) {
-        return false;
-      }
-      return reads(phases.get(writer), buffer);
-    }
-
     private int writerOf(Node n) {
-      for (int i = 0; i < phases.size(); i++) {
-        for (var w : phases.get(i).writes()) {
-          if (w.value() == n) {
-            return i;
-          }
-        }
-      }
-      return -1;
+      return writers.getOrDefault(n, -1);
     }
 
     private void retarget(int phase, Node n, Plan.Location to) {
@@ -392,59 +402,42 @@ public final class Planner {
       phases.set(phase, new PhaseDraft(writes, d.reductions(), d.label()));
     }
 
-    /** Whether a phase after {@code phase} (or the final store) reads {@code buffer}'s value from before. */
-    private boolean readsOldAfter(String buffer, int phase) {
-      for (int i = phase + 1; i < phases.size(); i++) {
-        if (reads(phases.get(i), buffer)) {
-          return true;
-        }
-      }
-      // The last store phase reads the values it stores.
-      for (var o : program.outputs()) {
-        if (locations.get(o.value()) == null && dependsOnLoad(o.value(), buffer)) {
-          return true;
-        }
-      }
-      return false;
-    }
-
-    private boolean reads(PhaseDraft d, String buffer) {
+    private static List<Node> roots(PhaseDraft d) {
       var roots = new ArrayList<Node>();
       d.writes().forEach(w -> roots.add(w.value()));
       d.reductions().forEach(r -> roots.add(r.x()));
+      return roots;
+    }
+
+    /**
+     * The buffers whose old values computing {@code roots} in phase {@code phase} loads, stopping at
+     * values written by earlier phases ({@code phase} -1: by any phase) and at computed reductions.
+     * Each root is walked on its own: a root is always computed, but reached from another root it may
+     * already be available.
+     */
+    private Set<String> loads(List<Node> roots, int phase) {
+      var loads = new HashSet<String>();
       for (var root : roots) {
-        if (dependsOnLoad(root, buffer, d)) {
-          return true;
+        var seen = new HashSet<Node>();
+        var stack = new ArrayDeque<Node>();
+        stack.push(root);
+        while (!stack.isEmpty()) {
+          var x = stack.pop();
+          if (!seen.add(x)) {
+            continue;
+          }
+          if (x instanceof Node.Load l) {
+            loads.add(l.buffer());
+          }
+          boolean stop = x != root && (x instanceof Node.Const || x instanceof Node.Uniform
+              || (locations.containsKey(x) && (phase < 0 || writerOf(x) < phase))
+              || (x instanceof Node.Reduce r && reduced.contains(r)));
+          if (!stop) {
+            stack.addAll(x.inputs());
+          }
         }
       }
-      return false;
-    }
-
-    private boolean dependsOnLoad(Node root, String buffer) {
-      return dependsOnLoad(root, buffer, null);
-    }
-
-    /** Whether computing {@code root} (stopping at values written before {@code d}) loads {@code buffer}. */
-    private boolean dependsOnLoad(Node root, String buffer, PhaseDraft d) {
-      var seen = new HashSet<Node>();
-      var stack = new ArrayDeque<Node>();
-      stack.push(root);
-      while (!stack.isEmpty()) {
-        var x = stack.pop();
-        if (!seen.add(x)) {
-          continue;
-        }
-        if (x instanceof Node.Load l && l.buffer().equals(buffer)) {
-          return true;
-        }
-        boolean stop = x != root && (x instanceof Node.Const || x instanceof Node.Uniform
-            || (locations.containsKey(x) && (d == null || writerOf(x) < phases.indexOf(d)))
-            || (x instanceof Node.Reduce r && reduced.contains(r)));
-        if (!stop) {
-          stack.addAll(x.inputs());
-        }
-      }
-      return false;
+      return loads;
     }
   }
 }
