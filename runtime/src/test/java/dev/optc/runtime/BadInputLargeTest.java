@@ -127,10 +127,12 @@ class BadInputLargeTest {
         program.name() + " at fusion " + fusion.label() + " (seed " + seed + ")");
   }
 
-  @Test
+  /** Every fusion level: statement and none plan 2,001 and 4,001 phases (the planner was quadratic there). */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.EnumSource(Fusion.class)
   @Timeout(value = 10, unit = TimeUnit.MINUTES)
-  void twoThousandStatesOnJava() {
-    javaAgainstInterpreter(realistic(2000), Fusion.FULL);
+  void twoThousandStatesOnJava(Fusion fusion) {
+    javaAgainstInterpreter(realistic(2000), fusion);
   }
 
   @Test
