@@ -55,6 +55,34 @@ class JavaBackendVsInterpreterTest {
     assertEquals(PROGRAMS, checked);
   }
 
+  /**
+   * Guarded stores ({@code flag ? new : state} and {@code flag ? state : new} skip their store and loads
+   * while the flag leaves the state as it is) with the stored value also read by a later statement, at
+   * every fusion level, flag on and off. Found by the random programs above: the state's load was skipped
+   * although its value was still used (full fusion), or the store was not (statement fusion), and the
+   * state became 0.
+   */
+  @org.junit.jupiter.params.ParameterizedTest(name = "{0}, flag {1}")
+  @org.junit.jupiter.params.provider.CsvSource({"keep-if-on, 0", "keep-if-on, 1", "keep-if-off, 0",
+      "keep-if-off, 1", "keep-if-on-alone, 0", "keep-if-on-alone, 1"})
+  void guardedStoresAgreeWithTheInterpreter(String which, double flag) {
+    var source = switch (which) {
+      case "keep-if-on" -> "hyper h = 1\nstate s\nstate m\ns = h ? s : w\nm = s * 2\nw -= 2 + s\n";
+      case "keep-if-off" -> "hyper h = 1\nstate s\nstate m\ns = h ? w + g : s\nm = s * 2 + m\nw -= s\n";
+      default -> "hyper h0 = 5\nhyper h = 1.5\nstate s = h0\ns = (h ? s : w)\nw -= 2\n";
+    };
+    var ir = Compiler.check(SourceFile.of("guarded.opt", source), Pipeline.Options.DEFAULT).program();
+    var program = new OptProgram(SourceFile.of("guarded.opt", source), ir, List.of(), "x");
+    var r = new Random(System.nanoTime());
+    var overrides = Map.of("h", flag);
+    var group = roundToFloat(RandomPrograms.group(ir, r, overrides));
+    var expected = Interpreter.step(ir, group, overrides, 1, Interpreter.Precision.F64);
+    for (var fusion : Fusion.values()) {
+      compare(program, fusion, group, overrides, expected, source + "(h = " + flag + ", fusion " + fusion.label()
+          + ")");
+    }
+  }
+
   /** The Java engine holds inputs as float; the interpreter gets the same values. */
   static List<Interpreter.TensorData> roundToFloat(List<Interpreter.TensorData> group) {
     var out = new ArrayList<Interpreter.TensorData>();

@@ -72,8 +72,15 @@ public final class Guards {
       alwaysUsed.add(w.value());
     }
     for (var n : needed) {
-      if (plan.locations().containsKey(n) && !plan.available(phase, n)) {
-        alwaysUsed.add(n); // written to a temporary for a later phase
+      var at = plan.locations().get(n);
+      if (at == null || plan.available(phase, n)) {
+        continue;
+      }
+      // Written to a temporary for a later phase: always. Stored into a buffer (statement fusion moves a
+      // statement's value there): later phases read it back from the buffer, which holds the right value
+      // even while a guarded store into it is skipped (the value is then the buffer's old one).
+      if (!(at instanceof Plan.Location.Buffer b && storedValue.get(b.name()) == n)) {
+        alwaysUsed.add(n);
       }
     }
     if (candidates.isEmpty()) {
@@ -126,9 +133,6 @@ public final class Guards {
         }
         if (u instanceof Node.Select s && s.cond() == guard.cond() && onlyInGuardedBranch(s, n, guard)) {
           continue;
-        }
-        if (guardedStores.contains(u) && u instanceof Node.Select s && s.cond() == guard.cond()) {
-          continue; // the identity operand of a store that is skipped while off
         }
         allOff = false;
         break;
