@@ -1,5 +1,6 @@
 package dev.optc.runtime.device;
 
+import dev.optc.compiler.codegen.KernelAbi;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
@@ -50,7 +51,7 @@ public class KernelEngine<B, K> implements Engine {
   private List<B> partials = List.of();
   private int chunkCount;
 
-  private record Launch<K>(K kernel, CEmitter.Kernel info) {}
+  private record Launch<K>(K kernel, KernelAbi.Kernel info) {}
 
   protected KernelEngine(DeviceOps<B, K> ops, OptProgram program, Layout layout, Fusion fusion) {
     this.ops = ops;
@@ -89,21 +90,21 @@ public class KernelEngine<B, K> implements Engine {
       int buffers = 0;
       for (var arg : k.args()) {
         bytes += switch (arg) {
-          case CEmitter.Arg.UniformCount n -> 4;
-          case CEmitter.Arg.ChunkSize n -> 4;
-          case CEmitter.Arg.ChunkCount n -> 4;
-          case CEmitter.Arg.VectorAccess v -> 4;
-          case CEmitter.Arg.SegmentCount n -> 4;
-          case CEmitter.Arg.GroupCount n -> 4;
-          case CEmitter.Arg.LineCount n -> 4;
-          case CEmitter.Arg.Chunks c -> 8;
-          case CEmitter.Arg.Segments s -> 8;
-          case CEmitter.Arg.Uniforms u -> 8;
-          case CEmitter.Arg.SegmentChunks c -> 8;
-          case CEmitter.Arg.GroupSegments g -> 8;
-          case CEmitter.Arg.Reduced r -> 8;
-          case CEmitter.Arg.Partials p -> 8;
-          case CEmitter.Arg.Buffer b -> {
+          case KernelAbi.Arg.UniformCount n -> 4;
+          case KernelAbi.Arg.ChunkSize n -> 4;
+          case KernelAbi.Arg.ChunkCount n -> 4;
+          case KernelAbi.Arg.VectorAccess v -> 4;
+          case KernelAbi.Arg.SegmentCount n -> 4;
+          case KernelAbi.Arg.GroupCount n -> 4;
+          case KernelAbi.Arg.LineCount n -> 4;
+          case KernelAbi.Arg.Chunks c -> 8;
+          case KernelAbi.Arg.Segments s -> 8;
+          case KernelAbi.Arg.Uniforms u -> 8;
+          case KernelAbi.Arg.SegmentChunks c -> 8;
+          case KernelAbi.Arg.GroupSegments g -> 8;
+          case KernelAbi.Arg.Reduced r -> 8;
+          case KernelAbi.Arg.Partials p -> 8;
+          case KernelAbi.Arg.Buffer b -> {
             buffers++;
             yield 8;
           }
@@ -153,15 +154,18 @@ public class KernelEngine<B, K> implements Engine {
     }
     chunkCount = chunkTable.size() / 2;
     chunks = ints(chunkTable.stream().mapToInt(Integer::intValue).toArray());
-    var segs = new int[CEmitter.SEGMENT_FIELDS * layout.segments().size()];
+    var segs = new int[KernelAbi.SegmentField.COUNT * layout.segments().size()];
     for (var s : layout.segments()) {
-      int b = CEmitter.SEGMENT_FIELDS * s.index();
-      segs[b] = s.offset();
-      segs[b + 1] = s.numel();
-      segs[b + 2] = s.rows();
-      segs[b + 3] = s.cols();
-      segs[b + 4] = s.rowOffset();
-      segs[b + 5] = s.colOffset();
+      for (var f : KernelAbi.SegmentField.values()) {
+        segs[f.at(s.index())] = switch (f) {
+          case OFFSET -> s.offset();
+          case NUMEL -> s.numel();
+          case ROWS -> s.rows();
+          case COLS -> s.cols();
+          case ROW_OFFSET -> s.rowOffset();
+          case COL_OFFSET -> s.colOffset();
+        };
+      }
     }
     segments = ints(segs);
     segmentChunks = ints(segChunks);
@@ -362,35 +366,35 @@ public class KernelEngine<B, K> implements Engine {
     var args = new ArrayList<Object>(info.args().size());
     boolean aligned = true;
     for (var arg : info.args()) {
-      if (arg instanceof CEmitter.Arg.Buffer b) {
+      if (arg instanceof KernelAbi.Arg.Buffer b) {
         aligned &= ops.aligned16(b.next() ? nextCopies.get(b.name()) : buffer(b.name()));
       }
     }
     for (var arg : info.args()) {
       args.add(switch (arg) {
-        case CEmitter.Arg.Chunks c -> chunks;
-        case CEmitter.Arg.Segments s -> segments;
-        case CEmitter.Arg.Uniforms u -> uniforms;
-        case CEmitter.Arg.UniformCount n -> plan.program().hoisted().size();
-        case CEmitter.Arg.ChunkSize n -> chunkSize;
-        case CEmitter.Arg.ChunkCount n -> chunkCount;
-        case CEmitter.Arg.VectorAccess v -> aligned ? 1 : 0;
-        case CEmitter.Arg.SegmentCount n -> layout.segments().size();
-        case CEmitter.Arg.GroupCount n -> layout.groups();
-        case CEmitter.Arg.SegmentChunks c -> segmentChunks;
-        case CEmitter.Arg.GroupSegments g -> groupSegments;
-        case CEmitter.Arg.LineCount n -> lines(info);
-        case CEmitter.Arg.Buffer b -> {
+        case KernelAbi.Arg.Chunks c -> chunks;
+        case KernelAbi.Arg.Segments s -> segments;
+        case KernelAbi.Arg.Uniforms u -> uniforms;
+        case KernelAbi.Arg.UniformCount n -> plan.program().hoisted().size();
+        case KernelAbi.Arg.ChunkSize n -> chunkSize;
+        case KernelAbi.Arg.ChunkCount n -> chunkCount;
+        case KernelAbi.Arg.VectorAccess v -> aligned ? 1 : 0;
+        case KernelAbi.Arg.SegmentCount n -> layout.segments().size();
+        case KernelAbi.Arg.GroupCount n -> layout.groups();
+        case KernelAbi.Arg.SegmentChunks c -> segmentChunks;
+        case KernelAbi.Arg.GroupSegments g -> groupSegments;
+        case KernelAbi.Arg.LineCount n -> lines(info);
+        case KernelAbi.Arg.Buffer b -> {
           if (b.next()) {
-            if (!swapped.contains(b.name()) && info.launch() == CEmitter.Launch.CHUNKS) {
+            if (!swapped.contains(b.name()) && info.launch() == KernelAbi.Launch.CHUNKS) {
               swapped.add(b.name());
             }
             yield nextCopies.get(b.name());
           }
           yield buffer(b.name());
         }
-        case CEmitter.Arg.Reduced r -> reduced.get(r.slot());
-        case CEmitter.Arg.Partials p -> partials.get(p.slot());
+        case KernelAbi.Arg.Reduced r -> reduced.get(r.slot());
+        case KernelAbi.Arg.Partials p -> partials.get(p.slot());
       });
     }
     switch (info.launch()) {
@@ -415,8 +419,8 @@ public class KernelEngine<B, K> implements Engine {
     }
   }
 
-  private int lines(CEmitter.Kernel k) {
-    return k.launch() == CEmitter.Launch.ROWS ? layout.arenaLength(Kind.ROW) : layout.arenaLength(Kind.COL);
+  private int lines(KernelAbi.Kernel k) {
+    return k.launch() == KernelAbi.Launch.ROWS ? layout.arenaLength(Kind.ROW) : layout.arenaLength(Kind.COL);
   }
 
   @Override

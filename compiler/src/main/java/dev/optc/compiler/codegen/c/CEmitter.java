@@ -1,5 +1,9 @@
 package dev.optc.compiler.codegen.c;
 
+import dev.optc.compiler.codegen.KernelAbi.Arg;
+import dev.optc.compiler.codegen.KernelAbi.Kernel;
+import dev.optc.compiler.codegen.KernelAbi.Launch;
+import dev.optc.compiler.codegen.KernelAbi.SegmentField;
 import dev.optc.compiler.codegen.Literals;
 import dev.optc.compiler.codegen.ValueNames;
 import dev.optc.compiler.ir.Dtype;
@@ -47,76 +51,6 @@ import java.util.Set;
  * the sizes and the work-group size, so results are bit-identical run to run on one device.
  */
 public final class CEmitter {
-  /** Fields of one segment in the segment table. */
-  public static final int SEGMENT_FIELDS = 6;
-
-  /** What a kernel argument is; the host binds arguments by these. */
-  public sealed interface Arg {
-    /** {@code int[2 * chunks]}: (segment, first element) per work-group. */
-    record Chunks() implements Arg {}
-
-    /** {@code int[SEGMENT_FIELDS * segments]}: offset, numel, rows, cols, row offset, col offset. */
-    record Segments() implements Arg {}
-
-    /** {@code float[segments * uniformCount]}: the hoisted uniforms of each tensor. */
-    record Uniforms() implements Arg {}
-
-    /** {@code int}: the number of uniforms per tensor. */
-    record UniformCount() implements Arg {}
-
-    /** {@code int}: elements per chunk. */
-    record ChunkSize() implements Arg {}
-
-    /** {@code int}: the number of chunks (entries of the chunk table). */
-    record ChunkCount() implements Arg {}
-
-    /** {@code int}: 1 where every buffer of the kernel allows 16-byte accesses at multiples of 4 elements. */
-    record VectorAccess() implements Arg {}
-
-    /** {@code int}: the number of segments. */
-    record SegmentCount() implements Arg {}
-
-    /** {@code int}: the number of parameter groups. */
-    record GroupCount() implements Arg {}
-
-    /** {@code int[2 * segments]}: first chunk and chunk count of each segment. */
-    record SegmentChunks() implements Arg {}
-
-    /** {@code int[2 * groups]}: first segment and segment count of each group. */
-    record GroupSegments() implements Arg {}
-
-    /** {@code int}: total rows (row kernels) or columns (column kernels) of the group. */
-    record LineCount() implements Arg {}
-
-    /**
-     * A program buffer ({@code w}, {@code g}, a state) or a temporary. {@code next} is the second copy
-     * of a row/col/scalar buffer that this phase both reads (old values) and writes: the host swaps
-     * the two copies after the phase.
-     */
-    record Buffer(String name, boolean readOnly, boolean next) implements Arg {}
-
-    /** {@code float[]}: results of reduction {@code slot} (per tensor, row or column). */
-    record Reduced(int slot, boolean readOnly) implements Arg {}
-
-    /** {@code float[chunks]}: per-chunk partial results of reduction {@code slot}. */
-    record Partials(int slot, boolean readOnly) implements Arg {}
-  }
-
-  /** How a kernel is launched. */
-  public enum Launch {
-    /** Work-groups of exactly the local size, each taking every n-th chunk (any n ≤ the chunk count). */
-    CHUNKS,
-    /** One work-item per segment and per group (whichever is more), any local size. */
-    COMBINE,
-    /** One work-item per row of the group. */
-    ROWS,
-    /** One work-item per column of the group. */
-    COLS
-  }
-
-  /** One kernel of the program: its name, phase, launch shape and arguments in order. */
-  public record Kernel(String name, int phase, Launch launch, List<Arg> args) {}
-
   /** Generated source and what the host needs to run it. */
   public record Program(String source, List<Kernel> kernels, Set<String> doubleBuffered) {
     public List<Kernel> kernels(int phase) {
@@ -229,7 +163,7 @@ public final class CEmitter {
           if (f != f) return (%s) ((u >> 16) | 0x40u);
           return (%s) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
         }
-        """.formatted(SEGMENT_FIELDS, d.ushort(), floatOf, d.ushort(), bits, d.ushort(), d.ushort(), d.helper())
+        """.formatted(SegmentField.COUNT, d.ushort(), floatOf, d.ushort(), bits, d.ushort(), d.ushort(), d.helper())
         + (vectorize ? quadHelpers() : "");
   }
 
@@ -696,12 +630,12 @@ public final class CEmitter {
           .append(d.numGroups()).append(") {\n");
       src.append("    const int optc_seg = optc_chunks[2 * optc_c];\n");
       src.append("    const int optc_start = optc_chunks[2 * optc_c + 1];\n");
-      src.append("    const int optc_off = optc_segs[OPTC_SEG * optc_seg];\n");
-      src.append("    const int optc_numel = optc_segs[OPTC_SEG * optc_seg + 1];\n");
+      src.append("    const int optc_off = ").append(SegmentField.OFFSET.read("optc_segs", "optc_seg")).append(";\n");
+      src.append("    const int optc_numel = ").append(SegmentField.NUMEL.read("optc_segs", "optc_seg")).append(";\n");
       if (needsRow || needsCol) {
-        src.append("    const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];\n");
-        src.append("    const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];\n");
-        src.append("    const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];\n");
+        src.append("    const int optc_cols = ").append(SegmentField.COLS.read("optc_segs", "optc_seg")).append(";\n");
+        src.append("    const int optc_row_off = ").append(SegmentField.ROW_OFFSET.read("optc_segs", "optc_seg")).append(";\n");
+        src.append("    const int optc_col_off = ").append(SegmentField.COL_OFFSET.read("optc_segs", "optc_seg")).append(";\n");
       }
       src.append("    const int optc_end = min(optc_start + optc_chunk, optc_numel);\n");
       src.append("    ").append(d.global().isEmpty() ? "" : d.global() + " ")
@@ -869,7 +803,7 @@ public final class CEmitter {
         sig.add(d.pointer("float", false, "optc_red" + slot), new Arg.Reduced(slot, false));
       }
       var name = prefix + "_phase" + phase.index() + (rows ? "_rows" : "_cols");
-      int offsetField = rows ? 4 : 5;
+      var offsetField = rows ? SegmentField.ROW_OFFSET : SegmentField.COL_OFFSET;
       src.append('\n').append("// Phase ").append(phase.index()).append(": ")
           .append(rows ? "row sums, one work-item per row" : "column sums, one work-item per column")
           .append(".\n");
@@ -881,14 +815,14 @@ public final class CEmitter {
       src.append("  int lo = 0, hi = optc_nsegs - 1;\n");
       src.append("  while (lo < hi) {\n");
       src.append("    const int mid = (lo + hi + 1) / 2;\n");
-      src.append("    if (optc_segs[OPTC_SEG * mid + ").append(offsetField).append("] <= line) lo = mid; else hi = mid - 1;\n");
+      src.append("    if (").append(offsetField.read("optc_segs", "mid")).append(" <= line) lo = mid; else hi = mid - 1;\n");
       src.append("  }\n");
       src.append("  const int optc_seg = lo;\n");
-      src.append("  const int optc_off = optc_segs[OPTC_SEG * optc_seg];\n");
-      src.append("  const int optc_rows = optc_segs[OPTC_SEG * optc_seg + 2];\n");
-      src.append("  const int optc_cols = optc_segs[OPTC_SEG * optc_seg + 3];\n");
-      src.append("  const int optc_row_off = optc_segs[OPTC_SEG * optc_seg + 4];\n");
-      src.append("  const int optc_col_off = optc_segs[OPTC_SEG * optc_seg + 5];\n");
+      src.append("  const int optc_off = ").append(SegmentField.OFFSET.read("optc_segs", "optc_seg")).append(";\n");
+      src.append("  const int optc_rows = ").append(SegmentField.ROWS.read("optc_segs", "optc_seg")).append(";\n");
+      src.append("  const int optc_cols = ").append(SegmentField.COLS.read("optc_segs", "optc_seg")).append(";\n");
+      src.append("  const int optc_row_off = ").append(SegmentField.ROW_OFFSET.read("optc_segs", "optc_seg")).append(";\n");
+      src.append("  const int optc_col_off = ").append(SegmentField.COL_OFFSET.read("optc_segs", "optc_seg")).append(";\n");
       src.append("  ").append(d.global().isEmpty() ? "" : d.global() + " ")
           .append("const float* optc_u = optc_uniforms + optc_seg * optc_nu;\n");
       for (var r : reductions) {
