@@ -103,12 +103,12 @@ public final class CEmitter {
    *     Java reference does: sums then match it to float32 rounding even where terms cancel
    */
   public static Program emit(Plan plan, Dialect dialect, int localSize, boolean doubleAccumulation) {
-    return emit(plan, dialect, localSize, doubleAccumulation, dialect == Dialect.CUDA);
+    return emit(plan, dialect, localSize, doubleAccumulation, dialect.quadsByDefault());
   }
 
   /**
-   * @param vectorize work in quads with 16-byte accesses in elementwise float32 phases (the default for
-   *     CUDA, where it halves the memory instructions; PoCL vectorizes its scalar loops itself)
+   * @param vectorize work in quads with 16-byte accesses in elementwise float32 phases (the dialect's
+   *     {@link Dialect#quadsByDefault} unless given)
    */
   public static Program emit(Plan plan, Dialect dialect, int localSize, boolean doubleAccumulation,
       boolean vectorize) {
@@ -124,8 +124,8 @@ public final class CEmitter {
         .append(plan.fusion().label()).append(", ").append(d.name()).append("). Do not edit: change the ")
         .append(".opt file instead.\n");
     src.append(d.prelude());
-    if (acc.equals("double") && d == Dialect.OPENCL) {
-      src.append("#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n");
+    if (acc.equals("double")) {
+      src.append(d.fp64Enable());
     }
     src.append("#define OPTC_LOCAL ").append(localSize).append('\n');
     src.append("// Reductions accumulate in ").append(acc).append(".\n");

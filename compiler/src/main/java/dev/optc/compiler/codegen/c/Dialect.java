@@ -18,7 +18,6 @@ package dev.optc.compiler.codegen.c;
  * @param ushort the 16-bit unsigned type (bf16 and f16 storage)
  * @param floatBits reinterprets a float's bits as an unsigned int: a format with one %s
  * @param bitsFloat reinterprets an unsigned int's bits as a float: a format with one %s
- * @param rsqrt the reciprocal square root function
  * @param floatMath suffix of single-precision math functions ("" for OpenCL's overloads, "f" for CUDA)
  * @param halfType the storage type of an f16 state
  * @param loadHalf reads element %2$s of f16 buffer %1$s as a float
@@ -29,6 +28,9 @@ package dev.optc.compiler.codegen.c;
  * @param load4 reads four floats from float pointer %s as a float4 (one 16-byte access)
  * @param store4 writes float4 %2$s to float pointer %1$s (one 16-byte access)
  * @param float4 builds a float4 from four comma-separated floats %s
+ * @param fp64Enable what a kernel source needs before it uses double (reductions accumulating in double)
+ * @param quadsByDefault policy: whether elementwise float32 phases work in quads (16-byte accesses) unless
+ *     the caller says otherwise (CUDA: it halves the memory instructions; PoCL vectorizes scalar loops itself)
  */
 public record Dialect(
     String name,
@@ -45,7 +47,6 @@ public record Dialect(
     String ushort,
     String floatBits,
     String bitsFloat,
-    String rsqrt,
     String floatMath,
     String halfType,
     String loadHalf,
@@ -54,7 +55,9 @@ public record Dialect(
     String numGroups,
     String load4,
     String store4,
-    String float4) {
+    String float4,
+    String fp64Enable,
+    boolean quadsByDefault) {
 
   /** OpenCL C 1.2, as PoCL and the GPU vendors' drivers compile it. */
   public static final Dialect OPENCL = new Dialect(
@@ -73,7 +76,6 @@ public record Dialect(
       "ushort",
       "as_uint(%s)",
       "as_float(%s)",
-      "rsqrt",
       "",
       "half",
       "vload_half(%2$s, %1$s)",
@@ -82,7 +84,9 @@ public record Dialect(
       "get_num_groups(0)",
       "vload4(0, %s)",
       "vstore4(%2$s, 0, %1$s)",
-      "(float4) (%s)");
+      "(float4) (%s)",
+      "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n",
+      false);
 
   /** CUDA C++ as NVRTC and nvcc compile it (built with --fmad=false for the same exactness). */
   public static final Dialect CUDA = new Dialect(
@@ -100,7 +104,6 @@ public record Dialect(
       "unsigned short",
       "__float_as_uint(%s)",
       "__uint_as_float(%s)",
-      "rsqrtf",
       "f",
       "__half",
       "__half2float(%1$s[%2$s])",
@@ -109,7 +112,9 @@ public record Dialect(
       "gridDim.x",
       "*(const float4*) (%s)",
       "*(float4*) (%1$s) = %2$s",
-      "make_float4(%s)");
+      "make_float4(%s)",
+      "",
+      true);
 
   /** A pointer parameter: {@code __global float* restrict name} or {@code float* __restrict__ name}. */
   String pointer(String type, boolean readOnly, String name) {
