@@ -6,6 +6,9 @@ package dev.optc.runtime;
  */
 public interface Engine extends AutoCloseable {
 
+  /** The plan this engine runs: the one its caller made (see {@link Backend#open}). */
+  dev.optc.compiler.plan.Plan plan();
+
   /** Copies one tensor's values of buffer {@code w}, {@code g} or a state into the engine. */
   void write(String buffer, int tensor, float[] values);
 

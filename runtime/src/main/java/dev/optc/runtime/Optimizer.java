@@ -53,12 +53,12 @@ public final class Optimizer implements AutoCloseable {
   private final Map<String, Integer> hyperIndex = new HashMap<>();
   private long t;
 
-  private Optimizer(OptProgram program, Layout layout, Engine engine, Fusion fusion,
+  private Optimizer(OptProgram program, Layout layout, Engine engine, Plan plan,
       List<Map<String, Double>> overrides) {
     this.program = program;
     this.layout = layout;
     this.engine = engine;
-    this.plan = Planner.plan(program.ir(), fusion);
+    this.plan = plan;
     this.overrides = new ArrayList<>();
     this.resolved = new ArrayList<>();
     for (var o : overrides) {
@@ -125,9 +125,11 @@ public final class Optimizer implements AutoCloseable {
         }
       }
       var layout = new Layout(all, groups.size());
-      var engine = backend.open(program, layout, fusion);
+      // Planned once: the engine runs this plan and the optimizer reads its reduction slots from it.
+      var plan = Planner.plan(program.ir(), fusion);
+      var engine = backend.open(program, plan, layout);
       try {
-        var opt = new Optimizer(program, layout, engine, fusion, groups);
+        var opt = new Optimizer(program, layout, engine, plan, groups);
         for (int i = 0; i < all.size(); i++) {
           engine.write("w", i, weights.get(i));
           engine.write("g", i, new float[all.get(i).view().numel()]);

@@ -209,6 +209,18 @@ class OptimizerTest {
     }
   }
 
+  /** One plan per optimizer: the engine runs the very plan the optimizer reads reduction slots from. */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.EnumSource(Fusion.class)
+  void theOptimizerAndItsEngineShareOnePlan(Fusion fusion) throws Exception {
+    var p = OptProgram.load("lamb");
+    var specs = List.of(new TensorSpec("x", new long[] {3, 5}, 0));
+    try (var opt = build(p, f32(2), fusion, specs, noOverrides(1), Map.of("x", new float[15]))) {
+      org.junit.jupiter.api.Assertions.assertSame(opt.plan(), opt.engine().plan());
+      assertEquals(fusion, opt.plan().fusion());
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------------
   // Hypers
 

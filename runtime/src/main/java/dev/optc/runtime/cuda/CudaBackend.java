@@ -1,6 +1,6 @@
 package dev.optc.runtime.cuda;
 
-import dev.optc.compiler.plan.Fusion;
+import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.Backend;
 import dev.optc.runtime.Engine;
 import dev.optc.runtime.Layout;
@@ -47,7 +47,7 @@ public record CudaBackend(CuDevice device) implements Backend {
   }
 
   @Override
-  public Engine open(OptProgram program, Layout layout, Fusion fusion) {
-    return new CudaEngine(device, program, layout, fusion);
+  public Engine open(OptProgram program, Plan plan, Layout layout) {
+    return new CudaEngine(device, program, layout, plan);
   }
 }

@@ -1,9 +1,9 @@
 package dev.optc.runtime.cuda;
 
+import dev.optc.compiler.plan.Plan;
 import dev.optc.compiler.codegen.CacheEntry;
 import dev.optc.compiler.codegen.c.Dialect;
 import dev.optc.compiler.codegen.java.JavaSourceCompiler;
-import dev.optc.compiler.plan.Fusion;
 import dev.optc.runtime.AtomicFiles;
 import dev.optc.runtime.Layout;
 import dev.optc.runtime.OptProgram;
@@ -29,8 +29,8 @@ import java.util.regex.Pattern;
  */
 public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
 
-  CudaEngine(CuDevice device, OptProgram program, Layout layout, Fusion fusion) {
-    super(new Ops(device, program.name()), program, layout, fusion);
+  CudaEngine(CuDevice device, OptProgram program, Layout layout, Plan plan) {
+    super(new Ops(device, program.name()), program, layout, plan);
   }
 
   /**

@@ -8,9 +8,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import dev.optc.compiler.codegen.c.CEmitter;
 import dev.optc.compiler.ir.Dtype;
 import dev.optc.compiler.ir.Kind;
-import dev.optc.compiler.plan.Fusion;
 import dev.optc.compiler.plan.Plan;
-import dev.optc.compiler.plan.Planner;
 import dev.optc.runtime.Engine;
 import dev.optc.runtime.Layout;
 import dev.optc.runtime.OptProgram;
@@ -53,9 +51,9 @@ public class KernelEngine<B, K> implements Engine {
 
   private record Launch<K>(K kernel, KernelAbi.Kernel info) {}
 
-  protected KernelEngine(DeviceOps<B, K> ops, OptProgram program, Layout layout, Fusion fusion) {
+  protected KernelEngine(DeviceOps<B, K> ops, OptProgram program, Layout layout, Plan plan) {
     this.ops = ops;
-    this.plan = Planner.plan(program.ir(), fusion);
+    this.plan = plan;
     this.layout = layout;
     this.chunkSize = ops.chunkSize();
     this.source = CEmitter.emit(plan, ops.dialect(), ops.localSize(), ops.doubleAccumulation(),
@@ -421,6 +419,11 @@ public class KernelEngine<B, K> implements Engine {
 
   private int lines(KernelAbi.Kernel k) {
     return k.launch() == KernelAbi.Launch.ROWS ? layout.arenaLength(Kind.ROW) : layout.arenaLength(Kind.COL);
+  }
+
+  @Override
+  public Plan plan() {
+    return plan;
   }
 
   @Override

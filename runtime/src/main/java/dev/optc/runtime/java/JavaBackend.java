@@ -1,7 +1,7 @@
 package dev.optc.runtime.java;
 
 import dev.optc.compiler.codegen.java.JavaEmitter;
-import dev.optc.compiler.plan.Fusion;
+import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.Backend;
 import dev.optc.runtime.Engine;
 import dev.optc.runtime.Layout;
@@ -45,7 +45,7 @@ public record JavaBackend(JavaEmitter.Precision precision, int threads) implemen
   }
 
   @Override
-  public Engine open(OptProgram program, Layout layout, Fusion fusion) {
-    return new JavaEngine(program, layout, fusion, precision, threads);
+  public Engine open(OptProgram program, Plan plan, Layout layout) {
+    return new JavaEngine(program, layout, plan, precision, threads);
   }
 }

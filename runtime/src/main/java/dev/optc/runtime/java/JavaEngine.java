@@ -4,9 +4,7 @@ import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.codegen.java.JavaSourceCompiler;
 import dev.optc.compiler.codegen.java.JavaStep;
 import dev.optc.compiler.ir.Kind;
-import dev.optc.compiler.plan.Fusion;
 import dev.optc.compiler.plan.Plan;
-import dev.optc.compiler.plan.Planner;
 import dev.optc.runtime.Engine;
 import dev.optc.runtime.Layout;
 import dev.optc.runtime.OptProgram;
@@ -34,9 +32,8 @@ final class JavaEngine implements Engine {
   private final Map<String, Kind> bufferKind = new HashMap<>();
   private final ForkJoinPool pool;
 
-  JavaEngine(OptProgram program, Layout layout, Fusion fusion, JavaEmitter.Precision precision,
-      int threads) {
-    this.plan = Planner.plan(program.ir(), fusion);
+  JavaEngine(OptProgram program, Layout layout, Plan plan, JavaEmitter.Precision precision, int threads) {
+    this.plan = plan;
     this.layout = layout;
     this.precision = precision;
     this.step = JavaSourceCompiler.instantiate(JavaEmitter.emit(plan, precision));
@@ -154,6 +151,11 @@ final class JavaEngine implements Engine {
 
   JavaEmitter.Precision precision() {
     return precision;
+  }
+
+  @Override
+  public Plan plan() {
+    return plan;
   }
 
   @Override

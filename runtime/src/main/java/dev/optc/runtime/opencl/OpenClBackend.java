@@ -1,6 +1,6 @@
 package dev.optc.runtime.opencl;
 
-import dev.optc.compiler.plan.Fusion;
+import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.Backend;
 import dev.optc.runtime.Engine;
 import dev.optc.runtime.Layout;
@@ -131,7 +131,7 @@ public record OpenClBackend(ClDevice device, String extraBuildOptions, boolean f
   }
 
   @Override
-  public Engine open(OptProgram program, Layout layout, Fusion fusion) {
-    return new OpenClEngine(this, session(device), program, layout, fusion);
+  public Engine open(OptProgram program, Plan plan, Layout layout) {
+    return new OpenClEngine(this, session(device), program, layout, plan);
   }
 }

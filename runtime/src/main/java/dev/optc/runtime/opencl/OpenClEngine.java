@@ -1,9 +1,9 @@
 package dev.optc.runtime.opencl;
 
+import dev.optc.compiler.plan.Plan;
 import dev.optc.compiler.codegen.CacheEntry;
 import dev.optc.compiler.codegen.c.Dialect;
 import dev.optc.compiler.codegen.java.JavaSourceCompiler;
-import dev.optc.compiler.plan.Fusion;
 import dev.optc.runtime.AtomicFiles;
 import dev.optc.runtime.Layout;
 import dev.optc.runtime.OptProgram;
@@ -30,8 +30,8 @@ import java.util.regex.Pattern;
 public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
 
   OpenClEngine(OpenClBackend backend, OpenClBackend.Session session, OptProgram program, Layout layout,
-      Fusion fusion) {
-    super(new Ops(backend, session, program.name()), program, layout, fusion);
+      Plan plan) {
+    super(new Ops(backend, session, program.name()), program, layout, plan);
   }
 
   private Ops clOps() {
