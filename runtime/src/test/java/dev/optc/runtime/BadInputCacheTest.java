@@ -144,25 +144,21 @@ class BadInputCacheTest {
   @ParameterizedTest
   @EnumSource(Damage.class)
   void javaClassCacheHeals(Damage damage) throws Exception {
-    var program = OptProgram.load("lion");
-    var clean = run(program, JavaBackend.reference());
-    var entry = onlyFile(cache.resolve("java"));
-    Files.write(entry, damage.apply(Files.readAllBytes(entry)));
-    JavaSourceCompiler.forgetLoaded();
-    var healed = new float[1][][];
-    var warnings = stderr(() -> healed[0] = run(program, JavaBackend.reference()));
-    assertOneWarning(warnings, entry);
-    assertArrayEquals(clean, healed[0]);
-    assertValid(entry);
+    assertJavaCacheHeals("lion", damage::apply);
   }
 
   /** Bytes that pass the checksum but are not classes (a JDK's different class format, say). */
   @Test
   void javaClassesThatDoNotLoadAreDropped() throws Exception {
-    var program = OptProgram.load("sgd");
+    assertJavaCacheHeals("sgd", bytes -> CacheEntry.encode("not a list of classes".getBytes(StandardCharsets.UTF_8)));
+  }
+
+  /** Runs {@code optimizer}, damages its Java cache entry, runs again: one warning, same result, entry valid. */
+  void assertJavaCacheHeals(String optimizer, java.util.function.UnaryOperator<byte[]> damage) throws Exception {
+    var program = OptProgram.load(optimizer);
     var clean = run(program, JavaBackend.reference());
     var entry = onlyFile(cache.resolve("java"));
-    Files.write(entry, CacheEntry.encode("not a list of classes".getBytes(StandardCharsets.UTF_8)));
+    Files.write(entry, damage.apply(Files.readAllBytes(entry)));
     JavaSourceCompiler.forgetLoaded();
     var healed = new float[1][][];
     var warnings = stderr(() -> healed[0] = run(program, JavaBackend.reference()));
