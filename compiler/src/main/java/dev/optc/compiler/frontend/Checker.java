@@ -357,11 +357,7 @@ public final class Checker {
               "the result is inf or NaN wherever it is used; divide by a value that cannot be 0");
         }
         value = factory.binary(op, old, value);
-        if (constants.valueOf(value) instanceof Double folded
-            && (!Double.isFinite(folded) || Math.abs(folded) > Float.MAX_VALUE)) {
-          diags.report(DiagnosticCode.CONSTANT_NOT_FINITE, a.span(), "this constant expression is "
-              + (Double.isNaN(folded) ? "undefined (NaN)" : Double.isInfinite(folded) ? (folded > 0 ? "+inf" : "-inf")
-                  : Constants.format(folded) + ", past float32's range"), Constants.why(value));
+        if (rejectedConstant(a.span(), value, true)) {
           value = null;
         }
       }
@@ -426,12 +422,8 @@ public final class Checker {
     if (x == null) {
       return null;
     }
-    var value = constants.valueOf(x);
-    if (value != null) {
-      if (!Double.isFinite(value)) {
-        diags.report(DiagnosticCode.CONSTANT_NOT_FINITE, e.span(),
-            "this constant expression is " + (Double.isNaN(value) ? "undefined (NaN)" : value > 0 ? "+inf" : "-inf"),
-            Constants.why(x));
+    if (constants.valueOf(x) != null) {
+      if (rejectedConstant(e.span(), x, false)) {
         return null;
       }
       values.put(e, x);
@@ -453,15 +445,21 @@ public final class Checker {
 
   /** The value an expression's parent or a declaration uses: a constant must fit float32 there. */
   private boolean inFloat32(Ast.Expr e) {
-    var x = values.get(e);
+    return !rejectedConstant(e.span(), values.get(e), true);
+  }
+
+  /**
+   * Reports E004 at {@code span} when {@code x} is a constant that is inf or NaN, or (with {@code range})
+   * finite but past float32's range; whether it did.
+   */
+  private boolean rejectedConstant(Span span, Node x, boolean range) {
     var value = x == null ? null : constants.valueOf(x);
-    if (value != null && Math.abs(value) > Float.MAX_VALUE) {
-      diags.report(DiagnosticCode.CONSTANT_NOT_FINITE, e.span(),
-          "this constant expression is " + Constants.format(value) + ", past float32's range",
-          "the largest float32 is about 3.4e38; per-tensor and per-element values are float32");
-      return false;
+    var problem = value == null ? null : Constants.problem(value, range);
+    if (problem != null) {
+      diags.report(DiagnosticCode.CONSTANT_NOT_FINITE, span, "this constant expression is " + problem,
+          Constants.why(x, value));
     }
-    return true;
+    return problem != null;
   }
 
   /** {@link #expr} for a whole declaration or statement value: its constant must fit float32 too. */
@@ -490,17 +488,13 @@ public final class Checker {
   private Node lower(Ast.Expr e, Context ctx, Map<String, Node> params) {
     return switch (e) {
       case Ast.Number n -> {
-        if (n.value() == 0 && Constants.hasNonZeroDigit(n.text())) {
-          diags.report(DiagnosticCode.NUMBER_RANGE, n.span(), "'" + n.text() + "' is 0 in float32",
-              "the smallest float32 above 0 is about 1.4e-45; write 0 if zero is meant");
-          yield null;
-        }
         if (Double.isInfinite(n.value()) || Math.abs(n.value()) > Float.MAX_VALUE) {
           diags.report(DiagnosticCode.NUMBER_RANGE, n.span(), "'" + n.text() + "' does not fit in float32",
               "the largest float32 is about 3.4e38");
           yield null;
         }
-        if (n.value() != 0 && (float) n.value() == 0) {
+        // Non-zero digits that round to 0: in float32 (1e-46), or already in float64 (1e-400).
+        if ((float) n.value() == 0 && (n.value() != 0 || Constants.hasNonZeroDigit(n.text()))) {
           diags.report(DiagnosticCode.NUMBER_RANGE, n.span(), "'" + n.text() + "' is 0 in float32",
               "the smallest float32 above 0 is about 1.4e-45; write 0 if zero is meant");
           yield null;

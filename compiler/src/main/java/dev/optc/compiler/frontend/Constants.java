@@ -41,8 +41,25 @@ final class Constants {
     return v;
   }
 
-  /** Why a constant that is not finite came out so, from its last operation. */
-  static String why(Node n) {
+  /**
+   * What is wrong with constant {@code v}: inf or NaN, or (when {@code range} counts) a finite value past
+   * float32's range ({@code 1.00e+76, past float32's range}); null when nothing is.
+   */
+  static String problem(double v, boolean range) {
+    if (Double.isNaN(v)) {
+      return "undefined (NaN)";
+    }
+    if (Double.isInfinite(v)) {
+      return v > 0 ? "+inf" : "-inf";
+    }
+    return range && Math.abs(v) > Float.MAX_VALUE ? String.format("%.3g", v) + ", past float32's range" : null;
+  }
+
+  /** Why constant {@code n} (of value {@code v}) came out so, from its last operation. */
+  static String why(Node n, double v) {
+    if (Double.isFinite(v)) {
+      return "the largest float32 is about 3.4e38; per-tensor and per-element values are float32";
+    }
     return switch (n) {
       case Node.Binary b when b.op() == BinaryOp.DIV && b.b() instanceof Node.Const c && c.value() == 0 ->
           "it divides by zero; write the value meant, or add a small eps to the divisor";
@@ -68,10 +85,5 @@ final class Constants {
       }
     }
     return false;
-  }
-
-  /** A short decimal of a large value: 1e+76, as a user reads it. */
-  static String format(double v) {
-    return String.format("%.3g", v);
   }
 }

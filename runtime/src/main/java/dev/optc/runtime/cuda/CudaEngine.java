@@ -1,9 +1,9 @@
 package dev.optc.runtime.cuda;
 
-import dev.optc.compiler.plan.Plan;
 import dev.optc.compiler.codegen.CacheEntry;
 import dev.optc.compiler.codegen.c.Dialect;
 import dev.optc.compiler.codegen.java.JavaSourceCompiler;
+import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.AtomicFiles;
 import dev.optc.runtime.Layout;
 import dev.optc.runtime.OptProgram;

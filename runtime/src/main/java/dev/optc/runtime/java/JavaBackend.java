@@ -5,8 +5,8 @@ import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.Backend;
 import dev.optc.runtime.Engine;
 import dev.optc.runtime.Layout;
-import dev.optc.runtime.OptcException;
 import dev.optc.runtime.OptProgram;
+import dev.optc.runtime.OptcException;
 
 /**
  * The Java reference backend: the generated Java class, run over chunks of the flat buffers by a pool
