@@ -1,5 +1,6 @@
 package dev.optc.runtime;
 
+import dev.optc.compiler.codegen.java.JavaSourceCompiler;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -13,8 +14,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -292,7 +291,7 @@ public final class AtomicFiles {
       used += n;
       i += Character.charCount(cp);
     }
-    return cut + "~" + sha256(utf8).substring(0, 8);
+    return cut + "~" + JavaSourceCompiler.hash(name).substring(0, 8);
   }
 
   /** Removes this target's temporaries left by writers that are gone (see the class comment). */
@@ -346,14 +345,6 @@ public final class AtomicFiles {
       Files.deleteIfExists(p);
     } catch (IOException e) {
       // Left for the next write's stale clean-up.
-    }
-  }
-
-  private static String sha256(byte[] bytes) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every JDK has SHA-256", e);
     }
   }
 
