@@ -10,7 +10,8 @@ import java.util.Map;
 /**
  * Where every tensor of an optimizer lives in the flat buffers (one arena per buffer kind, DSL.md §8):
  * element buffers ({@code w}, {@code g}, elem states) are concatenated tensor after tensor, row states
- * row vector after row vector, col states likewise, scalar states one value per tensor.
+ * row vector after row vector, col states likewise, scalar states one value per tensor; and in which
+ * memory the engine keeps those arenas ({@link Arenas}).
  */
 public final class Layout {
 
@@ -23,11 +24,18 @@ public final class Layout {
   private final int elems;
   private final int rows;
   private final int cols;
+  private final Arenas arenas;
   private final Map<String, Integer> byName = new HashMap<>();
 
+  /** Tensors in heap arenas. */
   public Layout(List<Tensor> tensors, int groups) {
+    this(tensors, groups, Arenas.HEAP);
+  }
+
+  public Layout(List<Tensor> tensors, int groups, Arenas arenas) {
     this.tensors = List.copyOf(tensors);
     this.groups = groups;
+    this.arenas = arenas;
     var segs = new ArrayList<Segment>();
     long e = 0;
     long r = 0;
@@ -52,6 +60,17 @@ public final class Layout {
     this.elems = (int) e;
     this.rows = (int) r;
     this.cols = (int) c;
+    arenas.adopted().forEach((buffer, segment) -> {
+      if (segment.byteSize() < (long) Float.BYTES * elems) {
+        throw new OptcException("the segment adopted for " + buffer + " has " + segment.byteSize() + " bytes; "
+            + "the tensors need " + (long) Float.BYTES * elems + " (" + elems + " floats)");
+      }
+    });
+  }
+
+  /** Where the engine keeps the arenas. */
+  public Arenas arenas() {
+    return arenas;
   }
 
   public List<Tensor> tensors() {

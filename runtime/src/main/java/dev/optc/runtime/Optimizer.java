@@ -8,6 +8,7 @@ import dev.optc.compiler.plan.Fusion;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.compiler.plan.Planner;
 import dev.optc.runtime.java.JavaBackend;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -33,11 +34,43 @@ import java.util.function.Consumer;
  * <p>Hypers are resolved per group: a value set for the group (at bind time or later), else the
  * program's default expression evaluated with the group's earlier hypers. Hypers and {@code t} are
  * arguments of the compiled code, so changing them between steps rebuilds nothing.
+ *
+ * <p>Zero-copy: a training framework binds tensors by shape only ({@link Param}) in native arenas
+ * ({@link Arenas#NATIVE}, or its own memory through {@link Builder#adopt}) and views each tensor's weights
+ * and gradient where they live ({@link #view}): it computes gradients into the gradient arena and reads
+ * updated weights from the weight arena, and nothing is copied.
+ *
+ * <pre>{@code
+ * try (var opt = Optimizer.builder(OptProgram.load("adamw"))
+ *     .arenas(Arenas.NATIVE)
+ *     .params(Map.of("lr", 1e-3), List.of(new Optimizer.Param("fc.weight", 512, 256)))
+ *     .build()) {
+ *   var fc = opt.view("fc.weight");
+ *   fc.weights().copyFrom(initial);              // once; or adopt the framework's own arena
+ *   // framework: weight = from_blob(fc.weightsAddress(), {512, 256}); grad = from_blob(fc.gradAddress(), ...)
+ *   opt.step();                                  // reads the gradients, updates the weights in place
+ * }
+ * }</pre>
  */
 public final class Optimizer implements AutoCloseable {
 
   /** A parameter tensor to bind: its name, shape and initial weights (C order, copied). */
   public record Tensor(String name, long[] shape, float[] weights) {}
+
+  /**
+   * A parameter tensor bound by shape only: its weights start at zero (or as they are in an adopted weight
+   * arena) and a framework sets them through {@link #view}.
+   */
+  public record Param(String name, long... shape) {
+    public Param {
+      shape = shape.clone();
+    }
+
+    @Override
+    public long[] shape() {
+      return shape.clone();
+    }
+  }
 
   /** Metric values after step {@code t}, one value per tensor for each metric, in tensor order. */
   public record StepMetrics(long t, List<String> tensors, Map<String, double[]> values) {}
@@ -85,6 +118,7 @@ public final class Optimizer implements AutoCloseable {
     private final OptProgram program;
     private Backend backend = JavaBackend.reference();
     private Fusion fusion = Fusion.FULL;
+    private Arenas arenas = Arenas.HEAP;
     private final List<Map<String, Double>> groups = new ArrayList<>();
     private final List<List<Tensor>> tensors = new ArrayList<>();
 
@@ -102,6 +136,29 @@ public final class Optimizer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Where the engine keeps the arenas: {@link Arenas#HEAP} (the default) or {@link Arenas#NATIVE}. The Java
+     * backend runs on either at the same speed; OpenCL on a CPU device wraps native {@code w} and {@code g}
+     * arenas without a copy; CUDA keeps its arenas on the GPU ({@code CudaEngine.adopt} takes a framework's
+     * device pointers).
+     */
+    public Builder arenas(Arenas a) {
+      var adopted = new LinkedHashMap<>(arenas.adopted());
+      adopted.putAll(a.adopted());
+      this.arenas = new Arenas(a.kind(), adopted);
+      return this;
+    }
+
+    /**
+     * Uses the caller's native {@code segment} as the whole arena of {@code buffer} ({@code w} or
+     * {@code g}): arenas become native, and tensors lie in it in the order they are bound, without gaps
+     * (see {@link Arenas#adopt}). The caller keeps it alive until the optimizer is closed.
+     */
+    public Builder adopt(String buffer, MemorySegment segment) {
+      this.arenas = arenas.adopt(buffer, segment);
+      return this;
+    }
+
     /** Adds a parameter group: hyper values that differ from the defaults, and its tensors. */
     public Builder group(Map<String, Double> hyperOverrides, List<Tensor> groupTensors) {
       hyperOverrides.keySet().forEach(h -> checkHyper(program, h));
@@ -110,13 +167,21 @@ public final class Optimizer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Adds a parameter group of tensors bound by shape only (see {@link Param}), for a framework that views
+     * them in place ({@link Optimizer#view}).
+     */
+    public Builder params(Map<String, Double> hyperOverrides, List<Param> params) {
+      return group(hyperOverrides, params.stream().map(p -> new Tensor(p.name(), p.shape(), null)).toList());
+    }
+
     public Optimizer build() {
       var all = new ArrayList<Layout.Tensor>();
       var weights = new ArrayList<float[]>();
       for (int gi = 0; gi < groups.size(); gi++) {
         for (var t : tensors.get(gi)) {
           var view = MatrixView.of(t.shape());
-          if (t.weights().length != view.numel()) {
+          if (t.weights() != null && t.weights().length != view.numel()) {
             throw new OptcException("tensor '" + t.name() + "' has shape " + Arrays.toString(t.shape())
                 + " (" + view.numel() + " elements) but " + t.weights().length + " weights");
           }
@@ -124,15 +189,23 @@ public final class Optimizer implements AutoCloseable {
           weights.add(t.weights());
         }
       }
-      var layout = new Layout(all, groups.size());
+      var layout = new Layout(all, groups.size(), arenas);
       // Planned once: the engine runs this plan and the optimizer reads its reduction slots from it.
       var plan = Planner.plan(program.ir(), fusion);
       var engine = backend.open(program, plan, layout);
       try {
         var opt = new Optimizer(program, layout, engine, plan, groups);
+        // Device buffers start undefined: zeros, except in what a caller adopted (its values stay).
         for (int i = 0; i < all.size(); i++) {
-          engine.write("w", i, weights.get(i));
-          engine.write("g", i, new float[all.get(i).view().numel()]);
+          var zeros = new float[all.get(i).view().numel()];
+          if (weights.get(i) != null) {
+            engine.write("w", i, weights.get(i));
+          } else if (arenas.adopted("w") == null) {
+            engine.write("w", i, zeros);
+          }
+          if (arenas.adopted("g") == null) {
+            engine.write("g", i, zeros);
+          }
         }
         opt.initStates();
         return opt;
@@ -394,6 +467,31 @@ public final class Optimizer implements AutoCloseable {
 
   public Plan plan() {
     return plan;
+  }
+
+  /**
+   * Where tensor {@code name}'s weights and gradient live in the arenas, to view them without copies.
+   *
+   * @throws OptcException where the arenas are not host memory: CUDA and OpenCL on a GPU keep them on the
+   *     device ({@code adopt} a framework's device buffers instead), {@code java64} in double arrays, and
+   *     OpenCL on a CPU shares them only when built with {@link Arenas#NATIVE}
+   */
+  public TensorView view(String tensor) {
+    int i = layout.index(tensor);
+    var t = layout.tensors().get(i);
+    return new TensorView(t.name(), t.shape(), layout.offset(Kind.ELEM, i), arena("w"), arena("g"));
+  }
+
+  /** {@link #view} of every tensor, in the order they were bound. */
+  public List<TensorView> views() {
+    return layout.tensors().stream().map(t -> view(t.name())).toList();
+  }
+
+  /** The whole arena of {@code w}, {@code g} or a state (see {@link Engine#arena}), float32 values. */
+  public MemorySegment arena(String buffer) {
+    return engine.arena(buffer).orElseThrow(() -> new OptcException("the " + buffer + " arena of this optimizer "
+        + "is not host memory it can share (backend " + engine.getClass().getSimpleName() + ", "
+        + layout.arenas().kind().name().toLowerCase(java.util.Locale.ROOT) + " arenas)"));
   }
 
   /** The backend's engine, for backend-specific operations (e.g. adopting device buffers). */

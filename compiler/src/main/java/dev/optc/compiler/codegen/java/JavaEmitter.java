@@ -3,6 +3,7 @@ package dev.optc.compiler.codegen.java;
 import com.palantir.javapoet.ArrayTypeName;
 import com.palantir.javapoet.ClassName;
 import com.palantir.javapoet.CodeBlock;
+import com.palantir.javapoet.FieldSpec;
 import com.palantir.javapoet.JavaFile;
 import com.palantir.javapoet.MethodSpec;
 import com.palantir.javapoet.NameAllocator;
@@ -11,12 +12,16 @@ import com.palantir.javapoet.TypeName;
 import com.palantir.javapoet.TypeSpec;
 import dev.optc.compiler.codegen.Literals;
 import dev.optc.compiler.codegen.ValueNames;
+import dev.optc.compiler.ir.BinaryOp;
 import dev.optc.compiler.ir.Infix;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.ir.Node;
 import dev.optc.compiler.plan.Guards;
 import dev.optc.compiler.plan.Plan;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -32,6 +37,23 @@ import javax.lang.model.element.Modifier;
 /**
  * Generates the Java reference for a plan with JavaPoet: one readable class per optimizer and precision,
  * one method per phase, a comment per DSL statement, names from the source, bit-exact literals.
+ *
+ * <p>Storage: the float32 reference reads and writes {@link java.lang.foreign.MemorySegment}s
+ * ({@code w.getAtIndex(JAVA_FLOAT, i)}), so one class runs on heap arenas and on native ones a
+ * training framework shares; the float64 reference, which only measures float32's error and never shares
+ * memory, keeps {@code double[]} arrays ({@code w[i]}).
+ *
+ * <p>Vector loops: C2 (JDK 25) does not auto-vectorize loops over memory segments. A float load from a
+ * segment is an int load plus {@code Float.intBitsToFloat}, which SuperWord does not pack, and it cannot
+ * tell two native segments apart, so it assumes they may overlap (measured: AdamW's loop over 32K
+ * elements in cache, 13 µs on arrays, 100-145 µs on segments with int or long indices, native or heap,
+ * separate or static final; a {@code FloatBuffer} view likewise). Where the running JVM has the Vector
+ * API ({@code --add-modules jdk.incubator.vector}), the float32 element loop of a phase whose operations
+ * all have an exact lanewise form (arithmetic, sqrt, min/max, comparisons, select, sign) is emitted twice:
+ * a {@code FloatVector} loop over whole vectors, then the scalar loop for the rest. Every lanewise
+ * operation rounds as its scalar form does, so the two loops compute the same bits. Phases with
+ * transcendental functions, {@code pow}, per-element reductions, row/column values or bf16/f16 stores stay
+ * scalar.
  *
  * <p>Each phase method has up to four sections, in this order: per-tensor values (hoisted uniforms,
  * earlier reductions, scalar states), a loop over rows and one over columns for row/column values, and
@@ -69,17 +91,27 @@ public final class JavaEmitter {
   private final IrProgram program;
   private final Precision precision;
   private final TypeName elem;
+  /** What a buffer is: a MemorySegment of floats (float32), a double[] (float64). */
+  private final TypeName bufferType;
+  /** Whether element loops may be emitted as Vector API loops too (float32 only). */
+  private final boolean vectors;
+  /** Whether some phase has a vector loop (the class then declares its lanes). */
+  private boolean anyVector;
+  /** The comparisons vector loops use, statically imported from VectorOperators. */
+  private final Set<String> comparisons = new TreeSet<>();
   private final Map<Node, Integer> statementOf;
   /** Buffer names in {@link JavaStep} order, and each one's position in it. */
   private final List<String> buffers;
   private final Map<String, Integer> position = new HashMap<>();
   private final Map<String, IrProgram.StateInfo> states = new HashMap<>();
 
-  private JavaEmitter(Plan plan, Precision precision) {
+  private JavaEmitter(Plan plan, Precision precision, boolean vectors) {
     this.plan = plan;
     this.program = plan.program();
     this.precision = precision;
     this.elem = precision == Precision.F32 ? TypeName.FLOAT : TypeName.DOUBLE;
+    this.bufferType = precision == Precision.F32 ? ClassName.get(MemorySegment.class) : ArrayTypeName.of(elem);
+    this.vectors = vectors && precision == Precision.F32;
     this.statementOf = ValueNames.statements(program);
     program.states().forEach(s -> states.put(s.name(), s));
     var names = new ArrayList<String>(List.of("w", "g"));
@@ -122,9 +154,36 @@ public final class JavaEmitter {
         });
   }
 
+  /** The class this JVM runs: with vector loops where it has the Vector API ({@link #vectorApi()}). */
   public static JavaFile emit(Plan plan, Precision precision) {
-    return new JavaEmitter(plan, precision).file();
+    return emit(plan, precision, vectorApi());
   }
+
+  /** The class for {@code plan}; {@code vectors}: float32 element loops also as Vector API loops. */
+  public static JavaFile emit(Plan plan, Precision precision, boolean vectors) {
+    return new JavaEmitter(plan, precision, vectors).file();
+  }
+
+  /**
+   * Whether this JVM can load generated code that uses the Vector API: it was started with
+   * {@code --add-modules jdk.incubator.vector} ({@code ./optc} and the tests are).
+   */
+  public static boolean vectorApi() {
+    return ModuleLayer.boot().findModule(VECTOR_MODULE).isPresent();
+  }
+
+  /** The incubator module of the Vector API (JDK 25). */
+  public static final String VECTOR_MODULE = "jdk.incubator.vector";
+
+  private static final ClassName FLOAT_VECTOR = ClassName.get(VECTOR_MODULE, "FloatVector");
+  private static final ClassName VECTOR_SPECIES = ClassName.get(VECTOR_MODULE, "VectorSpecies");
+  private static final ClassName VECTOR_OPERATORS = ClassName.get(VECTOR_MODULE, "VectorOperators");
+
+  /**
+   * The most per-element values a phase may have to get a vector loop: the loop doubles the method's
+   * bytecode, and past 8,000 bytes the JIT does not compile a method at all.
+   */
+  static final int VECTOR_MAX = 150;
 
   /** Buffer names in {@link JavaStep} order: w, g, the states, then the plan's temporaries. */
   private List<String> buffers() {
@@ -138,12 +197,10 @@ public final class JavaEmitter {
   private JavaFile file() {
     var type = TypeSpec.classBuilder(className(plan, precision))
         .addModifiers(Modifier.PUBLIC, Modifier.FINAL)
-        .addSuperinterface(ParameterizedTypeName.get(ClassName.get(JavaStep.class), ArrayTypeName.of(elem)))
+        .addSuperinterface(ParameterizedTypeName.get(ClassName.get(JavaStep.class), bufferType))
         .addJavadoc("$L: one optimizer step in $L, generated by optc from $L.\n",
             program.name(), precision == Precision.F32 ? "float32" : "float64", program.source().name())
-        .addJavadoc("\n<p>Buffers: $L. The per-element buffer at position k in this list holds its data from"
-            + " index $L·(k mod $L) on (JavaStep.stagger).\n", String.join(", ", buffers()), JavaStep.STAGGER,
-            JavaStep.STAGGERED);
+        .addJavadoc("\n<p>Buffers: $L.\n", String.join(", ", buffers()));
     for (int i = 0; i < program.hoisted().size(); i++) {
       type.addJavadoc("<br>u$L = $L\n", i, Infix.print(program.hoisted().get(i)));
     }
@@ -193,12 +250,26 @@ public final class JavaEmitter {
       type.addMethod(dispatch("chunkable", true).returns(boolean.class).addCode(chunkable.build()).build());
       type.addMethod(stepParameters(dispatch("run", true)).addCode(run.build()).build());
     }
-    return JavaFile.builder(PACKAGE, type.build())
+    if (anyVector) {
+      type.addField(FieldSpec.builder(ParameterizedTypeName.get(VECTOR_SPECIES, ClassName.get(Float.class)),
+              "LANES", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
+          .addJavadoc("The vector loops' lanes: the widest vectors this CPU has.\n")
+          .initializer("$T.SPECIES_PREFERRED", FLOAT_VECTOR).build());
+      type.addField(FieldSpec.builder(ByteOrder.class, "ORDER", Modifier.PRIVATE, Modifier.STATIC,
+          Modifier.FINAL).initializer("$T.nativeOrder()", ByteOrder.class).build());
+    }
+    var file = JavaFile.builder(PACKAGE, type.build())
         .addFileComment("Generated by optc from $L. Do not edit: change the .opt file instead.",
             program.source().name())
         .addStaticImport(Ops.class, "sign", "bf16", "f16")
-        .skipJavaLangImports(true)
-        .build();
+        .skipJavaLangImports(true);
+    if (precision == Precision.F32) {
+      file.addStaticImport(ValueLayout.class, "JAVA_FLOAT");
+    }
+    if (!comparisons.isEmpty()) {
+      file.addStaticImport(VECTOR_OPERATORS, comparisons.toArray(String[]::new));
+    }
+    return file.build();
   }
 
   /** Phases per dispatch method: 1,024 cases of {@code run} are about 20 KB of bytecode. */
@@ -213,7 +284,7 @@ public final class JavaEmitter {
   /** The parameters of {@code run} that every phase method and helper takes too. */
   private MethodSpec.Builder stepParameters(MethodSpec.Builder m) {
     return m.addParameter(JavaStep.Segment.class, "s")
-        .addParameter(ArrayTypeName.of(ArrayTypeName.of(elem)), "b")
+        .addParameter(ArrayTypeName.of(bufferType), "b")
         .addParameter(double[].class, "u")
         .addParameter(double[][].class, "red")
         .addParameter(int.class, "lo")
@@ -257,8 +328,10 @@ public final class JavaEmitter {
     PhaseEmitter(Plan.Phase phase) {
       this.phase = phase;
       this.guards = Guards.of(plan, phase);
-      for (var reserved : List.of("s", "b", "u", "red", "lo", "hi", "i", "r", "c", "end", "tv", "lv", "ev",
-          "acc", "racc")) {
+      // Parameters, loop variables, frames, and the names vector loops and segment accesses use: a local of
+      // the same name would shadow them.
+      for (var reserved : List.of("s", "b", "u", "red", "lo", "hi", "i", "r", "c", "end", "bound", "tv", "lv",
+          "ev", "acc", "racc", "JAVA_FLOAT", "FloatVector", "LANES", "ORDER", "EQ", "NE", "LT", "LE", "GT", "GE")) {
         names.newName(reserved, reserved);
       }
       // The buffers this phase touches are named first, in buffer order, as its locals.
@@ -335,10 +408,21 @@ public final class JavaEmitter {
       return precision == Precision.F32 ? "1f" : "1.0";
     }
 
-    /** Element {@code i} of per-element buffer {@code key}, which starts {@link JavaStep#stagger} in. */
+    /** Element {@code i} of per-element buffer {@code key}. */
     private String elemAt(String key) {
-      int start = JavaStep.stagger(position.get(key));
-      return buffer(key) + (start == 0 ? "[i]" : "[i + " + start + "]");
+      return read(key, "i");
+    }
+
+    /** Entry {@code index} of buffer {@code key}: a segment's float (float32) or an array's double. */
+    private String read(String key, String index) {
+      return precision == Precision.F32 ? buffer(key) + ".getAtIndex(JAVA_FLOAT, " + index + ")"
+          : buffer(key) + "[" + index + "]";
+    }
+
+    /** The statement that stores {@code value} at entry {@code index} of buffer {@code key}. */
+    private String write(String key, String index, String value) {
+      return precision == Precision.F32 ? buffer(key) + ".setAtIndex(JAVA_FLOAT, " + index + ", " + value + ")"
+          : buffer(key) + "[" + index + "] = " + value;
     }
 
     /** The computation of {@code n} in section {@code where}, its inputs read through {@link #ref}. */
@@ -360,9 +444,9 @@ public final class JavaEmitter {
             // Not needed while its flag is off: then the array is not read at all.
             case ELEM -> guard == null ? elemAt(l.buffer())
                 : "(" + condition(guard) + " ? " + elemAt(l.buffer()) + " : " + zero() + ")";
-            case ROW -> buffer(l.buffer()) + "[s.rowOffset() + r]";
-            case COL -> buffer(l.buffer()) + "[s.colOffset() + c]";
-            case UNIFORM, CONST -> buffer(l.buffer()) + "[s.index()]";
+            case ROW -> read(l.buffer(), "s.rowOffset() + r");
+            case COL -> read(l.buffer(), "s.colOffset() + c");
+            case UNIFORM, CONST -> read(l.buffer(), "s.index()");
           };
         }
         case Node.Hyper h -> throw new IllegalStateException("hyper " + h.name() + " was not hoisted");
@@ -431,9 +515,9 @@ public final class JavaEmitter {
       var at = plan.locations().get(n);
       return switch (kindOf(at)) {
         case ELEM -> elemAt(locationName(at));
-        case ROW -> buffer(locationName(at)) + "[s.rowOffset() + r]";
-        case COL -> buffer(locationName(at)) + "[s.colOffset() + c]";
-        case UNIFORM, CONST -> buffer(locationName(at)) + "[s.index()]";
+        case ROW -> read(locationName(at), "s.rowOffset() + r");
+        case COL -> read(locationName(at), "s.colOffset() + c");
+        case UNIFORM, CONST -> read(locationName(at), "s.index()");
       };
     }
 
@@ -554,7 +638,7 @@ public final class JavaEmitter {
             if (guard != null) {
               code.beginControlFlow("if ($L)", condition(guard));
             }
-            code.addStatement("$L = $L", elemAt(name), store(name, ref(w.value(), Section.ELEM)));
+            code.addStatement("$L", write(name, "i", store(name, ref(w.value(), Section.ELEM))));
             if (guard != null) {
               code.endControlFlow();
             }
@@ -565,6 +649,34 @@ public final class JavaEmitter {
       var elemSetup = declareAccumulators(Section.ELEM);
       body.addAll(accumulate(Section.ELEM));
       boolean elemLoop = elemStores || !bySection.get(Section.ELEM).isEmpty() || reducesIn(Section.ELEM);
+      // The same element loop over whole vectors, where every value has an exact lanewise form.
+      boolean vector = elemLoop && vectorizable(bySection.get(Section.ELEM));
+      var vectorBody = new ArrayList<Fragment>();
+      if (vector) {
+        anyVector = true;
+        comments.reset();
+        for (var n : bySection.get(Section.ELEM)) {
+          vectorBody.add(fragment(code -> {
+            comments.before(n, code);
+            code.addStatement("final $T $L = $L", FLOAT_VECTOR, local.get(n), lanes(n));
+          }));
+        }
+        for (var w : phase.writes()) {
+          if (kindOf(w.location()) == Kind.ELEM) {
+            var name = locationName(w.location());
+            var guard = guards.stores().get(name);
+            vectorBody.add(fragment(code -> {
+              if (guard != null) {
+                code.beginControlFlow("if ($L)", condition(guard));
+              }
+              code.addStatement("$L.intoMemorySegment($L, 4L * i, ORDER)", vec(w.value()), buffer(name));
+              if (guard != null) {
+                code.endControlFlow();
+              }
+            }));
+          }
+        }
+      }
       // Stores of row, column and scalar states, after every read of their old values.
       var tail = new ArrayList<Fragment>();
       boolean otherStores = false;
@@ -575,13 +687,13 @@ public final class JavaEmitter {
           tail.add(fragment(code -> {
             switch (kind) {
               case ROW -> code.beginControlFlow("for (int r = 0; r < s.rows(); r++)")
-                  .addStatement("$L[s.rowOffset() + r] = $L", buffer(name), store(name, ref(w.value(), Section.ROW)))
+                  .addStatement("$L", write(name, "s.rowOffset() + r", store(name, ref(w.value(), Section.ROW))))
                   .endControlFlow();
               case COL -> code.beginControlFlow("for (int c = 0; c < s.cols(); c++)")
-                  .addStatement("$L[s.colOffset() + c] = $L", buffer(name), store(name, ref(w.value(), Section.COL)))
+                  .addStatement("$L", write(name, "s.colOffset() + c", store(name, ref(w.value(), Section.COL))))
                   .endControlFlow();
-              case UNIFORM, CONST -> code.addStatement("$L[s.index()] = $L", buffer(name),
-                  store(name, ref(w.value(), Section.TENSOR)));
+              case UNIFORM, CONST -> code.addStatement("$L", write(name, "s.index()",
+                  store(name, ref(w.value(), Section.TENSOR))));
               case ELEM -> { }
             }
           }));
@@ -617,6 +729,14 @@ public final class JavaEmitter {
               .beginControlFlow("for (int c = 0, i = s.offset() + r * s.cols(); c < s.cols(); c++, i++)");
           addLoop(code, body, all, "i, r, c");
           code.endControlFlow().endControlFlow();
+        } else if (vector) {
+          code.addStatement("int i = s.offset() + lo")
+              .addStatement("final int end = s.offset() + hi")
+              .beginControlFlow("for (final int bound = i + LANES.loopBound(end - i); i < bound; i += LANES.length())");
+          addLoop(code, vectorBody, all, null);
+          code.endControlFlow().beginControlFlow("for (; i < end; i++)");
+          addLoop(code, body, all, "i, 0, 0");
+          code.endControlFlow();
         } else {
           code.beginControlFlow("for (int i = s.offset() + lo, end = s.offset() + hi; i < end; i++)");
           addLoop(code, body, all, "i, 0, 0");
@@ -634,13 +754,132 @@ public final class JavaEmitter {
       return new Method(method.build(), chunkable, List.copyOf(helpers));
     }
 
-    /** {@code final float[] m = b[3];} for each buffer the fragments touch, in buffer order. */
+    /**
+     * Whether this phase's element loop can also run over whole vectors with the same bits: every value
+     * has an exact lanewise form, none is a row or column value, nothing is summed per element (a
+     * lanewise sum would add in another order) and nothing is rounded to bf16 or f16 when stored.
+     */
+    private boolean vectorizable(List<Node> elemNodes) {
+      if (!vectors || split || nested || reducesIn(Section.ELEM) || elemNodes.size() > VECTOR_MAX) {
+        return false;
+      }
+      for (var n : elemNodes) {
+        if (plan.locations().containsKey(n) && plan.available(phase, n)) {
+          continue; // read back from a buffer
+        }
+        boolean exact = switch (n) {
+          case Node.Load l -> l.kind() == Kind.ELEM;
+          case Node.Unary u -> switch (u.op()) {
+            case NEG, NOT, ABS, SIGN, SQRT, RSQRT -> true;
+            // The Vector API's transcendental functions are within an ulp, not Math's bits.
+            case EXP, LOG, TANH, SIN, COS, FLOOR -> false;
+          };
+          case Node.Binary b -> b.op() != BinaryOp.POW;
+          case Node.Select x -> true;
+          case Node.Const c -> false;
+          case Node.Hyper h -> false;
+          case Node.Step t -> false;
+          case Node.Size z -> false;
+          case Node.Uniform u -> false;
+          case Node.Reduce r -> false;
+        };
+        if (!exact || n.inputs().stream().anyMatch(x -> x.kind() == Kind.ROW || x.kind() == Kind.COL)) {
+          return false;
+        }
+      }
+      for (var w : phase.writes()) {
+        if (kindOf(w.location()) == Kind.ELEM) {
+          var kind = w.value().kind();
+          if (!store(locationName(w.location()), "x").equals("x") || kind == Kind.ROW || kind == Kind.COL) {
+            return false;
+          }
+        }
+      }
+      return true;
+    }
+
+    /** {@code n}'s value in a vector loop: a FloatVector (element values) or a float (per-tensor ones). */
+    private String vec(Node n) {
+      var x = ref(n, Section.ELEM);
+      return n.kind() == Kind.ELEM ? x : "FloatVector.broadcast(LANES, " + x + ")";
+    }
+
+    /** The lanes of per-element buffer {@code key} at {@code i}. */
+    private String load(String key) {
+      return "FloatVector.fromMemorySegment(LANES, " + buffer(key) + ", 4L * i, ORDER)";
+    }
+
+    /** 1 where {@code mask} is set, 0 elsewhere: a comparison's value. */
+    private static String truth(String mask) {
+      return "FloatVector.zero(LANES).blend(1f, " + mask + ")";
+    }
+
+    /** {@code x.compare(OP, y)}: the lanes where the comparison holds. */
+    private String compare(String x, String op, String y) {
+      comparisons.add(op);
+      return x + ".compare(" + op + ", " + y + ")";
+    }
+
+    /** The lanewise computation of element value {@code n}; each rounds as {@link #compute} does. */
+    private String lanes(Node n) {
+      if (plan.locations().containsKey(n) && plan.available(phase, n)) {
+        return load(locationName(plan.locations().get(n)));
+      }
+      return switch (n) {
+        case Node.Load l -> {
+          var guard = guards.loads().get(l);
+          yield guard == null ? load(l.buffer())
+              : "(" + condition(guard) + " ? " + load(l.buffer()) + " : FloatVector.zero(LANES))";
+        }
+        case Node.Unary u -> {
+          var x = vec(u.x());
+          yield switch (u.op()) {
+            case NEG -> x + ".neg()";
+            case NOT -> truth(compare(x, "EQ", "0f"));
+            case ABS -> x + ".abs()";
+            // (int) Math.signum(x): 1, -1, and +0 for ±0 and NaN.
+            case SIGN -> "FloatVector.zero(LANES).blend(1f, " + compare(x, "GT", "0f") + ").blend(-1f, "
+                + compare(x, "LT", "0f") + ")";
+            case SQRT -> x + ".sqrt()";
+            case RSQRT -> "FloatVector.broadcast(LANES, 1f).div(" + x + ".sqrt())";
+            case EXP, LOG, TANH, SIN, COS, FLOOR -> throw new IllegalStateException(u.op() + " has no vector form");
+          };
+        }
+        case Node.Binary b -> {
+          var x = vec(b.a());
+          var y = ref(b.b(), Section.ELEM);
+          yield switch (b.op()) {
+            case ADD -> x + ".add(" + y + ")";
+            case SUB -> x + ".sub(" + y + ")";
+            case MUL -> x + ".mul(" + y + ")";
+            case DIV -> x + ".div(" + y + ")";
+            case MIN -> x + ".min(" + y + ")";
+            case MAX -> x + ".max(" + y + ")";
+            case LT, LE, GT, GE, EQ, NE -> truth(compare(x, b.op().name(), y));
+            case AND -> truth(compare(x, "NE", "0f") + ".and(" + compare(vec(b.b()), "NE", "0f") + ")");
+            case OR -> truth(compare(x, "NE", "0f") + ".or(" + compare(vec(b.b()), "NE", "0f") + ")");
+            case POW -> throw new IllegalStateException("pow has no vector form");
+          };
+        }
+        case Node.Select x -> x.cond().kind() == Kind.ELEM
+            ? vec(x.b()) + ".blend(" + ref(x.a(), Section.ELEM) + ", " + compare(vec(x.cond()), "NE", "0f") + ")"
+            : "(" + ref(x.cond(), Section.ELEM) + " != 0f ? " + vec(x.a()) + " : " + vec(x.b()) + ")";
+        case Node.Const c -> throw new IllegalStateException("a constant is not an element value");
+        case Node.Hyper h -> throw new IllegalStateException("hyper " + h.name() + " was not hoisted");
+        case Node.Step t -> throw new IllegalStateException("t was not hoisted");
+        case Node.Size z -> throw new IllegalStateException("size was not hoisted");
+        case Node.Uniform u -> throw new IllegalStateException("a uniform is not an element value");
+        case Node.Reduce r -> throw new IllegalStateException("a reduction is not an element value");
+      };
+    }
+
+    /** {@code final MemorySegment m = b[3];} for each buffer the fragments touch, in buffer order. */
     private CodeBlock declareBuffers(List<Fragment> fragments) {
       var used = new TreeSet<String>(Comparator.comparingInt(position::get));
       fragments.forEach(f -> used.addAll(f.buffers()));
       var code = CodeBlock.builder();
       for (var key : used) {
-        code.addStatement("final $T[] $L = b[$L]", elem, bufferName.get(key), position.get(key));
+        code.addStatement("final $T $L = b[$L]", bufferType, bufferName.get(key), position.get(key));
       }
       return code.build();
     }

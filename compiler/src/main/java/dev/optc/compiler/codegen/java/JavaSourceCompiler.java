@@ -180,8 +180,12 @@ public final class JavaSourceCompiler {
           return source;
         }
       };
-      var options = List.of("--release", "25", "-proc:none", "-g:none", "-classpath",
-          System.getProperty("java.class.path"));
+      var options = new java.util.ArrayList<>(List.of("--release", "25", "-proc:none", "-g:none", "-classpath",
+          System.getProperty("java.class.path")));
+      if (source.contains("import " + JavaEmitter.VECTOR_MODULE + ".")) {
+        // Vector loops (JavaEmitter): javac resolves the incubator module only when asked to.
+        options.addAll(List.of("--add-modules", JavaEmitter.VECTOR_MODULE));
+      }
       var ok = javac.getTask(errors, manager, null, options, null, List.of(unit)).call();
       if (!ok) {
         // One line for the terminal; javac's whole output and the source go to the saved report.

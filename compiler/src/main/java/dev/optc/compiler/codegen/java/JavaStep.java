@@ -2,37 +2,16 @@ package dev.optc.compiler.codegen.java;
 
 /**
  * What a generated Java class implements: the phases of one optimizer step over the flat buffers of a
- * parameter group. {@code A} is {@code float[]} for the float32 reference and {@code double[]} for the
- * float64 one.
+ * parameter group. {@code A} is {@code MemorySegment} for the float32 reference (float32 values, on the
+ * heap or in native memory: the engine decides) and {@code double[]} for the float64 one.
  *
- * <p>Buffers, in this order: {@code w}, {@code g}, then each state in declaration order. Element
- * buffers are indexed by {@link Segment#offset()}, row states by {@link Segment#rowOffset()}, column
- * states by {@link Segment#colOffset()}, scalar states by {@link Segment#index()}. A per-element buffer
- * holds its data from index {@link #stagger stagger(position)} on, where position is its place in that
- * order: element {@code e} of the group is at {@code buffer[stagger(position) + e]}.
+ * <p>Buffers, in this order: {@code w}, {@code g}, then each state in declaration order, then the
+ * plan's temporaries. Element buffers are indexed by {@link Segment#offset()}, row states by
+ * {@link Segment#rowOffset()}, column states by {@link Segment#colOffset()}, scalar states by
+ * {@link Segment#index()}: element {@code e} of the group is element {@code e} of its buffer. Where a
+ * buffer starts in memory is the engine's business (it staggers them; see {@code JavaEngine}).
  */
 public interface JavaStep<A> {
-  /**
-   * How many elements apart the starts of consecutive per-element buffers are staggered: 1,088 bytes in
-   * float32, 17 cache lines. Without it, large arrays of equal length behave as if they start at the same
-   * address modulo 4 KiB, {@code w[e]}, {@code g[e]} and the states' {@code [e]} sharing cache sets and
-   * tripping the core's store-to-load alias check: measured at 64M
-   * float32 parameters, AdamW's step took 68 ms unstaggered and 36-44 ms staggered on a 2-core EPYC.
-   */
-  int STAGGER = 272;
-
-  /**
-   * How many distinct starts there are: position k starts at {@code STAGGER * (k % STAGGERED)}. Sixteen
-   * starts 1,088 bytes apart fall on sixteen different cache lines modulo 4 KiB; more buffers than that
-   * share sets anyway, and without the modulus a program of 2,000 states would spend 2 GB on staggering.
-   */
-  int STAGGERED = 16;
-
-  /** Where the data of the per-element buffer at {@code position} starts in its array. */
-  static int stagger(int position) {
-    return STAGGER * (position % STAGGERED);
-  }
-
   int phases();
 
   /**

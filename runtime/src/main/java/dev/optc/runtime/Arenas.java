@@ -1,0 +1,76 @@
+package dev.optc.runtime;
+
+import java.lang.foreign.MemorySegment;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Where an optimizer's arenas live: the flat buffers of {@code w}, {@code g} and each state (DSL.md §8,
+ * {@link Layout}) that the Java engine, and OpenCL on a CPU device, keep in host memory.
+ *
+ * <ul>
+ *   <li>{@link Kind#HEAP}: Java arrays, freed by the garbage collector; a caller reaches them only through
+ *       {@code Optimizer.setGrad}/{@code weights} (copies) or as heap segments, which have no address.
+ *   <li>{@link Kind#NATIVE}: native memory, allocated by the engine at staggered start addresses and freed
+ *       when the optimizer closes, except {@code w} and {@code g} where a caller {@link #adopt adopts} its
+ *       own segment. A framework views them without copies: {@code Optimizer.view(tensor)} gives each
+ *       tensor's weight and gradient slices, their addresses, element offset and shape.
+ * </ul>
+ *
+ * @param adopted the caller's segments for whole arenas, by buffer ({@code w} or {@code g})
+ */
+public record Arenas(Kind kind, Map<String, MemorySegment> adopted) {
+
+  /** Where the arenas are. */
+  public enum Kind {
+    HEAP,
+    NATIVE
+  }
+
+  /** Java arrays: what {@code Optimizer} uses unless told otherwise. */
+  public static final Arenas HEAP = new Arenas(Kind.HEAP, Map.of());
+
+  /** Native memory the engine allocates. */
+  public static final Arenas NATIVE = new Arenas(Kind.NATIVE, Map.of());
+
+  public Arenas {
+    adopted = Map.copyOf(adopted);
+    if (kind == Kind.HEAP && !adopted.isEmpty()) {
+      throw new OptcException("adopted arenas are native memory; heap arenas cannot adopt any");
+    }
+    adopted.forEach(Arenas::checkAdoptable);
+  }
+
+  /**
+   * These arenas, native, with the caller's {@code segment} as the whole arena of {@code buffer} ({@code w}
+   * or {@code g}): tensors lie in it in the order they were bound, without gaps, from its start (a tensor's
+   * offset is the sum of the element counts before it; {@code Optimizer.view} says it too). The segment
+   * must be native, 4-byte aligned and stay alive until the optimizer is closed; optc never frees it.
+   */
+  public Arenas adopt(String buffer, MemorySegment segment) {
+    var map = new LinkedHashMap<>(adopted);
+    if (map.put(buffer, segment) != null) {
+      throw new OptcException("arena '" + buffer + "' is adopted twice");
+    }
+    return new Arenas(Kind.NATIVE, map);
+  }
+
+  private static void checkAdoptable(String buffer, MemorySegment segment) {
+    if (!buffer.equals("w") && !buffer.equals("g")) {
+      throw new OptcException("only the arenas of w and g can be adopted, not '" + buffer + "'");
+    }
+    if (!segment.isNative()) {
+      throw new OptcException("the segment adopted for " + buffer + " is on the Java heap; adopt native memory "
+          + "(a heap segment has no address a framework or device could share)");
+    }
+    if (segment.address() % Float.BYTES != 0) {
+      throw new OptcException("the segment adopted for " + buffer + " starts at 0x"
+          + Long.toHexString(segment.address()) + ", not on a 4-byte (float) boundary");
+    }
+  }
+
+  /** The segment a caller gave for {@code buffer}'s arena, or null. */
+  public MemorySegment adopted(String buffer) {
+    return adopted.get(buffer);
+  }
+}
