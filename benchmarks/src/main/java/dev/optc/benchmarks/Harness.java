@@ -5,6 +5,7 @@ import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.plan.Cost;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.compiler.plan.Planner;
+import dev.optc.runtime.Arenas;
 import dev.optc.runtime.Backend;
 import dev.optc.runtime.OptProgram;
 import dev.optc.runtime.Optimizer;
@@ -54,21 +55,35 @@ public final class Harness {
    *     before the sample is taken again (1 or more: never)
    * @param hypers hyper values per optimizer name (e.g. sgd's momentum, to match torch's SGD-momentum);
    *     under {@link #EVERY}, values for every optimizer that has the hyper (a named entry wins)
+   * @param arenas where each backend's arenas live, each measured as its own runner: heap arenas under the
+   *     backend's name, native ones as {@code NAME-native} (copy floor shared, probe and steps their own)
    */
   public record Config(List<String> optimizers, Workload workload, List<Backend> backends, List<Fusion> fusions,
       int threads, int warmup, int repeats, double minSample, double maxCpuWait, boolean torch,
-      Map<String, Map<String, Double>> hypers) {
+      Map<String, Map<String, Double>> hypers, List<Arenas.Kind> arenas) {
 
     public Config {
       optimizers = List.copyOf(optimizers);
       backends = List.copyOf(backends);
       fusions = List.copyOf(fusions);
       hypers = Map.copyOf(hypers);
+      arenas = List.copyOf(arenas);
       if (optimizers.isEmpty()) {
         throw new OptcException("no optimizer to benchmark");
       }
+      if (arenas.isEmpty()) {
+        throw new OptcException("no arena kind to benchmark");
+      }
       checkSamples(warmup, repeats);
       JavaBackend.checkThreads(threads, "--threads");
+    }
+
+    /** Heap arenas only. */
+    public Config(List<String> optimizers, Workload workload, List<Backend> backends, List<Fusion> fusions,
+        int threads, int warmup, int repeats, double minSample, double maxCpuWait, boolean torch,
+        Map<String, Map<String, Double>> hypers) {
+      this(optimizers, workload, backends, fusions, threads, warmup, repeats, minSample, maxCpuWait, torch, hypers,
+          List.of(Arenas.Kind.HEAP));
     }
 
     /**
@@ -141,7 +156,8 @@ public final class Harness {
       long supported = programs.stream().filter(p -> TorchPeer.SUPPORTED.contains(p.name())).count();
       torchUnits = (int) (supported * 3);
     }
-    int total = config.backends().size() * programs.size() * (2 + config.fusions().size()) + torchUnits;
+    int total = config.backends().size() * config.arenas().size() * programs.size() * (2 + config.fusions().size())
+        + torchUnits;
     var counter = new int[] {0};
     var rows = new ArrayList<Report.Row>();
     var notes = new ArrayList<String>();
@@ -152,25 +168,29 @@ public final class Harness {
       for (var p : programs) {
         var name = p.name();
         int fused = fusedBytes.get(name);
-        listener.starting(counter[0]++, total, backend.name() + " " + name + " copy floor");
-        var copy = copies.get(fused);
-        if (copy == null) {
-          copy = measureCopy(backend, name, workload, threads, fused, config);
-          copies.put(fused, copy);
-          if (!copy.measured()) {
-            notes.add(backend.name() + " copy floor of " + fused + " B/param: skipped: " + copy.note());
+        // Each arena kind right after the other, so that both see the machine in the same state.
+        for (var arenas : config.arenas()) {
+          var runner = runner(backend, arenas);
+          listener.starting(counter[0]++, total, runner + " " + name + " copy floor");
+          var copy = copies.get(fused);
+          if (copy == null) {
+            copy = measureCopy(backend, name, workload, threads, fused, config);
+            copies.put(fused, copy);
+            if (!copy.measured()) {
+              notes.add(backend.name() + " copy floor of " + fused + " B/param: skipped: " + copy.note());
+            }
           }
-        }
-        rows.add(new Report.Row(name, backend.name(), "copy", Report.Kind.COPY, workload.numel(),
-            workload.tensorCount(), threads, fused, fused, copy.stats(), copy.stepsPerSample(), copy.retaken(),
-            copy.cpuWait(), copy.note()));
-        listener.starting(counter[0]++, total, backend.name() + " " + name + " probe");
-        rows.add(measureStep(backend, Floors.probe(p), name, "probe", Report.Kind.PROBE, Fusion.FULL, workload,
-            threads, fused, Map.of(), config, notes));
-        for (var f : config.fusions()) {
-          listener.starting(counter[0]++, total, backend.name() + " " + name + " " + f.label());
-          rows.add(measureStep(backend, p, name, f.label(), Report.Kind.STEP, f, workload, threads, fused,
-              hypers.get(name), config, notes));
+          rows.add(new Report.Row(name, runner, "copy", Report.Kind.COPY, workload.numel(),
+              workload.tensorCount(), threads, fused, fused, copy.stats(), copy.stepsPerSample(), copy.retaken(),
+              copy.cpuWait(), copy.note()));
+          listener.starting(counter[0]++, total, runner + " " + name + " probe");
+          rows.add(measureStep(backend, arenas, Floors.probe(p), name, "probe", Report.Kind.PROBE, Fusion.FULL,
+              workload, threads, fused, Map.of(), config, notes));
+          for (var f : config.fusions()) {
+            listener.starting(counter[0]++, total, runner + " " + name + " " + f.label());
+            rows.add(measureStep(backend, arenas, p, name, f.label(), Report.Kind.STEP, f, workload, threads, fused,
+                hypers.get(name), config, notes));
+          }
         }
       }
     }
@@ -204,6 +224,7 @@ public final class Harness {
     settings.put("tensors", workload.tensorCount());
     settings.put("backends", config.backends().stream().map(Harness::describe).toList());
     settings.put("fusions", config.fusions().stream().map(Fusion::label).toList());
+    settings.put("arenas", config.arenas().stream().map(a -> a.name().toLowerCase(Locale.ROOT)).toList());
     settings.put("threads", config.threads());
     settings.put("warmup", config.warmup());
     settings.put("repeats", config.repeats());
@@ -215,6 +236,11 @@ public final class Harness {
     }
     settings.put("hypers", hyperText);
     return new Report(machine, settings, grouped, notes);
+  }
+
+  /** The runner a backend's rows are named by: its name, with {@code -native} for native arenas. */
+  static String runner(Backend b, Arenas.Kind arenas) {
+    return arenas == Arenas.Kind.HEAP ? b.name() : b.name() + "-native";
   }
 
   /** The thread count a backend runs with: its own for Java, the device's compute units for OpenCL. */
@@ -330,24 +356,33 @@ public final class Harness {
     }
   }
 
-  private static Report.Row measureStep(Backend backend, OptProgram program, String optimizer, String variant,
-      Report.Kind kind, Fusion fusion, Workload w, int threads, int fused, Map<String, Double> hypers, Config config,
-      List<String> notes) {
+  private static Report.Row measureStep(Backend backend, Arenas.Kind arenas, OptProgram program, String optimizer,
+      String variant, Report.Kind kind, Fusion fusion, Workload w, int threads, int fused, Map<String, Double> hypers,
+      Config config, List<String> notes) {
+    var runner = runner(backend, arenas);
     var plan = Planner.plan(program.ir(), fusion);
     int own = Cost.of(plan).bytesPerElement();
     // Per-element arenas the engine allocates: w, g, element states and element temporaries.
     long elemBuffers = 2 + program.ir().states().stream().filter(s -> s.shape().kind() == Kind.ELEM).count()
         + plan.temps().stream().filter(k -> k == Kind.ELEM).count();
-    // While the engine is filled, the random weights and one tensor's gradients are on the heap too.
-    var skip = tooBig(backend, elemBuffers * 4L * w.numel(), 8L * w.numel());
+    // While the engine is filled, the random weights and one tensor's gradients are on the heap too. Native
+    // arenas are not on the Java heap.
+    var skip = tooBig(backend, arenas == Arenas.Kind.HEAP ? elemBuffers * 4L * w.numel() : 0, 8L * w.numel());
     if (skip != null) {
-      notes.add(backend.name() + " " + optimizer + " " + variant + ": skipped: " + skip);
-      return skipped(optimizer, backend.name(), variant, kind, w, threads, own, fused, skip);
+      notes.add(runner + " " + optimizer + " " + variant + ": skipped: " + skip);
+      return skipped(optimizer, runner, variant, kind, w, threads, own, fused, skip);
     }
-    try (var opt = bind(backend, program, fusion, w, hypers)) {
+    try (var opt = bind(backend, arenas, program, fusion, w, hypers)) {
       var m = measure(opt::step, config.warmup(), config.repeats(), config.minSample(), config.maxCpuWait());
-      return new Report.Row(optimizer, backend.name(), variant, kind, w.numel(), w.tensorCount(), threads, own, fused,
+      return new Report.Row(optimizer, runner, variant, kind, w.numel(), w.tensorCount(), threads, own, fused,
           m.stats(), m.stepsPerSample(), m.retaken(), m.cpuWait(), null);
+    } catch (OptcException e) {
+      // A backend that cannot keep its arenas in native memory (CUDA, OpenCL on a GPU, java64) says why.
+      if (arenas == Arenas.Kind.HEAP) {
+        throw e;
+      }
+      notes.add(runner + " " + optimizer + " " + variant + ": skipped: " + e.getMessage());
+      return skipped(optimizer, runner, variant, kind, w, threads, own, fused, e.getMessage());
     } finally {
       System.gc();
     }
@@ -358,6 +393,12 @@ public final class Harness {
    * (uniform, fixed seed) and the hypers of {@code hypers} that the program has; ready to step.
    */
   public static Optimizer bind(Backend backend, OptProgram program, Fusion fusion, Workload w,
+      Map<String, Double> hypers) {
+    return bind(backend, Arenas.Kind.HEAP, program, fusion, w, hypers);
+  }
+
+  /** {@link #bind(Backend, OptProgram, Fusion, Workload, Map)} with the arenas in heap or native memory. */
+  public static Optimizer bind(Backend backend, Arenas.Kind arenas, OptProgram program, Fusion fusion, Workload w,
       Map<String, Double> hypers) {
     var known = program.ir().hypers().stream().map(h -> h.name()).toList();
     var set = new HashMap<String, Double>();
@@ -372,7 +413,8 @@ public final class Harness {
       var shape = w.shapes().get(i);
       tensors.add(new Optimizer.Tensor("p" + i, shape, random(rnd, numel(shape), 0.05f)));
     }
-    var opt = Optimizer.builder(program).backend(backend).fusion(fusion).group(set, tensors).build();
+    var opt = Optimizer.builder(program).backend(backend).fusion(fusion)
+        .arenas(arenas == Arenas.Kind.HEAP ? Arenas.HEAP : Arenas.NATIVE).group(set, tensors).build();
     tensors.clear(); // the engine has its own copy; let these go before the gradients are made
     try {
       for (int i = 0; i < w.shapes().size(); i++) {

@@ -6,6 +6,7 @@ import dev.optc.benchmarks.Report;
 import dev.optc.benchmarks.Workload;
 import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.plan.Fusion;
+import dev.optc.runtime.Arenas;
 import dev.optc.runtime.AtomicFiles;
 import dev.optc.runtime.Backend;
 import dev.optc.runtime.OptcException;
@@ -36,7 +37,8 @@ import picocli.CommandLine.Spec;
     footer = {"%nExamples:",
         "  optc bench adamw",
         "  optc bench adamw adam sgd --size 64M --backend java,opencl --torch --plot bench.png",
-        "  optc bench adamw --model gpt2-small --fusion full --json gpt2.json"})
+        "  optc bench adamw --model gpt2-small --fusion full --json gpt2.json",
+        "  optc bench adamw lion nadam --size 64M --fusion full --arena heap,native"})
 final class BenchCommand implements Callable<Integer> {
   @Parameters(paramLabel = "OPT", arity = "0..*", description = ".opt files or library names (default: adamw)")
   List<String> opts = new ArrayList<>();
@@ -56,6 +58,11 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--backend", defaultValue = "java", paramLabel = "LIST",
       description = "java, opencl[:PLATFORM:DEVICE], cuda[:DEVICE], or several separated by commas (default java).")
   String backends;
+
+  @Option(names = "--arena", defaultValue = "heap", paramLabel = "KIND",
+      description = "Where the arenas live: heap (the default), native, or heap,native to measure both, one right "
+          + "after the other (native rows are named java-native, opencl-native).")
+  String arenas;
 
   @Option(names = "--fusion", defaultValue = "all", paramLabel = "LEVEL",
       description = "full, statement, none, or all (the default); several separated by commas.")
@@ -125,7 +132,7 @@ final class BenchCommand implements Callable<Integer> {
           + "give one of them");
     }
     var config = new Harness.Config(names, workload, list, fusions, n, warmup, repeats, minSample, maxCpuWait / 100,
-        torch, hypers);
+        torch, hypers, arenas(arenas));
     var bar = new Bar();
     Report report;
     try {
@@ -191,6 +198,18 @@ final class BenchCommand implements Callable<Integer> {
           throw new OptcException("--fusion must be full, statement, none or all (or several, separated by "
               + "commas), not '" + text + "'");
         }
+      }
+    }
+    return List.copyOf(set);
+  }
+
+  static List<Arenas.Kind> arenas(String text) {
+    var set = new LinkedHashSet<Arenas.Kind>();
+    for (var part : text.split(",", -1)) {
+      switch (part.strip()) {
+        case "heap" -> set.add(Arenas.Kind.HEAP);
+        case "native" -> set.add(Arenas.Kind.NATIVE);
+        default -> throw new OptcException("--arena must be heap, native or heap,native, not '" + text + "'");
       }
     }
     return List.copyOf(set);

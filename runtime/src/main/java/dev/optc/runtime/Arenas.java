@@ -27,6 +27,9 @@ public record Arenas(Kind kind, Map<String, MemorySegment> adopted) {
     NATIVE
   }
 
+  /** A thread that is not the caller's (never started): what a confined segment refuses. */
+  private static final Thread ENGINE_THREAD = Thread.ofPlatform().unstarted(() -> { });
+
   /** Java arrays: what {@code Optimizer} uses unless told otherwise. */
   public static final Arenas HEAP = new Arenas(Kind.HEAP, Map.of());
 
@@ -45,7 +48,8 @@ public record Arenas(Kind kind, Map<String, MemorySegment> adopted) {
    * These arenas, native, with the caller's {@code segment} as the whole arena of {@code buffer} ({@code w}
    * or {@code g}): tensors lie in it in the order they were bound, without gaps, from its start (a tensor's
    * offset is the sum of the element counts before it; {@code Optimizer.view} says it too). The segment
-   * must be native, 4-byte aligned and stay alive until the optimizer is closed; optc never frees it.
+   * must be native, 4-byte aligned (OpenCL: the device's base address alignment), usable from other
+   * threads (not a confined arena's) and alive until the optimizer is closed; optc never frees it.
    */
   public Arenas adopt(String buffer, MemorySegment segment) {
     var map = new LinkedHashMap<>(adopted);
@@ -62,6 +66,11 @@ public record Arenas(Kind kind, Map<String, MemorySegment> adopted) {
     if (!segment.isNative()) {
       throw new OptcException("the segment adopted for " + buffer + " is on the Java heap; adopt native memory "
           + "(a heap segment has no address a framework or device could share)");
+    }
+    if (!segment.isAccessibleBy(ENGINE_THREAD)) {
+      // The Java engine steps on a pool of threads, and a device driver from its own.
+      throw new OptcException("the segment adopted for " + buffer + " belongs to a confined arena, which other "
+          + "threads cannot use; allocate it from Arena.ofShared(), ofAuto() or global()");
     }
     if (segment.address() % Float.BYTES != 0) {
       throw new OptcException("the segment adopted for " + buffer + " starts at 0x"

@@ -47,7 +47,13 @@ public final class Conformance {
    */
   public static float[][] run(OptProgram program, Backend backend, Fusion fusion, List<List<Optimizer.Tensor>> groups,
       List<Map<String, Double>> hypers, int steps, long seed) {
-    var builder = Optimizer.builder(program).backend(backend).fusion(fusion);
+    return run(program, backend, Arenas.HEAP, fusion, groups, hypers, steps, seed);
+  }
+
+  /** {@link #run(OptProgram, Backend, Fusion, List, List, int, long)} with the arenas where {@code arenas} says. */
+  public static float[][] run(OptProgram program, Backend backend, Arenas arenas, Fusion fusion,
+      List<List<Optimizer.Tensor>> groups, List<Map<String, Double>> hypers, int steps, long seed) {
+    var builder = Optimizer.builder(program).backend(backend).fusion(fusion).arenas(arenas);
     for (int g = 0; g < groups.size(); g++) {
       builder.group(hypers.get(g), groups.get(g));
     }

@@ -33,8 +33,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC",
-    "-XX:MaxRAMPercentage=75"})
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
+    "-XX:+UseParallelGC", "-XX:MaxRAMPercentage=75"})
 public class FloorBenchmark {
   @Param({"java", "opencl"})
   public String backend;

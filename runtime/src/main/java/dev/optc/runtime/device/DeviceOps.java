@@ -1,6 +1,7 @@
 package dev.optc.runtime.device;
 
 import dev.optc.compiler.codegen.c.Dialect;
+import dev.optc.runtime.OptcException;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 
@@ -48,6 +49,21 @@ public interface DeviceOps<B, K> {
   }
 
   B allocate(long bytes);
+
+  /**
+   * A buffer that kernels use in place over native host memory ({@code host}, which the engine keeps alive
+   * until it releases the buffer): native arenas, shared with the host without copies. Only a device that
+   * works in the host's memory can (OpenCL on a CPU); the others say what to do instead.
+   */
+  default B useHost(MemorySegment host) {
+    throw new OptcException("this device keeps its arenas in its own memory: native host arenas need the java "
+        + "backend or OpenCL on a CPU; a framework's device buffers are adopted instead (adopt on the engine)");
+  }
+
+  /** How host memory for {@link #useHost} is aligned, in bytes (a power of two). */
+  default long hostAlignment() {
+    return 64;
+  }
 
   void release(B buffer);
 

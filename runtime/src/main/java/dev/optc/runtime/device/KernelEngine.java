@@ -9,7 +9,9 @@ import dev.optc.compiler.codegen.c.CEmitter;
 import dev.optc.compiler.ir.Dtype;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.plan.Plan;
+import dev.optc.runtime.Arenas;
 import dev.optc.runtime.Engine;
+import dev.optc.runtime.HostMemory;
 import dev.optc.runtime.Layout;
 import dev.optc.runtime.OptProgram;
 import dev.optc.runtime.OptcException;
@@ -20,6 +22,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * A plan's generated kernels bound to the flat device buffers of one {@link Layout}, for any device API
@@ -39,6 +42,9 @@ public class KernelEngine<B, K> implements Engine {
   private final Map<String, Kind> kinds = new LinkedHashMap<>();
   private final Map<String, Dtype> dtypes = new HashMap<>();
   private final List<B> owned = new ArrayList<>();
+  /** Host memory of native arenas ({@code w} and {@code g}), by buffer, in use by the device in place. */
+  private final Map<String, MemorySegment> hostArenas = new HashMap<>();
+  private HostMemory host;
   private final List<List<Launch<K>>> launches = new ArrayList<>();
   private B chunks;
   private B segments;
@@ -124,8 +130,32 @@ public class KernelEngine<B, K> implements Engine {
     for (int i = 0; i < plan.temps().size(); i++) {
       declare(Plan.tempName(i), plan.temps().get(i), Dtype.F32);
     }
+    var arenas = layout.arenas();
+    int position = 0;
     for (var name : kinds.keySet()) {
       long bytes = layout.arenaLength(kinds.get(name)) * (long) dtypes.get(name).bytes();
+      if (arenas.kind() == Arenas.Kind.NATIVE && (name.equals("w") || name.equals("g")) && bytes > 0) {
+        // Native arenas: w and g in host memory (the caller's, or allocated staggered like the Java
+        // engine's), used by the device in place; the states stay in the device's own buffers.
+        var memory = arenas.adopted(name);
+        if (memory == null) {
+          if (host == null) {
+            host = new HostMemory();
+          }
+          memory = host.allocate(bytes, position, ops.hostAlignment());
+        } else if (memory.address() % ops.hostAlignment() != 0) {
+          throw new OptcException("the segment adopted for " + name + " starts at 0x" + Long.toHexString(
+              memory.address()) + "; this device uses host memory in place only at multiples of "
+              + ops.hostAlignment() + " bytes");
+        }
+        var b = ops.useHost(memory.asSlice(0, bytes));
+        owned.add(b);
+        buffers.put(name, b);
+        hostArenas.put(name, memory.asSlice(0, bytes));
+        position++;
+        continue;
+      }
+      position++;
       buffers.put(name, allocate(bytes));
       if (source.doubleBuffered().contains(name)) {
         // Kernels write a step's new values here and the copies swap; an entry no kernel writes (a row of
@@ -292,6 +322,12 @@ public class KernelEngine<B, K> implements Engine {
     }
   }
 
+  @Override
+  public Optional<MemorySegment> arena(String name) {
+    buffer(name);
+    return Optional.ofNullable(hostArenas.get(name));
+  }
+
   /**
    * Uses a caller's device buffer as the whole arena of {@code w} or {@code g}, without a copy. The
    * engine releases it on close like its own, so callers pass a wrapper that does not own the memory.
@@ -308,6 +344,7 @@ public class KernelEngine<B, K> implements Engine {
     }
     owned.add(wrapped);
     buffers.put(name, wrapped);
+    hostArenas.remove(name);
   }
 
   // ------------------------------------------------------------------ stepping
@@ -442,5 +479,9 @@ public class KernelEngine<B, K> implements Engine {
     owned.forEach(ops::release);
     owned.clear();
     ops.close();
+    if (host != null) {
+      // After the buffers that used it.
+      host.close();
+    }
   }
 }

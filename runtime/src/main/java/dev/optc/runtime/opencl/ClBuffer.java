@@ -45,6 +45,26 @@ public final class ClBuffer extends ClHandle {
     }
   }
 
+  /**
+   * A buffer that uses {@code host} in place ({@code CL_MEM_USE_HOST_PTR}): on a CPU device kernels read and
+   * write that memory itself, so it is shared with the host without copies. The caller keeps {@code host}
+   * alive (and unmoved: it must be native) until the buffer is closed.
+   */
+  static ClBuffer useHost(ClContext context, MemorySegment host) {
+    if (!host.isNative() || host.byteSize() <= 0) {
+      throw new IllegalArgumentException("a buffer over host memory needs a non-empty native segment, not " + host);
+    }
+    var device = context.device();
+    try (var arena = Arena.ofConfined()) {
+      var err = arena.allocate(JAVA_INT);
+      var mem = ClRaw.clCreateBuffer(context.handle(), ClRaw.CL_MEM_READ_WRITE | ClRaw.CL_MEM_USE_HOST_PTR,
+          host.byteSize(), host, err);
+      ClStatus.check(err.get(JAVA_INT, 0), "clCreateBuffer", () -> "using " + host.byteSize()
+          + " bytes of host memory at 0x" + Long.toHexString(host.address()) + " on " + device.name());
+      return new ClBuffer(context, mem, host.byteSize(), false);
+    }
+  }
+
   static ClBuffer wrap(ClContext context, MemorySegment clMem) {
     Objects.requireNonNull(clMem, "clMem");
     if (clMem.equals(MemorySegment.NULL)) {
@@ -86,6 +106,15 @@ public final class ClBuffer extends ClHandle {
   /** Whether this wraps a caller's {@code cl_mem} (and so releases only its own extra reference). */
   public boolean isWrapped() {
     return wrapped;
+  }
+
+  /**
+   * {@code CL_MEM_HOST_PTR}: the host memory a {@code CL_MEM_USE_HOST_PTR} buffer uses, or 0 for a buffer
+   * in the device's own memory.
+   */
+  public long hostPointer() {
+    return ClInfo.address(memQuery(handle(), ClRaw.CL_MEM_HOST_PTR), "clGetMemObjectInfo",
+        () -> "reading a buffer's host pointer").address();
   }
 
   /** {@code CL_MEM_REFERENCE_COUNT}; the driver's own count, meant for leak tests and debugging. */

@@ -49,6 +49,11 @@ public final class ClContext extends ClHandle {
     return ClBuffer.allocate(this, bytes);
   }
 
+  /** A buffer over the caller's native {@code host} memory, used in place (see {@link ClBuffer}). */
+  public ClBuffer createBuffer(MemorySegment host) {
+    return ClBuffer.useHost(this, host);
+  }
+
   /**
    * A {@link ClBuffer} for a {@code cl_mem} made elsewhere (another library, another binding) in this
    * context. The wrapper takes its own reference ({@code clRetainMemObject}) and gives only that one

@@ -60,6 +60,7 @@ public final class ClDevice {
   private final long globalMemSize;
   private final long maxMemAllocSize;
   private final long maxParameterSize;
+  private final int memBaseAddrAlign;
   private final long localMemSize;
   private final int preferredVectorWidthFloat;
   private final Set<String> extensions;
@@ -78,6 +79,7 @@ public final class ClDevice {
     this.globalMemSize = ulong(ClRaw.CL_DEVICE_GLOBAL_MEM_SIZE, "global memory size");
     this.maxMemAllocSize = ulong(ClRaw.CL_DEVICE_MAX_MEM_ALLOC_SIZE, "max allocation size");
     this.maxParameterSize = ulong(ClRaw.CL_DEVICE_MAX_PARAMETER_SIZE, "max parameter size");
+    this.memBaseAddrAlign = uint(ClRaw.CL_DEVICE_MEM_BASE_ADDR_ALIGN, "base address alignment");
     this.localMemSize = ulong(ClRaw.CL_DEVICE_LOCAL_MEM_SIZE, "local memory size");
     this.preferredVectorWidthFloat = uint(ClRaw.CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, "float vector width");
     this.extensions = Arrays.stream(string(ClRaw.CL_DEVICE_EXTENSIONS, "extensions").split("\\s+"))
@@ -181,6 +183,14 @@ public final class ClDevice {
   /** The most bytes of arguments a kernel may take ({@code CL_DEVICE_MAX_PARAMETER_SIZE}, 1,024 at least). */
   public long maxParameterSize() {
     return maxParameterSize;
+  }
+
+  /**
+   * {@code CL_DEVICE_MEM_BASE_ADDR_ALIGN} in bytes (the driver says bits): how host memory a buffer uses in
+   * place ({@code CL_MEM_USE_HOST_PTR}) should be aligned.
+   */
+  public int memBaseAddrAlignBytes() {
+    return Math.max(1, memBaseAddrAlign / 8);
   }
 
   public long localMemSize() {

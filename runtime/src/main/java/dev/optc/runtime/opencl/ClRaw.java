@@ -61,6 +61,7 @@ public final class ClRaw {
   public static final int CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT = 0x100A;
   public static final int CL_DEVICE_MAX_MEM_ALLOC_SIZE = 0x1010;
   public static final int CL_DEVICE_MAX_PARAMETER_SIZE = 0x1017;
+  public static final int CL_DEVICE_MEM_BASE_ADDR_ALIGN = 0x1019;
   public static final int CL_DEVICE_GLOBAL_MEM_SIZE = 0x101F;
   public static final int CL_DEVICE_LOCAL_MEM_SIZE = 0x1023;
   public static final int CL_DEVICE_NAME = 0x102B;
@@ -83,10 +84,12 @@ public final class ClRaw {
   public static final long CL_MEM_READ_WRITE = 1L << 0;
   public static final long CL_MEM_WRITE_ONLY = 1L << 1;
   public static final long CL_MEM_READ_ONLY = 1L << 2;
+  public static final long CL_MEM_USE_HOST_PTR = 1L << 3;
 
   public static final int CL_MEM_OBJECT_BUFFER = 0x10F0;
   public static final int CL_MEM_TYPE = 0x1100;
   public static final int CL_MEM_SIZE = 0x1102;
+  public static final int CL_MEM_HOST_PTR = 0x1103;
   public static final int CL_MEM_REFERENCE_COUNT = 0x1105;
   public static final int CL_MEM_CONTEXT = 0x1106;
 

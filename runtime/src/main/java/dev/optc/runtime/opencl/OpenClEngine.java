@@ -145,6 +145,24 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
       return context.createBuffer(bytes);
     }
 
+    /**
+     * On a CPU device a {@code CL_MEM_USE_HOST_PTR} buffer is the host memory itself (PoCL runs kernels on
+     * it in place); a GPU would copy it to and from its own memory behind the API's back.
+     */
+    @Override
+    public ClBuffer useHost(MemorySegment host) {
+      if (device.type() != ClDevice.Type.CPU) {
+        throw new OptcException("native arenas need an OpenCL CPU device, which works in host memory; " + device.name()
+            + " is a " + device.type() + ": adopt a framework's cl_mem instead (OpenClEngine.adopt)");
+      }
+      return context.createBuffer(host);
+    }
+
+    @Override
+    public long hostAlignment() {
+      return Math.max(64, Long.highestOneBit(device.memBaseAddrAlignBytes()));
+    }
+
     @Override
     public void release(ClBuffer buffer) {
       buffer.close();
