@@ -9,6 +9,7 @@ import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.plan.Cost;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.compiler.plan.Planner;
+import dev.optc.runtime.Arenas;
 import dev.optc.runtime.Library;
 import dev.optc.runtime.OptProgram;
 import dev.optc.runtime.OptcException;
@@ -133,6 +134,25 @@ class HarnessTest {
     var bytes = Files.readAllBytes(png);
     assertEquals((byte) 0x89, bytes[0]);
     assertEquals('P', bytes[1]);
+  }
+
+  /** Heap and native arenas, one right after the other: native rows are their own runner. */
+  @Test
+  void nativeArenasAreMeasuredAsTheirOwnRunner() throws Exception {
+    var config = new Harness.Config(List.of("adamw"), Workload.tensors(3),
+        List.of(new JavaBackend(JavaEmitter.Precision.F32, 2)), List.of(Fusion.FULL), 2, 0, 1, 0.0, 1.0, false,
+        Map.of(), List.of(Arenas.Kind.HEAP, Arenas.Kind.NATIVE));
+    var report = Harness.run(config, (done, total, label) -> { });
+    assertEquals(List.of("java copy", "java probe", "java full", "java-native copy", "java-native probe",
+        "java-native full"), report.rows().stream().map(Report.Row::label).toList());
+    assertTrue(report.rows().stream().allMatch(Report.Row::measured));
+    assertEquals(List.of("heap", "native"), report.settings().get("arenas"));
+    var java64 = new Harness.Config(List.of("sgd"), Workload.tensors(2),
+        List.of(new JavaBackend(JavaEmitter.Precision.F64, 1)), List.of(Fusion.FULL), 1, 0, 1, 0.0, 1.0, false,
+        Map.of(), List.of(Arenas.Kind.NATIVE));
+    var skipped = Harness.run(java64, (done, total, label) -> { });
+    assertTrue(skipped.notes().stream().anyMatch(n -> n.contains("java64-native sgd full: skipped")),
+        skipped.notes().toString());
   }
 
   @Test

@@ -322,6 +322,11 @@ public class KernelEngine<B, K> implements Engine {
     }
   }
 
+  /** The device buffer that holds arena {@code name} now. */
+  protected B deviceBuffer(String name) {
+    return buffer(name);
+  }
+
   @Override
   public Optional<MemorySegment> arena(String name) {
     buffer(name);

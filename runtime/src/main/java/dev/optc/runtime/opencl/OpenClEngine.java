@@ -47,6 +47,11 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     return clOps().context;
   }
 
+  /** The buffer that holds arena {@code name} ({@code w}, {@code g}, a state): for tests and debugging. */
+  public ClBuffer buffer(String name) {
+    return deviceBuffer(name);
+  }
+
   /**
    * Uses a caller's {@code cl_mem} (made in this engine's context, e.g. by a framework that keeps
    * gradients on the device) as the whole arena of {@code w} or {@code g}, without a copy. The caller
