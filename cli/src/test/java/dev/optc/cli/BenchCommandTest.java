@@ -26,6 +26,8 @@ class BenchCommandTest {
         List.of("--tensors", "0"),
         List.of("--fusion", "fast"),
         List.of("--fusion", "full,"),
+        List.of("--arena", "disk"),
+        List.of("--arena", "heap,"),
         List.of("--backend", "cuda"),
         List.of("--backend", "java64"),
         List.of("--backend", "java,java"),

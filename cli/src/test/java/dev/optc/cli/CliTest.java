@@ -319,6 +319,10 @@ class CliTest {
     assertFalse(r.out().contains("phase1"), r.out());
     assertTrue(r.out().contains("package dev.optc.generated;"), r.out());
     assertTrue(r.out().contains("class AdamwF32Step"), r.out());
+    // Buffers indexed from their start (the engine staggers them), vector loops where this JVM has them.
+    assertTrue(r.out().contains("w.getAtIndex(JAVA_FLOAT, i)") && !r.out().contains("i + 272"), r.out());
+    assertEquals(JavaEmitter.vectorApi(), r.out().contains("FloatVector.fromMemorySegment(LANES, w, 4L * i, ORDER)"),
+        r.out());
     var f64 = optc("emit", "adamw", "--target", "java", "--precision", "f64");
     assertEquals(0, f64.code(), f64.toString());
     assertTrue(f64.out().contains("class AdamwF64Step") && f64.out().contains("double[] w"), f64.out());
