@@ -1,5 +1,6 @@
 package dev.optc.benchmarks;
 
+import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.plan.Cost;
@@ -55,8 +56,9 @@ public final class Harness {
    *     before the sample is taken again (1 or more: never)
    * @param hypers hyper values per optimizer name (e.g. sgd's momentum, to match torch's SGD-momentum);
    *     under {@link #EVERY}, values for every optimizer that has the hyper (a named entry wins)
-   * @param arenas where each backend's arenas live, each measured as its own runner: heap arenas under the
-   *     backend's name, native ones as {@code NAME-native} (copy floor shared, probe and steps their own)
+   * @param arenas where each backend's arenas live, each measured as its own runner: the backend's own
+   *     under its name, native host memory as {@code NAME-native} (copy floor shared, probe and steps their
+   *     own; the float32 java backend's own arenas are native already, so it has no second runner)
    */
   public record Config(List<String> optimizers, Workload workload, List<Backend> backends, List<Fusion> fusions,
       int threads, int warmup, int repeats, double minSample, double maxCpuWait, boolean torch,
@@ -78,12 +80,12 @@ public final class Harness {
       JavaBackend.checkThreads(threads, "--threads");
     }
 
-    /** Heap arenas only. */
+    /** The backends' own arenas only. */
     public Config(List<String> optimizers, Workload workload, List<Backend> backends, List<Fusion> fusions,
         int threads, int warmup, int repeats, double minSample, double maxCpuWait, boolean torch,
         Map<String, Map<String, Double>> hypers) {
       this(optimizers, workload, backends, fusions, threads, warmup, repeats, minSample, maxCpuWait, torch, hypers,
-          List.of(Arenas.Kind.HEAP));
+          List.of(Arenas.Kind.BACKEND));
     }
 
     /**
@@ -171,6 +173,14 @@ public final class Harness {
         // Each arena kind right after the other, so that both see the machine in the same state.
         for (var arenas : config.arenas()) {
           var runner = runner(backend, arenas);
+          if (arenas == Arenas.Kind.NATIVE && config.arenas().contains(Arenas.Kind.BACKEND)
+              && backend instanceof JavaBackend j && j.precision() == JavaEmitter.Precision.F32) {
+            if (p == programs.getFirst()) {
+              notes.add(runner + ": not measured twice: the java backend's arenas are native memory (the java rows)");
+            }
+            counter[0] += 2 + config.fusions().size();
+            continue;
+          }
           listener.starting(counter[0]++, total, runner + " " + name + " copy floor");
           var copy = copies.get(fused);
           if (copy == null) {
@@ -240,7 +250,7 @@ public final class Harness {
 
   /** The runner a backend's rows are named by: its name, with {@code -native} for native arenas. */
   static String runner(Backend b, Arenas.Kind arenas) {
-    return arenas == Arenas.Kind.HEAP ? b.name() : b.name() + "-native";
+    return arenas == Arenas.Kind.BACKEND ? b.name() : b.name() + "-native";
   }
 
   /** The thread count a backend runs with: its own for Java, the device's compute units for OpenCL. */
@@ -365,9 +375,8 @@ public final class Harness {
     // Per-element arenas the engine allocates: w, g, element states and element temporaries.
     long elemBuffers = 2 + program.ir().states().stream().filter(s -> s.shape().kind() == Kind.ELEM).count()
         + plan.temps().stream().filter(k -> k == Kind.ELEM).count();
-    // While the engine is filled, the random weights and one tensor's gradients are on the heap too. Native
-    // arenas are not on the Java heap.
-    var skip = tooBig(backend, arenas == Arenas.Kind.HEAP ? elemBuffers * 4L * w.numel() : 0, 8L * w.numel());
+    // While the engine is filled, the random weights and one tensor's gradients are on the heap too.
+    var skip = tooBig(backend, elemBuffers * 4L * w.numel(), 8L * w.numel());
     if (skip != null) {
       notes.add(runner + " " + optimizer + " " + variant + ": skipped: " + skip);
       return skipped(optimizer, runner, variant, kind, w, threads, own, fused, skip);
@@ -378,7 +387,7 @@ public final class Harness {
           m.stats(), m.stepsPerSample(), m.retaken(), m.cpuWait(), null);
     } catch (OptcException e) {
       // A backend that cannot keep its arenas in native memory (CUDA, OpenCL on a GPU, java64) says why.
-      if (arenas == Arenas.Kind.HEAP) {
+      if (arenas == Arenas.Kind.BACKEND) {
         throw e;
       }
       notes.add(runner + " " + optimizer + " " + variant + ": skipped: " + e.getMessage());
@@ -394,10 +403,10 @@ public final class Harness {
    */
   public static Optimizer bind(Backend backend, OptProgram program, Fusion fusion, Workload w,
       Map<String, Double> hypers) {
-    return bind(backend, Arenas.Kind.HEAP, program, fusion, w, hypers);
+    return bind(backend, Arenas.Kind.BACKEND, program, fusion, w, hypers);
   }
 
-  /** {@link #bind(Backend, OptProgram, Fusion, Workload, Map)} with the arenas in heap or native memory. */
+  /** {@link #bind(Backend, OptProgram, Fusion, Workload, Map)} with the arenas where {@code arenas} says. */
   public static Optimizer bind(Backend backend, Arenas.Kind arenas, OptProgram program, Fusion fusion, Workload w,
       Map<String, Double> hypers) {
     var known = program.ir().hypers().stream().map(h -> h.name()).toList();
@@ -414,7 +423,7 @@ public final class Harness {
       tensors.add(new Optimizer.Tensor("p" + i, shape, random(rnd, numel(shape), 0.05f)));
     }
     var opt = Optimizer.builder(program).backend(backend).fusion(fusion)
-        .arenas(arenas == Arenas.Kind.HEAP ? Arenas.HEAP : Arenas.NATIVE).group(set, tensors).build();
+        .arenas(arenas == Arenas.Kind.BACKEND ? Arenas.BACKEND : Arenas.NATIVE).group(set, tensors).build();
     tensors.clear(); // the engine has its own copy; let these go before the gradients are made
     try {
       for (int i = 0; i < w.shapes().size(); i++) {
@@ -440,6 +449,15 @@ public final class Harness {
   static String tooBig(Backend backend, long bytes, long staged) {
     var rt = Runtime.getRuntime();
     long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+    if (backend instanceof JavaBackend j && j.precision() == JavaEmitter.Precision.F32) {
+      // Its arenas are native memory, beside the Java heap.
+      long available = procField("/proc/meminfo", "MemAvailable").map(v -> v.replace("kB", "").strip())
+          .filter(v -> v.matches("\\d+")).map(v -> Long.parseLong(v) * 1024).orElse(Long.MAX_VALUE);
+      if (bytes > available * 0.9) {
+        return "needs " + gib(bytes) + " of native memory, " + gib(available) + " is available";
+      }
+      return staged > free * 0.95 ? "needs " + gib(staged) + " of Java heap, " + gib(free) + " is free" : null;
+    }
     if (!(backend instanceof JavaBackend)) {
       // Device buffers: PoCL's (host memory, but not the Java heap) are checked; other devices' are their own.
       if (backend instanceof OpenClBackend o && bytes > o.device().globalMemSize() * 0.9) {

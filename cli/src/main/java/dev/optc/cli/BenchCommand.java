@@ -38,7 +38,7 @@ import picocli.CommandLine.Spec;
         "  optc bench adamw",
         "  optc bench adamw adam sgd --size 64M --backend java,opencl --torch --plot bench.png",
         "  optc bench adamw --model gpt2-small --fusion full --json gpt2.json",
-        "  optc bench adamw lion nadam --size 64M --fusion full --arena heap,native"})
+        "  optc bench adamw --size 64M --backend java,opencl --fusion full --arena backend,native"})
 final class BenchCommand implements Callable<Integer> {
   @Parameters(paramLabel = "OPT", arity = "0..*", description = ".opt files or library names (default: adamw)")
   List<String> opts = new ArrayList<>();
@@ -59,9 +59,10 @@ final class BenchCommand implements Callable<Integer> {
       description = "java, opencl[:PLATFORM:DEVICE], cuda[:DEVICE], or several separated by commas (default java).")
   String backends;
 
-  @Option(names = "--arena", defaultValue = "heap", paramLabel = "KIND",
-      description = "Where the arenas live: heap (the default), native, or heap,native to measure both, one right "
-          + "after the other (native rows are named java-native, opencl-native).")
+  @Option(names = "--arena", defaultValue = "backend", paramLabel = "KIND",
+      description = "Where the arenas live: backend (the default: the backend's own memory), native (host memory "
+          + "a framework views in place; rows named opencl-native), or backend,native to measure both, one right "
+          + "after the other. The java backend's own arenas are native memory already.")
   String arenas;
 
   @Option(names = "--fusion", defaultValue = "all", paramLabel = "LEVEL",
@@ -207,9 +208,9 @@ final class BenchCommand implements Callable<Integer> {
     var set = new LinkedHashSet<Arenas.Kind>();
     for (var part : text.split(",", -1)) {
       switch (part.strip()) {
-        case "heap" -> set.add(Arenas.Kind.HEAP);
+        case "backend" -> set.add(Arenas.Kind.BACKEND);
         case "native" -> set.add(Arenas.Kind.NATIVE);
-        default -> throw new OptcException("--arena must be heap, native or heap,native, not '" + text + "'");
+        default -> throw new OptcException("--arena must be backend, native or backend,native, not '" + text + "'");
       }
     }
     return List.copyOf(set);

@@ -6,15 +6,17 @@ import java.util.Map;
 
 /**
  * Where an optimizer's arenas live: the flat buffers of {@code w}, {@code g} and each state (DSL.md §8,
- * {@link Layout}) that the Java engine, and OpenCL on a CPU device, keep in host memory.
+ * {@link Layout}).
  *
  * <ul>
- *   <li>{@link Kind#HEAP}: Java arrays, freed by the garbage collector; a caller reaches them only through
- *       {@code Optimizer.setGrad}/{@code weights} (copies) or as heap segments, which have no address.
- *   <li>{@link Kind#NATIVE}: native memory, allocated by the engine at staggered start addresses and freed
- *       when the optimizer closes, except {@code w} and {@code g} where a caller {@link #adopt adopts} its
- *       own segment. A framework views them without copies: {@code Optimizer.view(tensor)} gives each
- *       tensor's weight and gradient slices, their addresses, element offset and shape.
+ *   <li>{@link Kind#BACKEND}: where the backend keeps them. The float32 Java engine: native memory it
+ *       allocates (Java arrays cannot be placed: see {@link HostMemory}), so views work; {@code java64}:
+ *       double arrays; OpenCL and CUDA: the device's own buffers.
+ *   <li>{@link Kind#NATIVE}: native host memory a caller views in place ({@code Optimizer.view}): allocated
+ *       by the engine at staggered addresses and freed when the optimizer closes, or, for {@code w} and
+ *       {@code g}, {@link #adopt adopted} from the caller. The Java engine (the same memory as BACKEND), and
+ *       OpenCL on a CPU device, which runs its kernels on that memory; CUDA, OpenCL GPUs and {@code java64}
+ *       refuse, saying what to do instead.
  * </ul>
  *
  * @param adopted the caller's segments for whole arenas, by buffer ({@code w} or {@code g})
@@ -23,23 +25,23 @@ public record Arenas(Kind kind, Map<String, MemorySegment> adopted) {
 
   /** Where the arenas are. */
   public enum Kind {
-    HEAP,
+    BACKEND,
     NATIVE
   }
 
   /** A thread that is not the caller's (never started): what a confined segment refuses. */
   private static final Thread ENGINE_THREAD = Thread.ofPlatform().unstarted(() -> { });
 
-  /** Java arrays: what {@code Optimizer} uses unless told otherwise. */
-  public static final Arenas HEAP = new Arenas(Kind.HEAP, Map.of());
+  /** Where the backend keeps them: what {@code Optimizer} uses unless told otherwise. */
+  public static final Arenas BACKEND = new Arenas(Kind.BACKEND, Map.of());
 
-  /** Native memory the engine allocates. */
+  /** Native host memory the engine allocates, viewable in place. */
   public static final Arenas NATIVE = new Arenas(Kind.NATIVE, Map.of());
 
   public Arenas {
     adopted = Map.copyOf(adopted);
-    if (kind == Kind.HEAP && !adopted.isEmpty()) {
-      throw new OptcException("adopted arenas are native memory; heap arenas cannot adopt any");
+    if (kind != Kind.NATIVE && !adopted.isEmpty()) {
+      throw new OptcException("adopted arenas are native host memory: give Arenas.NATIVE, not " + kind);
     }
     adopted.forEach(Arenas::checkAdoptable);
   }
@@ -65,7 +67,7 @@ public record Arenas(Kind kind, Map<String, MemorySegment> adopted) {
     }
     if (!segment.isNative()) {
       throw new OptcException("the segment adopted for " + buffer + " is on the Java heap; adopt native memory "
-          + "(a heap segment has no address a framework or device could share)");
+          + "(a heap segment has no fixed address a framework or device could share)");
     }
     if (!segment.isAccessibleBy(ENGINE_THREAD)) {
       // The Java engine steps on a pool of threads, and a device driver from its own.

@@ -47,7 +47,7 @@ public final class Conformance {
    */
   public static float[][] run(OptProgram program, Backend backend, Fusion fusion, List<List<Optimizer.Tensor>> groups,
       List<Map<String, Double>> hypers, int steps, long seed) {
-    return run(program, backend, Arenas.HEAP, fusion, groups, hypers, steps, seed);
+    return run(program, backend, Arenas.BACKEND, fusion, groups, hypers, steps, seed);
   }
 
   /** {@link #run(OptProgram, Backend, Fusion, List, List, int, long)} with the arenas where {@code arenas} says. */

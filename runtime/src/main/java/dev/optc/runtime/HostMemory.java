@@ -12,8 +12,9 @@ import java.lang.foreign.MemorySegment;
  * allocations are page-aligned), and then {@code w[i]}, {@code g[i]} and the states' {@code [i]} share
  * cache sets and trip the core's store-to-load alias check (4K aliasing). Measured at 64M float32
  * parameters on this project's 2-core EPYC: AdamW's Java step took 68 ms with arenas at equal offsets,
- * 36-44 ms staggered (2026-11-23, then with heap arrays; the generated code indexed {@code w[i + 272·k]}
- * until the engines chose the addresses themselves).
+ * 36-44 ms staggered (2026-11-23, with Java arrays, which start where the collector puts them: the
+ * generated code then indexed {@code w[i + 272·k]}; in native memory the engine chooses the addresses and
+ * the code indexes {@code w[i]}).
  */
 public final class HostMemory implements AutoCloseable {
   /** Bytes between the starts of consecutive arenas, modulo 4 KiB: 17 cache lines. */

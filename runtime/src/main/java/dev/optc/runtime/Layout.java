@@ -27,9 +27,9 @@ public final class Layout {
   private final Arenas arenas;
   private final Map<String, Integer> byName = new HashMap<>();
 
-  /** Tensors in heap arenas. */
+  /** Tensors in the arenas the backend chooses. */
   public Layout(List<Tensor> tensors, int groups) {
-    this(tensors, groups, Arenas.HEAP);
+    this(tensors, groups, Arenas.BACKEND);
   }
 
   public Layout(List<Tensor> tensors, int groups, Arenas arenas) {

@@ -118,7 +118,7 @@ public final class Optimizer implements AutoCloseable {
     private final OptProgram program;
     private Backend backend = JavaBackend.reference();
     private Fusion fusion = Fusion.FULL;
-    private Arenas arenas = Arenas.HEAP;
+    private Arenas arenas = Arenas.BACKEND;
     private final List<Map<String, Double>> groups = new ArrayList<>();
     private final List<List<Tensor>> tensors = new ArrayList<>();
 
@@ -137,10 +137,10 @@ public final class Optimizer implements AutoCloseable {
     }
 
     /**
-     * Where the engine keeps the arenas: {@link Arenas#HEAP} (the default) or {@link Arenas#NATIVE}. The Java
-     * backend runs on either at the same speed; OpenCL on a CPU device wraps native {@code w} and {@code g}
-     * arenas without a copy; CUDA keeps its arenas on the GPU ({@code CudaEngine.adopt} takes a framework's
-     * device pointers).
+     * Where the engine keeps the arenas: {@link Arenas#BACKEND} (the default: the Java engine's are native
+     * memory anyway, a device's are its own buffers) or {@link Arenas#NATIVE} (host memory to view in place:
+     * the Java engine, OpenCL on a CPU device; CUDA keeps its arenas on the GPU and takes a framework's device
+     * pointers through {@code CudaEngine.adopt}).
      */
     public Builder arenas(Arenas a) {
       var adopted = new LinkedHashMap<>(arenas.adopted());

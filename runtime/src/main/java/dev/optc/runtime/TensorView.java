@@ -61,7 +61,7 @@ public record TensorView(String name, long[] shape, long offset, MemorySegment w
   private long address(MemorySegment arena, String what) {
     if (!arena.isNative()) {
       throw new OptcException("the " + what + " arena of '" + name + "' is on the Java heap, where it has no "
-          + "fixed address: build the optimizer with Arenas.NATIVE to share it with native code");
+          + "fixed address to share with native code");
     }
     return arena.address();
   }

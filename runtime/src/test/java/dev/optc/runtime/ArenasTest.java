@@ -28,18 +28,23 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Native arenas against heap arenas on the Java backend, and the zero-copy API: tensors bound by shape,
- * viewed in place ({@link Optimizer#view}), adopted from the caller ({@link Arenas#adopt}). Fresh random
- * inputs each run (the seed is in the failure message), odd shapes, results read into NaN-poisoned arrays.
+ * The zero-copy API on the Java backend: tensors bound by shape, viewed in place ({@link Optimizer#view}),
+ * adopted from the caller ({@link Arenas#adopt}), against the copying API. Fresh random inputs each run (the
+ * seed is in the failure message), odd shapes, adopted memory poisoned before the run, results read into
+ * NaN-poisoned arrays.
  */
 class ArenasTest {
   static final Backend JAVA = new JavaBackend(JavaEmitter.Precision.F32, 2);
   static final long[][] FIRST = {{0}, {1}, {7}, {13, 101}, {65_537}, {3, 1, 5}};
   static final long[][] SECOND = {{2, 3}, {1009}, {1, 1}};
 
-  /** Every library optimizer and test program, every fusion level: native arenas give the heap's bits. */
+  /**
+   * Every library optimizer and test program, every fusion level: the zero-copy path (tensors bound by shape
+   * in the caller's own memory, poisoned with NaN before the run, weights and gradients written and read
+   * through the views) gives the copying path's bits (weights uploaded, {@code setGrad}, {@code weights()}).
+   */
   @TestFactory
-  Stream<DynamicTest> nativeArenasGiveTheHeapArenasBits() throws Exception {
+  Stream<DynamicTest> theZeroCopyPathGivesTheCopyingPathsBits() throws Exception {
     long seed = System.nanoTime();
     var programs = new ArrayList<OptProgram>();
     for (var name : Library.NAMES) {
@@ -60,9 +65,9 @@ class ArenasTest {
           var names = program.ir().hypers().stream().map(h -> h.name()).toList();
           var hypers = List.of(Map.<String, Double>of(),
               names.contains("lr") ? Map.of("lr", 3e-3) : Map.<String, Double>of());
-          var heap = Conformance.run(program, JAVA, Arenas.HEAP, fusion, groups, hypers, 7, seed);
-          var nativ = Conformance.run(program, JAVA, Arenas.NATIVE, fusion, groups, hypers, 7, seed);
-          assertBits(heap, nativ, program.name() + " " + fusion.label() + " (seed " + seed + ")");
+          var copying = Conformance.run(program, JAVA, fusion, groups, hypers, 7, seed);
+          var viewed = runThroughViews(program, fusion, groups, hypers, 7, seed);
+          assertBits(copying, viewed, program.name() + " " + fusion.label() + " (seed " + seed + ")");
         }));
       }
     }
@@ -70,8 +75,52 @@ class ArenasTest {
   }
 
   /**
-   * The zero-copy loop: weights and gradients written and read only through the views, and the same bits as
-   * the copying API on heap arenas.
+   * {@link Conformance#run}'s steps (the same gradients, drawn in the same order) through the zero-copy API:
+   * w and g adopted from caller memory that is NaN before the tensors are written into it.
+   */
+  static float[][] runThroughViews(OptProgram program, Fusion fusion, List<List<Optimizer.Tensor>> groups,
+      List<Map<String, Double>> hypers, int steps, long seed) {
+    var all = groups.stream().flatMap(List::stream).toList();
+    long numel = all.stream().mapToLong(t -> t.weights().length).sum();
+    try (var caller = Arena.ofShared()) {
+      var w = caller.allocate(4 * numel + 64, 64);
+      var g = caller.allocate(4 * numel + 64, 64);
+      w.fill((byte) 0xff);
+      g.fill((byte) 0xff);
+      var builder = Optimizer.builder(program).backend(JAVA).fusion(fusion).adopt("w", w).adopt("g", g);
+      for (int k = 0; k < groups.size(); k++) {
+        builder.params(hypers.get(k), groups.get(k).stream().map(t -> new Optimizer.Param(t.name(), t.shape())).toList());
+      }
+      try (var opt = builder.build()) {
+        for (var t : all) {
+          MemorySegment.copy(t.weights(), 0, opt.view(t.name()).weights(), JAVA_FLOAT, 0, t.weights().length);
+        }
+        var r = new Random(seed);
+        for (int step = 0; step < steps; step++) {
+          for (var t : all) {
+            var view = opt.view(t.name()).grad();
+            for (int k = 0; k < t.weights().length; k++) {
+              view.setAtIndex(JAVA_FLOAT, k, r.nextInt(16) == 0 ? 0f : (float) (r.nextGaussian() * Math.exp(r.nextGaussian())));
+            }
+          }
+          opt.step();
+        }
+        var out = new ArrayList<float[]>();
+        for (var t : all) {
+          out.add(opt.view(t.name()).weights().toArray(JAVA_FLOAT));
+          for (var s : program.ir().states()) {
+            out.add(opt.state(s.name(), t.name()));
+          }
+        }
+        assertTrue(Float.isNaN(w.getAtIndex(JAVA_FLOAT, numel)), "nothing is written past the tensors");
+        return out.toArray(float[][]::new);
+      }
+    }
+  }
+
+  /**
+   * The zero-copy loop: weights and gradients written and read only through the views of engine-allocated
+   * native arenas, and the same bits as the copying API.
    */
   @Test
   void aStepThroughTheViewsIsTheCopyingStep() throws Exception {
@@ -190,15 +239,16 @@ class ArenasTest {
         "a view of a closed optimizer's arena must not read freed memory");
   }
 
+  /** The float32 Java engine's own arenas are native memory: views without asking for native arenas. */
   @Test
-  void heapArenasHaveViewsButNoAddress() throws Exception {
+  void theJavaEnginesOwnArenasAreViewable() throws Exception {
     var program = OptProgram.load("sgd");
     var tensors = List.of(new Optimizer.Tensor("p", new long[] {3}, new float[] {1, 2, 3}));
     try (var opt = Optimizer.builder(program).group(Map.of(), tensors).build()) {
       var view = opt.view("p");
       assertArrayEquals(new float[] {1, 2, 3}, view.weights().toArray(JAVA_FLOAT));
-      var e = assertThrows(OptcException.class, view::weightsAddress);
-      assertTrue(e.getMessage().contains("Arenas.NATIVE"), e.getMessage());
+      assertTrue(view.weights().isNative());
+      assertEquals(view.weightArena().address(), view.weightsAddress());
     }
   }
 
@@ -223,12 +273,12 @@ class ArenasTest {
       var small = shared.allocate(36, 64);
       assertMessage("the tensors need 40", () -> Optimizer.builder(program).adopt("g", small).params(Map.of(), params)
           .build());
-      assertMessage("heap arenas cannot adopt", () -> Optimizer.builder(program).adopt("g", shared.allocate(40, 64))
-          .arenas(Arenas.HEAP));
+      assertMessage("give Arenas.NATIVE", () -> Optimizer.builder(program).adopt("g", shared.allocate(40, 64))
+          .arenas(Arenas.BACKEND));
     }
   }
 
-  /** State files move between heap and native arenas: a run continued from either gives the same bits. */
+  /** State files move between optimizers of either arena kind: a run continued from one gives the same bits. */
   @Test
   void checkpointsWorkAcrossArenaKinds(@TempDir Path dir) throws Exception {
     long seed = System.nanoTime();
@@ -253,7 +303,7 @@ class ArenasTest {
       opt.save(file);
       halfway = new float[][] {opt.weights("p0"), opt.weights("p1")};
     }
-    for (var arenas : List.of(Arenas.HEAP, Arenas.NATIVE)) {
+    for (var arenas : List.of(Arenas.BACKEND, Arenas.NATIVE)) {
       var resumed = List.of(new Optimizer.Tensor("p0", new long[] {19, 3}, halfway[0]),
           new Optimizer.Tensor("p1", new long[] {101}, halfway[1]));
       try (var opt = Optimizer.builder(program).arenas(arenas).group(Map.of(), resumed).build()) {
@@ -285,7 +335,7 @@ class ArenasTest {
       assertEquals(want[b].length, got[b].length, what + ": buffer " + b);
       for (int i = 0; i < want[b].length; i++) {
         if (Float.floatToRawIntBits(want[b][i]) != Float.floatToRawIntBits(got[b][i])) {
-          fail(what + ": buffer " + b + " [" + i + "]: heap " + want[b][i] + ", native " + got[b][i]);
+          fail(what + ": buffer " + b + " [" + i + "]: want " + want[b][i] + ", got " + got[b][i]);
         }
       }
     }

@@ -24,15 +24,19 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.stream.IntStream;
 
 /**
- * Runs a generated {@link JavaStep} over host memory: float32 arenas are memory segments, on the Java heap
- * (float arrays) or in native memory ({@link Arenas}); the float64 reference keeps double arrays.
+ * Runs a generated {@link JavaStep} over host memory. The float32 arenas are native memory: allocated here
+ * (freed on {@link #close}) or adopted from a caller ({@link Arenas}), and a training framework may view
+ * them in place. The float64 reference keeps double arrays.
  *
  * <p>The engine, not the generated code, decides where each arena starts: per-element arenas start
- * {@link HostMemory#stagger staggered} modulo 4 KiB (native ones by address, heap ones by slicing their
- * array), because at equal offsets {@code w[i]}, {@code g[i]} and the states' {@code [i]} trip the core's
- * store-to-load alias check (AdamW at 64M parameters: 68 ms unstaggered, 36-44 ms staggered, 2-core EPYC;
- * see {@link HostMemory}). The float64 arrays are not staggered: that reference measures float32's error
- * on small tensors and is never timed against anything.
+ * {@link HostMemory#stagger staggered} modulo 4 KiB, because at equal offsets {@code w[i]}, {@code g[i]}
+ * and the states' {@code [i]} trip the core's store-to-load alias check (AdamW at 64M parameters: 68 ms
+ * unstaggered, 36-44 ms staggered, 2-core EPYC; see {@link HostMemory}). Java arrays cannot be placed so:
+ * under G1 a large array starts at a region boundary, whatever else was allocated. Nor are heap segments
+ * offered beside native ones: once one JVM has run the vector loops over both kinds, the Vector API's
+ * loads and stores no longer compile to vector instructions for either (measured: AdamW at 16M 12 ms
+ * before, 23 ms after; NAdam 15 ms and 50 ms). The float64 arrays are not staggered: that reference measures
+ * float32's error on small tensors and is never timed against anything.
  */
 final class JavaEngine implements Engine {
   /** Elements per parallel task of a chunkable phase: large enough to amortize scheduling. */
@@ -72,7 +76,7 @@ final class JavaEngine implements Engine {
       names.add(Plan.tempName(i));
       kinds.add(plan.temps().get(i));
     }
-    this.host = arenas.kind() == Arenas.Kind.NATIVE ? new HostMemory() : null;
+    this.host = f32 ? new HostMemory() : null;
     this.buffers = f32 ? new MemorySegment[names.size()] : new double[names.size()][];
     try {
       for (int i = 0; i < names.size(); i++) {
@@ -86,11 +90,14 @@ final class JavaEngine implements Engine {
           buffers[i] = new double[n];
         } else if (adopted != null) {
           buffers[i] = adopted.asSlice(0, (long) Float.BYTES * n);
-        } else if (host != null) {
-          buffers[i] = kind == Kind.ELEM ? host.allocate((long) Float.BYTES * n, i, Float.BYTES)
-              : host.allocate((long) Float.BYTES * n);
         } else {
-          buffers[i] = heap(n, kind == Kind.ELEM ? i : 0);
+          var memory = kind == Kind.ELEM ? host.allocate((long) Float.BYTES * n, i, Float.BYTES)
+              : host.allocate((long) Float.BYTES * n);
+          if (Plan.isTemp(name)) {
+            // Poisoned: a value read before it was written shows up as NaN (as in the device engines).
+            memory.fill((byte) 0xff);
+          }
+          buffers[i] = memory;
         }
       }
     } catch (RuntimeException e) {
@@ -100,16 +107,6 @@ final class JavaEngine implements Engine {
       throw e;
     }
     this.pool = threads == 1 ? null : new ForkJoinPool(threads);
-  }
-
-  /** A heap arena of {@code n} floats: an array seen from {@link HostMemory#stagger} bytes on. */
-  private static MemorySegment heap(int n, int position) {
-    int start = (int) (HostMemory.stagger(position, Float.BYTES) / Float.BYTES);
-    if ((long) n + start > Integer.MAX_VALUE - 8) {
-      throw new OptcException("a parameter group of " + n + " elements is too large for the java backend's heap "
-          + "arrays; split it into several groups, or use native arenas");
-    }
-    return MemorySegment.ofArray(new float[n + start]).asSlice((long) Float.BYTES * start, (long) Float.BYTES * n);
   }
 
   private int index(String buffer) {

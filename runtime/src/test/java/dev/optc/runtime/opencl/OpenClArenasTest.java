@@ -45,6 +45,7 @@ class OpenClArenasTest {
     cpu = new OpenClBackend(listed.get().deviceInfo(), "");
   }
 
+  /** Every library optimizer on host arenas: the device buffers' bits, and the Java reference's values. */
   @TestFactory
   Stream<DynamicTest> libraryOnNativeArenasMatchesTheReference() {
     long seed = System.nanoTime();
@@ -55,10 +56,16 @@ class OpenClArenasTest {
       var groups = List.of(Conformance.tensors(r, new long[][] {{0}, {1}, {7}, {13, 101}, {16_411}}, "a"),
           Conformance.tensors(r, new long[][] {{2, 3}, {1009}}, "b"));
       List<Map<String, Double>> hypers = List.of(Map.of(), Map.of());
-      var want = Conformance.run(program, java, Arenas.HEAP, Fusion.FULL, groups, hypers, 9, seed);
-      var got = Conformance.run(program, cpu, Arenas.NATIVE, Fusion.FULL, groups, hypers, 9, seed);
-      var result = Conformance.compare(want, got, Conformance.dtypes(program, 7), !program.ir().metrics().isEmpty());
+      var want = Conformance.run(program, java, Arenas.BACKEND, Fusion.FULL, groups, hypers, 9, seed);
+      var device = Conformance.run(program, cpu, Arenas.BACKEND, Fusion.FULL, groups, hypers, 9, seed);
+      var host = Conformance.run(program, cpu, Arenas.NATIVE, Fusion.FULL, groups, hypers, 9, seed);
+      var result = Conformance.compare(want, host, Conformance.dtypes(program, 7), !program.ir().metrics().isEmpty());
       assertTrue(result.ok(), name + " on native arenas (seed " + seed + "): " + result.mismatch());
+      // The same kernels on the driver's buffers and on ours: the same bits.
+      for (int b = 0; b < device.length; b++) {
+        ClFixture.assertBitsEqual(device[b], host[b], name + " buffer " + b + ", device vs host arenas (seed " + seed
+            + ")");
+      }
     }));
   }
 
