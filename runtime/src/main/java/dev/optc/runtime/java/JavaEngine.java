@@ -34,8 +34,9 @@ import java.util.stream.IntStream;
  * unstaggered, 36-44 ms staggered, 2-core EPYC; see {@link HostMemory}). Java arrays cannot be placed so:
  * under G1 a large array starts at a region boundary, whatever else was allocated. Nor are heap segments
  * offered beside native ones: once one JVM has run the vector loops over both kinds, the Vector API's
- * loads and stores no longer compile to vector instructions for either (measured: AdamW at 16M 12 ms
- * before, 23 ms after; NAdam 15 ms and 50 ms). The float64 arrays are not staggered: that reference measures
+ * loads and stores no longer compile to vector instructions for either (measured at 16M parameters in one
+ * JVM: AdamW 12-15 ms per step on native arenas alone, 23 ms once heap ones had run too; NAdam 17 ms and
+ * 49-52 ms). The float64 arrays are not staggered: that reference measures
  * float32's error on small tensors and is never timed against anything.
  */
 final class JavaEngine implements Engine {
