@@ -1,9 +1,9 @@
 package dev.optc.cli;
 
-import dev.optc.benchmarks.Chart;
-import dev.optc.benchmarks.Harness;
-import dev.optc.benchmarks.Report;
-import dev.optc.benchmarks.Workload;
+import dev.optc.bench.Chart;
+import dev.optc.bench.Harness;
+import dev.optc.bench.Report;
+import dev.optc.bench.Workload;
 import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.runtime.AtomicFiles;

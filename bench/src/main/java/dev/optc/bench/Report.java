@@ -1,4 +1,4 @@
-package dev.optc.benchmarks;
+package dev.optc.bench;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,4 +1,4 @@
-package dev.optc.benchmarks;
+package dev.optc.bench;
 
 import dev.optc.runtime.AtomicFiles;
 import dev.optc.runtime.OptcException;

@@ -1,4 +1,4 @@
-package dev.optc.benchmarks;
+package dev.optc.bench;
 
 import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.ir.Kind;

@@ -1,4 +1,4 @@
-package dev.optc.benchmarks;
+package dev.optc.bench;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

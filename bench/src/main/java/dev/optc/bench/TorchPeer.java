@@ -1,4 +1,4 @@
-package dev.optc.benchmarks;
+package dev.optc.bench;
 
 import dev.optc.runtime.OptcException;
 import java.io.IOException;
@@ -74,7 +74,7 @@ public final class TorchPeer {
       script = Files.createTempFile("optc-torch-bench", ".py");
       try (InputStream in = TorchPeer.class.getResourceAsStream("torch_bench.py")) {
         if (in == null) {
-          throw new IllegalStateException("torch_bench.py is missing from the optc-benchmarks jar");
+          throw new IllegalStateException("torch_bench.py is missing from the optc-bench jar");
         }
         Files.write(script, in.readAllBytes());
       }

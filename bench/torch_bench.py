@@ -9,7 +9,7 @@ of bytes per parameter (by default the least each optimizer must move; `optc ben
 fused bytes, so that both are judged against a copy of the same size). Prints one JSON object on stdout.
 
 Run it with Debian's python3-torch (/usr/bin/python3; torch 1.13):
-    /usr/bin/python3 benchmarks/torch_bench.py adamw sgd --size 64M --threads 2 --repeats 5
+    /usr/bin/python3 bench/torch_bench.py adamw sgd --size 64M --threads 2 --repeats 5
 """
 
 import argparse
