@@ -1,30 +1,22 @@
 package dev.optc.runtime.opencl;
 
-import dev.optc.compiler.codegen.CacheEntry;
 import dev.optc.compiler.codegen.c.Dialect;
-import dev.optc.compiler.codegen.java.JavaSourceCompiler;
 import dev.optc.compiler.plan.Plan;
-import dev.optc.runtime.AtomicFiles;
 import dev.optc.runtime.Layout;
 import dev.optc.runtime.OptProgram;
 import dev.optc.runtime.OptcException;
+import dev.optc.runtime.cache.ProgramCache;
 import dev.optc.runtime.device.BuildErrors;
 import dev.optc.runtime.device.DeviceOps;
 import dev.optc.runtime.device.KernelEngine;
-import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 
 /**
  * The OpenCL engine: {@link KernelEngine} over the ICD loader. Programs are cached in memory and on disk
- * ({@code $OPTC_CACHE/opencl}, checked {@link CacheEntry}s), keyed by source, device, driver and build
- * options; kernels are built
- * without fma contraction and with correctly rounded division and square root, so that their arithmetic
+ * (the {@link ProgramCache} under {@code opencl/}), keyed by source, device, driver and build
+ * options; kernels are built without fma contraction and with correctly rounded division and square root, so that their arithmetic
  * is the Java reference's.
  */
 public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
@@ -59,8 +51,8 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
 
   /** OpenCL through the binding classes. */
   private static final class Ops implements DeviceOps<ClBuffer, ClKernel> {
-    /** Programs by cache key, for the life of the process (the key includes the device). */
-    private static final Map<String, ClProgram> PROGRAMS = new ConcurrentHashMap<>();
+    /** Programs by a key that includes the device and driver; binaries on disk under {@code opencl/}. */
+    private static final ProgramCache<ClProgram> PROGRAMS = new ProgramCache<>("opencl", ".bin");
     private static final String BASE_OPTIONS = "-cl-std=CL1.2 -cl-fp32-correctly-rounded-divide-sqrt";
     private static final Pattern LOCATION = Pattern.compile("\\.cl:(\\d+):(\\d+)\\b");
 
@@ -182,34 +174,12 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     }
 
     private ClProgram cached(String source, String options) {
-      var key = JavaSourceCompiler.hash(source + "\n" + device.name() + "\n" + device.driverVersion() + "\n"
-          + device.platform().version() + "\n" + options);
-      var cached = PROGRAMS.get(key);
-      if (cached != null) {
-        return cached;
-      }
-      var file = cacheDir().resolve(key + ".bin");
-      ClProgram built = null;
-      // Checked before the driver sees it: a truncated binary crashes some drivers (PoCL: SIGSEGV).
-      var binary = CacheEntry.read(file);
-      if (binary.isPresent()) {
-        try {
-          built = context.loadProgram(binary.get(), options);
-        } catch (RuntimeException e) {
-          CacheEntry.drop(file, "the driver refused it: " + e);
-        }
-      }
-      if (built == null) {
-        built = context.buildProgram(source, options);
-        try {
-          Files.createDirectories(file.getParent());
-          AtomicFiles.write(file, CacheEntry.encode(built.binary()));
-        } catch (IOException | RuntimeException e) {
-          // The disk cache is best effort.
-        }
-      }
-      PROGRAMS.put(key, built);
-      return built;
+      var key = ProgramCache.key(source, device.name(), device.driverVersion(), device.platform().version(), options);
+      // The entry is checked before the driver sees it: a truncated binary crashes some drivers (PoCL: SIGSEGV).
+      return PROGRAMS.get(key, binary -> context.loadProgram(binary, options), () -> {
+        var built = context.buildProgram(source, options);
+        return new ProgramCache.Built<>(built, built.binary());
+      });
     }
 
     @Override
@@ -246,10 +216,6 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
 
   /** Forgets the programs built so far, so that the next engine goes to the disk cache (tests). */
   public static void forgetPrograms() {
-    Ops.PROGRAMS.clear();
-  }
-
-  static Path cacheDir() {
-    return JavaSourceCompiler.cacheRoot().resolve("opencl");
+    Ops.PROGRAMS.forget();
   }
 }

@@ -1,21 +1,19 @@
-package dev.optc.compiler.codegen;
+package dev.optc.runtime.cache;
 
 import dev.optc.compiler.diag.InternalCompilerError;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.Optional;
 
 /**
- * One file of optc's on-disk caches (Java classes, OpenCL binaries, CUDA PTX): a header that says what
- * it is, then the payload. A cached OpenCL binary goes straight to the driver, which crashes the JVM
+ * One file of optc's on-disk {@link ProgramCache} (Java classes, OpenCL binaries, CUDA PTX): a header
+ * that says what it is, then the payload. A cached OpenCL binary goes straight to the driver, which crashes the JVM
  * on a truncated one, and a damaged class file fails every later run; so every entry is checked before
  * use, and one that does not check out is deleted and rebuilt, with one warning line, never trusted.
  *
@@ -108,37 +106,6 @@ public final class CacheEntry {
       // The rewrite that follows replaces it anyway.
     }
     System.err.println("optc: warning: dropped a corrupt cache entry " + file + " (" + reason + "); rebuilding it");
-  }
-
-  /**
-   * Writes an entry holding {@code payload} so that readers see the old entry or the new, never half of
-   * one (a temporary file in the same folder, renamed). Best effort: a cache that cannot be written only
-   * costs a rebuild next time. Runtime code has {@code AtomicFiles} and writes {@link #encode}'s bytes
-   * with it; this is for the compiler module, which cannot see it.
-   */
-  public static void write(Path file, byte[] payload) {
-    Path tmp = null;
-    try {
-      Files.createDirectories(file.getParent());
-      tmp = Files.createTempFile(file.getParent(), "." + file.getFileName(), ".tmp");
-      Files.write(tmp, encode(payload));
-      try {
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-      }
-      tmp = null;
-    } catch (IOException | RuntimeException e) {
-      // Read-only, full, or the folder went away: nothing cached.
-    } finally {
-      if (tmp != null) {
-        try {
-          Files.deleteIfExists(tmp);
-        } catch (IOException ignored) {
-          // Its name starts with a dot and says what it is.
-        }
-      }
-    }
   }
 
   private static byte[] sha256(byte[] data) {

@@ -1,8 +1,9 @@
-package dev.optc.compiler.codegen.java;
+package dev.optc.runtime.java;
 
 import com.palantir.javapoet.JavaFile;
-import dev.optc.compiler.codegen.CacheEntry;
+import dev.optc.compiler.codegen.java.JavaStep;
 import dev.optc.compiler.diag.InternalCompilerError;
+import dev.optc.runtime.cache.ProgramCache;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -13,11 +14,7 @@ import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
@@ -30,26 +27,14 @@ import javax.tools.SimpleJavaFileObject;
 import javax.tools.ToolProvider;
 
 /**
- * Compiles generated Java in memory with javax.tools and loads it. Results are cached by the hash of the
- * source: in memory for the life of the process, and as class bytes on disk, one checked
- * {@link CacheEntry} per source under {@code $OPTC_CACHE/java} (default {@code ~/.cache/optc/java}), so
- * that the CLI does not run javac for a program it has compiled before. The disk cache is best effort: a
- * missing or unwritable directory only costs a compile, a damaged entry a warning and a compile.
+ * Compiles generated Java in memory with javax.tools and loads it. Classes are kept in the
+ * {@link ProgramCache} under {@code java/}, keyed by the hash of the source, so that the CLI does not
+ * run javac for a program it has compiled before.
  */
 public final class JavaSourceCompiler {
-  private static final Map<String, Class<?>> LOADED = new ConcurrentHashMap<>();
+  private static final ProgramCache<Class<?>> CACHE = new ProgramCache<>("java", ".classes");
 
   private JavaSourceCompiler() {}
-
-  /** The hash the caches use: SHA-256 of the source text. */
-  public static String hash(String source) {
-    try {
-      var digest = MessageDigest.getInstance("SHA-256").digest(source.getBytes(StandardCharsets.UTF_8));
-      return HexFormat.of().formatHex(digest);
-    } catch (NoSuchAlgorithmException e) {
-      throw new InternalCompilerError("SHA-256 is missing from this JDK", e);
-    }
-  }
 
   /** Compiles and instantiates a generated {@link JavaStep}. */
   @SuppressWarnings("unchecked")
@@ -64,38 +49,26 @@ public final class JavaSourceCompiler {
 
   /** Forgets the classes loaded so far, so that the next load goes to the disk cache (tests). */
   public static void forgetLoaded() {
-    LOADED.clear();
+    CACHE.forget();
   }
 
   public static Class<?> load(JavaFile file) {
     var source = file.toString();
-    var key = hash(source);
-    return LOADED.computeIfAbsent(key, k -> define(file, source, k));
-  }
-
-  private static Class<?> define(JavaFile file, String source, String key) {
     var binaryName = file.packageName() + "." + file.typeSpec().name();
-    var entry = cacheDir().resolve(key + ".classes");
-    var payload = CacheEntry.read(entry);
-    var cached = payload.map(JavaSourceCompiler::unpack);
-    if (payload.isPresent() && cached.isEmpty()) {
-      CacheEntry.drop(entry, "not a list of classes");
-    }
-    if (cached.isPresent()) {
-      try {
-        return defineAll(cached.get(), binaryName);
-      } catch (LinkageError | ClassNotFoundException e) {
-        // Checked bytes that still do not load (written by a different JDK, say): not trusted either.
-        CacheEntry.drop(entry, e.toString());
+    return CACHE.get(ProgramCache.hash(source), payload -> {
+      var classes = unpack(payload);
+      if (classes == null) {
+        throw new IllegalArgumentException("not a list of classes");
       }
-    }
-    var classes = compile(binaryName, source);
-    CacheEntry.write(entry, pack(classes));
-    try {
       return defineAll(classes, binaryName);
-    } catch (ClassNotFoundException e) {
-      throw new InternalCompilerError("generated class " + binaryName + " did not load", e);
-    }
+    }, () -> {
+      var classes = compile(binaryName, source);
+      try {
+        return new ProgramCache.Built<>(defineAll(classes, binaryName), pack(classes));
+      } catch (ClassNotFoundException e) {
+        throw new InternalCompilerError("generated class " + binaryName + " did not load", e);
+      }
+    });
   }
 
   private static Class<?> defineAll(Map<String, byte[]> classes, String binaryName) throws ClassNotFoundException {
@@ -195,24 +168,6 @@ public final class JavaSourceCompiler {
       throw new InternalCompilerError("in-memory compilation failed", e);
     }
     return out;
-  }
-
-  private static Path cacheDir() {
-    return cacheRoot().resolve("java");
-  }
-
-  /**
-   * optc's cache folder, shared by every backend: the system property {@code optc.cache} (tests), else
-   * {@code $OPTC_CACHE}, default {@code ~/.cache/optc}.
-   */
-  public static Path cacheRoot() {
-    var property = System.getProperty("optc.cache");
-    if (property != null && !property.isBlank()) {
-      return Path.of(property);
-    }
-    var env = System.getenv("OPTC_CACHE");
-    return env != null && !env.isBlank() ? Path.of(env)
-        : Path.of(System.getProperty("user.home"), ".cache", "optc");
   }
 
   private static final class BytesClassLoader extends ClassLoader {
