@@ -1,14 +1,14 @@
 package dev.optc.cli;
 
 import dev.optc.compiler.diag.CompileException;
+import dev.optc.compiler.ir.HostEvaluator;
 import dev.optc.compiler.ir.Infix;
 import dev.optc.compiler.ir.IrPrinter;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.plan.Cost;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.compiler.plan.Planner;
-import dev.optc.runtime.HostUniforms;
-import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -36,13 +36,8 @@ final class InfoCommand implements Callable<Integer> {
     out.println("optimizer " + ir.name() + "  (" + program.source().name() + ")");
     out.println();
     out.println("hypers:");
-    var defaults = new HashMap<String, Double>();
-    for (var h : ir.hypers()) {
-      double v = new HostUniforms(new HostUniforms.Env(defaults::get, 0, 0, 0, 0, null, null, null))
-          .eval(h.defaultValue());
-      defaults.put(h.name(), v);
-      out.printf("  %-26s = %s%n", h.name(), IrPrinter.formatConst(v));
-    }
+    HostEvaluator.hyperValues(ir, Map.of())
+        .forEach((name, v) -> out.printf("  %-26s = %s%n", name, IrPrinter.formatConst(v)));
     if (ir.hypers().isEmpty()) {
       out.println("  (none)");
     }
