@@ -36,8 +36,13 @@ final class InfoCommand implements Callable<Integer> {
     out.println("optimizer " + ir.name() + "  (" + program.source().name() + ")");
     out.println();
     out.println("hypers:");
-    HostEvaluator.hyperValues(ir, Map.of())
-        .forEach((name, v) -> out.printf("  %-26s = %s%n", name, IrPrinter.formatConst(v)));
+    var values = HostEvaluator.hyperValues(ir, Map.of());
+    for (var h : ir.hypers()) {
+      double v = values.get(h.name());
+      // A flag shows as it was written; one whose default is neither 0 nor 1 shows its number.
+      var shown = h.flag() && (v == 0 || v == 1) ? String.valueOf(v == 1) : IrPrinter.formatConst(v);
+      out.printf("  %-26s = %s%n", h.name(), shown);
+    }
     if (ir.hypers().isEmpty()) {
       out.println("  (none)");
     }

@@ -381,6 +381,28 @@ class CliTest {
     }
   }
 
+  /** Flags show as written (amsgrad = false), numbers as numbers, a flag computed from a number too. */
+  @Test
+  void infoShowsFlagsAsTrueOrFalse() throws IOException {
+    var r = optc("info", "adamw");
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(Pattern.compile("(?m)^  amsgrad +  *= false$").matcher(r.out()).find(), r.out());
+    assertTrue(Pattern.compile("(?m)^  maximize +  *= false$").matcher(r.out()).find(), r.out());
+    assertTrue(Pattern.compile("(?m)^  lr +  *= 0\\.001$").matcher(r.out()).find(), r.out());
+    var flags = Files.writeString(dir.resolve("flags.opt"), """
+        hyper k = 3
+        hyper on = true
+        hyper big = k > 2
+        hyper off = not on
+        w -= on * big * off * k * g
+        """);
+    r = optc("info", flags.toString());
+    assertEquals(0, r.code(), r.toString());
+    for (var line : List.of("  k +  *= 3$", "  on +  *= true$", "  big +  *= true$", "  off +  *= false$")) {
+      assertTrue(Pattern.compile("(?m)^" + line).matcher(r.out()).find(), line + " in:\n" + r.out());
+    }
+  }
+
   @Test
   void infoOfAProgramWithReductionsHasSeveralPhases() throws IOException {
     var lamb = Files.writeString(dir.resolve("lamb.opt"), """

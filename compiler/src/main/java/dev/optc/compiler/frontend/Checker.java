@@ -198,7 +198,20 @@ public final class Checker {
     scope.put(h.name().name(), new HyperSym(h.name().name(), h.name().span()));
     read.put(h.name().name(), false);
     hypers.add(new IrProgram.HyperInfo(h.name().name(), value == null ? factory.constant(0) : value,
-        h.name().span()));
+        h.name().span(), isTruthValue(h.value())));
+  }
+
+  /** Whether an expression is written as a truth value: true/false, a comparison, and, or, not. */
+  private static boolean isTruthValue(Ast.Expr e) {
+    return switch (e) {
+      case Ast.Bool b -> true;
+      case Ast.Unary u -> u.op() == Ast.UnaryOperator.NOT;
+      case Ast.Binary b -> switch (b.op()) {
+        case LT, LE, GT, GE, EQ, NE, AND, OR -> true;
+        default -> false;
+      };
+      default -> false;
+    };
   }
 
   private void state(Ast.StateDecl s) {
