@@ -16,8 +16,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(name = "info", mixinStandardHelpOptions = true,
-    description = {"Describe an optimizer: hypers and defaults, states, memory per parameter, bytes moved",
-        "and arithmetic per parameter per step, and its phases (kernels)."})
+    description = {"Describe an optimizer: hypers and defaults, states, memory per parameter, bytes moved "
+        + "and arithmetic per parameter per step, and its phases (kernels)."})
 final class InfoCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "OPT", description = ".opt file or library name")
   String opt;
