@@ -11,7 +11,6 @@ import dev.optc.runtime.Backend;
 import dev.optc.runtime.OptcException;
 import dev.optc.runtime.java.JavaBackend;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -32,7 +31,7 @@ import picocli.CommandLine.Spec;
             + "level, all measured in this run on the same threads: warm-up, then repeats; the median and "
             + "min/max are shown. Every row of an optimizer is judged by its fused step's bytes: statement and "
             + "none move more by design.",
-        "A progress bar shows on a terminal's stderr; the table goes to stdout."},
+        "Progress goes to stderr (a bar on a terminal, a line every 10 s elsewhere); the table goes to stdout."},
     footer = {"%nExamples:",
         "  optc bench adamw",
         "  optc bench adamw adam sgd --size 64M --backend java,opencl --torch --plot bench.png",
@@ -126,12 +125,12 @@ final class BenchCommand implements Callable<Integer> {
     }
     var config = new Harness.Config(names, workload, list, fusions, n, warmup, repeats, minSample, maxCpuWait / 100,
         torch, hypers);
-    var bar = new Bar();
+    var progress = Progress.forItems(spec.commandLine().getErr(), "bench", 0, "row");
     Report report;
     try {
-      report = Harness.run(config, bar);
+      report = Harness.run(config, progress::update);
     } finally {
-      bar.done();
+      progress.done();
     }
     out.print(header(report));
     out.println();
@@ -277,44 +276,5 @@ final class BenchCommand implements Callable<Integer> {
 
   private static List<String> castList(Object o) {
     return ((List<?>) o).stream().map(String::valueOf).toList();
-  }
-
-  /** A progress bar on stderr, only when stderr is a terminal. */
-  static final class Bar implements Harness.Listener {
-    private final boolean enabled = stderrIsTerminal();
-    private final long start = System.nanoTime();
-    private boolean drawn;
-
-    @Override
-    public void starting(int done, int total, String label) {
-      if (!enabled || total <= 0) {
-        return;
-      }
-      int width = 30;
-      int filled = (int) ((long) width * done / total);
-      double seconds = (System.nanoTime() - start) / 1e9;
-      var text = String.format(Locale.ROOT, "\r[%s%s] %d/%d %6.0fs  %-40.40s", "#".repeat(filled),
-          " ".repeat(width - filled), done, total, seconds, label);
-      System.err.print(text);
-      System.err.flush();
-      drawn = true;
-    }
-
-    void done() {
-      if (enabled && drawn) {
-        System.err.print("\r" + " ".repeat(100) + "\r");
-        System.err.flush();
-      }
-    }
-
-    private static boolean stderrIsTerminal() {
-      try {
-        // Linux: where fd 2 points, so that 'optc bench > table.txt' still shows the bar and '2> log' does not.
-        var target = Files.readSymbolicLink(Path.of("/proc/self/fd/2")).toString();
-        return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
-      } catch (IOException | UnsupportedOperationException | SecurityException e) {
-        return System.console() != null; // elsewhere: stdin and stdout are a terminal
-      }
-    }
   }
 }

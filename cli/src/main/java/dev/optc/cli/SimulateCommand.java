@@ -112,7 +112,7 @@ final class SimulateCommand implements Callable<Integer> {
     }
     int steps = (int) gs[0];
     var printer = metrics ? new MetricsPrinter(spec.commandLine().getOut(), steps) : null;
-    var progress = Progress.forSteps(steps, (long) steps * p.data().length);
+    var progress = Progress.forSteps(err, "simulate", steps, (long) steps * p.data().length);
     long start = System.nanoTime();
     var result = Simulation.run(program, b, f, p.shape(), p.data(), g.data(), steps, hypers, trajectory != null,
         printer, progress);

@@ -77,7 +77,7 @@ final class VerifyCommand implements Callable<Integer> {
     int failed = 0;
     int runs = programs.size() * levels.size();
     int done = 0;
-    var progress = Progress.forItems(runs, "run");
+    var progress = Progress.forItems(err, "verify", runs, "run");
     for (var program : programs) {
       for (Fusion f : levels) {
         var r = Conformance.check(program, reference, checked, f, steps, s);

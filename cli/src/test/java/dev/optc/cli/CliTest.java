@@ -197,6 +197,28 @@ class CliTest {
         && r.out().contains("--seed 5"), r.toString());
   }
 
+  /** Not on a terminal (as here), long commands print a progress line every few seconds to stderr. */
+  @Test
+  void progressIsALineWhenStderrIsNotATerminal() {
+    var old = System.getProperty("optc.progress.seconds");
+    System.setProperty("optc.progress.seconds", "0");
+    try {
+      var r = optc("verify", "adamw", "lion", "--backend", "java", "--fusion", "full", "--steps", "2");
+      assertEquals(0, r.code(), r.toString());
+      var lines = r.err().lines().filter(l -> l.startsWith("optc verify: run ")).toList();
+      assertEquals(List.of("optc verify: run 1/2 (50%)", "optc verify: run 2/2 (100%)"),
+          lines.stream().map(l -> l.replaceAll(", \\d+ s$", "")).toList(), r.toString());
+      assertTrue(r.out().contains("2 of 2 runs agree"), "the table still goes to stdout: " + r);
+      assertFalse(r.err().contains("\r"), "no bar drawn: " + r);
+    } finally {
+      if (old == null) {
+        System.clearProperty("optc.progress.seconds");
+      } else {
+        System.setProperty("optc.progress.seconds", old);
+      }
+    }
+  }
+
   /** A name longer than the column keeps every row's columns where the header has them. */
   @Test
   void verifyAlignsLongNames() throws IOException {
