@@ -155,6 +155,13 @@ public final class CEmitter {
         %8$s float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
         %8$s float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
         %8$s optc_acc_t optc_max_acc(optc_acc_t a, optc_acc_t b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+        // Compensated (Kahan) summation: adds x to the sum *s, carrying in *c what the rounding of *s lost.
+        %8$s void optc_kahan_add(optc_acc_t* s, optc_acc_t* c, const optc_acc_t x) {
+          const optc_acc_t y = x - *c;
+          const optc_acc_t t = *s + y;
+          *c = (t - *s) - y;
+          *s = t;
+        }
         %8$s float optc_bool(int c) { return c ? 1.0f : 0.0f; }
         // bf16 storage: the top 16 bits of a float, rounded to nearest even.
         %8$s float optc_from_bf16(%s b) { return %s; }
@@ -600,8 +607,7 @@ public final class CEmitter {
             ? "optc_acc" + slot + " = optc_max_acc(optc_acc" + slot + ", " + d.math("fabs") + "(" + x + "));"
             : acc.equals("double") ? "optc_acc" + slot + " += " + x + ";"
             // In float a long run of additions loses the small terms: compensate (Kahan).
-            : "{ const float y = " + x + " - optc_comp" + slot + "; const float t = optc_acc" + slot
-                + " + y; optc_comp" + slot + " = (t - optc_acc" + slot + ") - y; optc_acc" + slot + " = t; }";
+            : "optc_kahan_add(&optc_acc" + slot + ", &optc_comp" + slot + ", " + x + ");";
         loop.append(in).append(guard).append(update).append('\n');
       }
       var sig = new Signature();
@@ -729,12 +735,7 @@ public final class CEmitter {
                 if (id < optc_nsegs) {
                   const int first = optc_seg_chunks[2 * id], n = optc_seg_chunks[2 * id + 1];
                   optc_acc_t s = 0, comp = 0;
-                  for (int j = first; j < first + n; j++) {
-                    const optc_acc_t y = %1$s[j] - comp;
-                    const optc_acc_t t = s + y;
-                    comp = (t - s) - y;
-                    s = t;
-                  }
+                  for (int j = first; j < first + n; j++) optc_kahan_add(&s, &comp, %1$s[j]);
                   %2$s[id] = (float) s;
                 }
               """.formatted(part, red));
@@ -752,12 +753,7 @@ public final class CEmitter {
                   optc_acc_t s = 0, comp = 0;
                   for (int q = s0; q < s0 + ns; q++) {
                     const int first = optc_seg_chunks[2 * q], n = optc_seg_chunks[2 * q + 1];
-                    for (int j = first; j < first + n; j++) {
-                      const optc_acc_t y = %1$s[j] - comp;
-                      const optc_acc_t t = s + y;
-                      comp = (t - s) - y;
-                      s = t;
-                    }
+                    for (int j = first; j < first + n; j++) optc_kahan_add(&s, &comp, %1$s[j]);
                   }
                   for (int q = s0; q < s0 + ns; q++) %2$s[q] = (float) s;
                 }
@@ -780,10 +776,8 @@ public final class CEmitter {
       var loop = new StringBuilder(body(nodes, "    "));
       for (var r : reductions) {
         int slot = plan.reductionSlot(r);
-        loop.append("    { const optc_acc_t y = ").append(ref(r.x())).append(" - optc_comp").append(slot)
-            .append("; const optc_acc_t t = optc_acc").append(slot).append(" + y; optc_comp").append(slot)
-            .append(" = (t - optc_acc").append(slot).append(") - y; optc_acc").append(slot)
-            .append(" = t; }\n");
+        loop.append("    optc_kahan_add(&optc_acc").append(slot).append(", &optc_comp").append(slot).append(", ")
+            .append(ref(r.x())).append(");\n");
       }
       var readBuffers = new LinkedHashSet<String>();
       var readReductions = new LinkedHashSet<Integer>();
