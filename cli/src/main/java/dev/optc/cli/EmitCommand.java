@@ -2,6 +2,8 @@ package dev.optc.cli;
 
 import dev.optc.compiler.codegen.c.CEmitter;
 import dev.optc.compiler.codegen.c.Dialect;
+import dev.optc.compiler.codegen.c.KernelConfig;
+import dev.optc.compiler.codegen.c.KernelConfig.Accumulation;
 import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.plan.Planner;
@@ -74,7 +76,7 @@ final class EmitCommand implements Callable<Integer> {
     var plan = Planner.plan(program.ir(), f);
     if (target != Target.java) {
       var dialect = target == Target.opencl ? Dialect.OPENCL : Dialect.CUDA;
-      var source = CEmitter.emit(plan, dialect, localSize).source();
+      var source = CEmitter.emit(plan, KernelConfig.of(dialect, localSize).withAccumulation(Accumulation.FLOAT)).source();
       if (output == null) {
         spec.commandLine().getOut().print(source);
         spec.commandLine().getOut().flush();

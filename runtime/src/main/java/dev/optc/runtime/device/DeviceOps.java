@@ -23,7 +23,7 @@ public interface DeviceOps<B, K> {
 
   /** Whether elementwise phases run in quads with 16-byte accesses (see {@code CEmitter}). */
   default boolean vectorize() {
-    return dialect().quadsByDefault();
+    return dialect().vectorWidth() == 4;
   }
 
   /**

@@ -6,6 +6,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import dev.optc.compiler.codegen.c.CEmitter;
+import dev.optc.compiler.codegen.c.KernelConfig;
 import dev.optc.compiler.ir.Dtype;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.plan.Plan;
@@ -56,8 +57,9 @@ public class KernelEngine<B, K> implements Engine {
     this.plan = plan;
     this.layout = layout;
     this.chunkSize = ops.chunkSize();
-    this.source = CEmitter.emit(plan, ops.dialect(), ops.localSize(), ops.doubleAccumulation(),
-        ops.vectorize());
+    this.source = CEmitter.emit(plan, new KernelConfig(ops.dialect(), ops.localSize(),
+        ops.doubleAccumulation() ? KernelConfig.Accumulation.DOUBLE : KernelConfig.Accumulation.FLOAT,
+        ops.vectorize() ? 4 : 1));
     try {
       checkParameterSize(program);
       ops.build(source.source());

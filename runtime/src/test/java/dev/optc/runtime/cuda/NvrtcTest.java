@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.optc.compiler.codegen.c.CEmitter;
 import dev.optc.compiler.codegen.c.Dialect;
+import dev.optc.compiler.codegen.c.KernelConfig;
 import dev.optc.compiler.diag.SourceFile;
 import dev.optc.compiler.pass.Pipeline;
 import dev.optc.compiler.plan.Fusion;
@@ -144,7 +145,7 @@ class NvrtcTest {
     for (var program : programs) {
       for (var fusion : Fusion.values()) {
         tests.add(DynamicTest.dynamicTest(program.name() + " " + fusion.label(), () -> {
-          var source = CEmitter.emit(Planner.plan(program.ir(), fusion), Dialect.CUDA, 256, true).source();
+          var source = CEmitter.emit(Planner.plan(program.ir(), fusion), KernelConfig.of(Dialect.CUDA, 256)).source();
           var ptx = Nvrtc.compile(source, program.name() + ".cu", options);
           // The first phase's kernel: NAME_phase0, or NAME_phase0_rows for a row-wise one.
           assertTrue(ptx.contains(".entry " + program.name() + "_phase0"),
