@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.optc.compiler.Compiler;
 import dev.optc.compiler.codegen.c.CEmitter;
 import dev.optc.compiler.codegen.c.Dialect;
+import dev.optc.compiler.codegen.c.KernelConfig;
+import dev.optc.compiler.codegen.c.KernelConfig.Accumulation;
 import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.diag.SourceFile;
 import dev.optc.compiler.ir.IrPrinter;
@@ -36,6 +38,9 @@ class GoldenTest {
   static final List<String> LIBRARY = List.of(
       "sgd", "adam", "adamw", "adagrad", "rmsprop", "nadam", "radam", "adamax", "adadelta", "lion", "adan");
   static final boolean UPDATE = Boolean.getBoolean("golden.update");
+  /** The goldens' configs: 256-wide work-groups, double accumulation, each dialect's vector width. */
+  static final KernelConfig OPENCL = KernelConfig.of(Dialect.OPENCL, 256).withAccumulation(Accumulation.DOUBLE);
+  static final KernelConfig CUDA = KernelConfig.of(Dialect.CUDA, 256).withAccumulation(Accumulation.DOUBLE);
 
   record Case(String name, String text) {}
 
@@ -70,8 +75,8 @@ class GoldenTest {
     compare(DIR.resolve(c.name() + ".ir"), ir);
     compare(DIR.resolve(c.name() + ".java"), java.toString());
     var plan = Planner.plan(result.program(), Fusion.FULL);
-    compare(DIR.resolve(c.name() + ".cl"), CEmitter.emit(plan, Dialect.OPENCL, 256, true).source());
-    compare(DIR.resolve(c.name() + ".cu"), CEmitter.emit(plan, Dialect.CUDA, 256, true).source());
+    compare(DIR.resolve(c.name() + ".cl"), CEmitter.emit(plan, OPENCL).source());
+    compare(DIR.resolve(c.name() + ".cu"), CEmitter.emit(plan, CUDA).source());
   }
 
   static void compare(Path golden, String actual) throws IOException {

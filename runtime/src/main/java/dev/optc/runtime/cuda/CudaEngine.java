@@ -1,6 +1,6 @@
 package dev.optc.runtime.cuda;
 
-import dev.optc.compiler.codegen.c.Dialect;
+import dev.optc.compiler.codegen.c.KernelConfig;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.Layout;
 import dev.optc.runtime.OptProgram;
@@ -24,8 +24,8 @@ import java.util.regex.Pattern;
  */
 public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
 
-  CudaEngine(CuDevice device, OptProgram program, Layout layout, Plan plan) {
-    super(new Ops(device, program.name()), program, layout, plan);
+  CudaEngine(CuDevice device, KernelConfig config, OptProgram program, Layout layout, Plan plan) {
+    super(new Ops(device, config, program.name()), program, layout, plan);
   }
 
   /**
@@ -45,40 +45,26 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
     private final CuContext context;
     private final CuStream stream;
     private final String programName;
-    private final int localSize;
+    private final KernelConfig config;
     private final Map<String, Integer> occupancy = new ConcurrentHashMap<>();
     private CuModule module;
 
-    Ops(CuDevice device, String programName) {
+    Ops(CuDevice device, KernelConfig config, String programName) {
       this.device = device;
+      this.config = config;
       this.context = device.primaryContext();
       this.stream = context.createStream();
       this.programName = programName;
-      int local = 1;
-      while (local * 2 <= Math.min(256, device.maxThreadsPerBlock())) {
-        local *= 2;
-      }
-      this.localSize = local;
     }
 
     @Override
-    public Dialect dialect() {
-      return Dialect.CUDA;
-    }
-
-    @Override
-    public int localSize() {
-      return localSize;
+    public KernelConfig config() {
+      return config;
     }
 
     @Override
     public int chunkSize() {
-      return localSize * 16;
-    }
-
-    @Override
-    public boolean doubleAccumulation() {
-      return true;
+      return config.localSize() * 16;
     }
 
     /**
@@ -89,7 +75,7 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
     @Override
     public int chunkGroups(CuFunction kernel, int chunks) {
       var perSm = occupancy.computeIfAbsent(kernel.name(),
-          n -> Math.max(1, kernel.maxActiveBlocksPerMultiprocessor(localSize)));
+          n -> Math.max(1, kernel.maxActiveBlocksPerMultiprocessor(config.localSize())));
       return (int) Math.min(chunks, (long) perSm * device.multiprocessorCount());
     }
 

@@ -1,6 +1,6 @@
 package dev.optc.runtime.opencl;
 
-import dev.optc.compiler.codegen.c.Dialect;
+import dev.optc.compiler.codegen.c.KernelConfig;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.Layout;
 import dev.optc.runtime.OptProgram;
@@ -60,11 +60,9 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     private final ClContext context;
     private final ClQueue queue;
     private final String extraOptions;
-    private final boolean floatAccumulation;
     private final String programName;
-    private final int localSize;
+    private final KernelConfig config;
     private final int chunkSize;
-    private final boolean vectorize;
     private final int groups;
     private ClProgram program;
 
@@ -73,31 +71,20 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
       this.context = session.context();
       this.queue = session.queue();
       this.extraOptions = backend.extraBuildOptions();
-      this.floatAccumulation = backend.floatAccumulation();
       this.programName = programName;
-      // On a CPU device (PoCL) a work-group is a thread's loop: one work-item per group walking a long
-      // contiguous chunk lets the compiler vectorize it and keeps per-group overhead small (measured on
-      // PoCL 3.1, 16M-element SGD step: 8.9 ms this way, 78 ms with 256-wide groups of 4096 elements).
-      // On a GPU, 256-wide groups each take a 4096-element chunk.
-      boolean cpu = device.type() == ClDevice.Type.CPU;
-      int local = 1;
-      while (local * 2 <= Math.min(cpu ? 1 : 256, device.maxWorkGroupSize())) {
-        local *= 2;
-      }
-      var shape = backend.shape();
-      if (shape != null && shape.localSize() > device.maxWorkGroupSize()) {
-        throw new OptcException("work-groups of " + shape.localSize() + " exceed this device's maximum, "
-            + device.maxWorkGroupSize());
-      }
-      this.localSize = shape != null ? shape.localSize() : local;
-      this.chunkSize = shape != null ? shape.chunkSize() : cpu ? 16384 : Math.max(local * 16, 4096);
-      this.vectorize = shape != null ? shape.vectorize() : !cpu;
-      this.groups = shape != null ? shape.groups() : cpu ? Integer.MAX_VALUE : 8 * device.computeUnits();
+      this.config = backend.config();
+      this.chunkSize = backend.grid().chunkSize();
+      this.groups = backend.grid().groups();
     }
 
     @Override
-    public boolean vectorize() {
-      return vectorize;
+    public KernelConfig config() {
+      return config;
+    }
+
+    @Override
+    public int chunkSize() {
+      return chunkSize;
     }
 
     @Override
@@ -110,26 +97,6 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     @Override
     public int chunkGroups(ClKernel kernel, int chunks) {
       return Math.min(chunks, groups);
-    }
-
-    @Override
-    public Dialect dialect() {
-      return Dialect.OPENCL;
-    }
-
-    @Override
-    public int localSize() {
-      return localSize;
-    }
-
-    @Override
-    public int chunkSize() {
-      return chunkSize;
-    }
-
-    @Override
-    public boolean doubleAccumulation() {
-      return device.supportsFp64() && !floatAccumulation;
     }
 
     @Override
