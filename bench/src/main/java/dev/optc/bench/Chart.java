@@ -17,7 +17,8 @@ import org.knowm.xchart.style.Styler;
 
 /**
  * The PNG of a report (XChart, headless): for each optimizer, a bar per runner and fusion level (and
- * peer) of time ÷ the copy floor on its own runner, so 1.0 is the machine's bandwidth and lower is better.
+ * peer) of time ÷ the probe ({@link Report#referenceOf}): 1.0 is the fastest pass over the step's own memory
+ * measured in the run, and lower is better.
  */
 public final class Chart {
   private Chart() {}
@@ -70,7 +71,7 @@ public final class Chart {
     }
     int width = Math.max(800, 140 + optimizers.size() * series.size() * 28);
     var chart = new CategoryChartBuilder().width(width).height(520).title(title)
-        .xAxisTitle("optimizer").yAxisTitle("time / copy floor (lower is better; 1 = memory bandwidth)").build();
+        .xAxisTitle("optimizer").yAxisTitle("time / probe (lower is better; 1 = the fastest pass over the step's memory)").build();
     var st = chart.getStyler();
     st.setLegendPosition(Styler.LegendPosition.OutsideE);
     st.setChartBackgroundColor(Color.WHITE);
@@ -89,15 +90,15 @@ public final class Chart {
       for (var o : x) {
         var row = report.rows().stream().filter(r -> r.optimizer().equals(o) && r.label().equals(s) && r.measured())
             .findFirst();
-        double v = row.map(report::timesCopy).orElse(Double.NaN);
+        double v = row.map(report::timesProbe).orElse(Double.NaN);
         ys.add(Double.isNaN(v) ? 0.0 : v);
       }
       chart.addSeries(s, x, ys).setFillColor(color(s));
     }
-    // A line at 1: the copy floor itself.
+    // A line at 1: the probe itself.
     if (!x.isEmpty()) {
       List<Double> ones = x.stream().map(o -> 1.0).toList();
-      var floor = chart.addSeries("copy floor", x, ones);
+      var floor = chart.addSeries("probe", x, ones);
       floor.setChartCategorySeriesRenderStyle(CategorySeries.CategorySeriesRenderStyle.Line);
       floor.setLineColor(Color.BLACK);
       floor.setMarkerColor(Color.BLACK);

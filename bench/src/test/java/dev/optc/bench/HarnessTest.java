@@ -128,11 +128,29 @@ class HarnessTest {
     assertTrue(report.rows().stream().allMatch(r -> r.retaken() == 0), "max CPU wait 1 retakes nothing");
     var json = (Map<?, ?>) Json.parse(report.json());
     assertEquals(8, ((List<?>) json.get("rows")).size());
+    assertEquals("probe", json.get("reference"), "the JSON names the headline ratio");
+    var probe = report.find("adamw", "java", "probe").orElseThrow();
+    assertEquals(full.stats().median() / probe.stats().median(), report.timesProbe(full), 1e-12);
+    var header = table.lines().findFirst().orElseThrow();
+    assertTrue(header.indexOf("x probe") < header.indexOf("x copy"), "x probe first: " + header);
     var png = dir.resolve("chart.png");
     Chart.writePng(report, png, "smoke");
     var bytes = Files.readAllBytes(png);
     assertEquals((byte) 0x89, bytes[0]);
     assertEquals('P', bytes[1]);
+  }
+
+  /** A peer without a probe (torch) is judged by the fastest probe of its optimizer on this machine. */
+  @Test
+  void aPeerIsDividedByTheFastestProbeOfItsOptimizer() {
+    java.util.function.BiFunction<String, Double, Report.Row> probe = (runner, s) -> new Report.Row("adamw", runner,
+        "probe", Report.Kind.PROBE, 100, 1, 2, 28, 28, Stats.of(s), 1, 0, 0, null);
+    var torch = new Report.Row("adamw", "torch", "foreach=True", Report.Kind.PEER, 100, 1, 2, 28, 28, Stats.of(0.9),
+        1, 0, 0, null);
+    var report = new Report(Map.of(), Map.of(), List.of(probe.apply("java", 0.4), probe.apply("opencl", 0.3), torch),
+        List.of());
+    assertEquals(3.0, report.timesProbe(torch), 1e-12);
+    assertEquals("opencl", report.referenceOf(torch).orElseThrow().runner());
   }
 
   @Test

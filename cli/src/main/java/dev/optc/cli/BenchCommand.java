@@ -26,11 +26,11 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Benchmark optimizer steps against the machine's memory bandwidth, and against torch.optim.",
-        "For each OPT (default adamw) and backend: a copy over the bytes the fused step must move (the floor), "
-            + "a probe with the step's exact access pattern and trivial arithmetic, and the step at each fusion "
-            + "level, all measured in this run on the same threads: warm-up, then repeats; the median and "
-            + "min/max are shown. Every row of an optimizer is judged by its fused step's bytes: statement and "
-            + "none move more by design.",
+        "For each OPT (default adamw) and backend: a probe with the step's exact access pattern and trivial "
+            + "arithmetic (the reference every row is divided by), a copy over the bytes the fused step must move, "
+            + "and the step at each fusion level, all measured in this run on the same threads: warm-up, then "
+            + "repeats; the median and min/max are shown. Every row of an optimizer is judged by its fused "
+            + "step's bytes: statement and none move more by design.",
         "Progress goes to stderr (a bar on a terminal, a line every 10 s elsewhere); the table goes to stdout."},
     footer = {"%nExamples:",
         "  optc bench adamw",
@@ -94,7 +94,7 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--csv", paramLabel = "FILE", description = "Write the rows as CSV.")
   Path csv;
 
-  @Option(names = "--plot", paramLabel = "FILE.png", description = "Write a chart of time / copy floor (PNG).")
+  @Option(names = "--plot", paramLabel = "FILE.png", description = "Write a chart of time / probe, the fastest pass over the step's memory (PNG).")
   Path plot;
 
   @Spec
@@ -156,11 +156,12 @@ final class BenchCommand implements Callable<Integer> {
 
   static final String LEGEND = """
 
+      x probe: median / the probe's median (a peer without one: the fastest probe of its optimizer), the reference:
+        the fused step's own reads and in-place writes with trivial arithmetic, the fastest pass over that memory.
+      x copy: median / the copy's: a copy reads its destination before writing it, so an in-place step can beat it.
       B/param: bytes the row's code moves per parameter (optc: the plan's traffic at that fusion level; copy and
-        probe: the fused step's; torch: the least its algorithm must move).
-      GB/s: the fused step's bytes (its copy row's B/param x params) / median; x copy: median / the copy floor's
-        median on the same runner; x probe: median / the probe's. statement and none move more bytes by
-        design and are held to the fused step's floor.
+        probe: the fused step's; torch: the least its algorithm must move). GB/s: the fused step's bytes / median.
+        statement and none move more bytes by design and are held to the fused step's reference.
       """;
 
   private Workload workload() {
