@@ -307,7 +307,7 @@ final class BenchCommand implements Callable<Integer> {
       }
     }
 
-    private static boolean stderrIsTerminal() {
+    static boolean stderrIsTerminal() {
       try {
         // Linux: where fd 2 points, so that 'optc bench > table.txt' still shows the bar and '2> log' does not.
         var target = Files.readSymbolicLink(Path.of("/proc/self/fd/2")).toString();

@@ -1,6 +1,7 @@
 package dev.optc.training;
 
 import dev.optc.runtime.OptcException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,32 +37,39 @@ public final class TorchStepRunner implements StepRunner {
 
   private final String name;
   private final Map<String, Double> hypers;
-  private final Optimizer optimizer;
+  private final List<Optimizer> optimizers;
 
   private TorchStepRunner(String name, Map<String, Double> hypers, FlatParameters params) {
     this.name = name;
     this.hypers = hypers;
-    var groups = ParamGroup.of(params);
-    Optimizer made = null;
-    for (var group : groups) {
-      var tensors = new TensorVector();
-      for (int i : group.tensors()) {
-        tensors.push_back(params.variables().get(i));
-      }
+    var made = new ArrayList<Optimizer>();
+    for (var group : ParamGroup.of(params)) {
+      var tensors = vector(params, group.tensors());
       var h = group.hypers(hypers);
-      if (made == null) {
-        made = create(name, tensors, h);
+      // libtorch's Adagrad makes each parameter's state in its constructor, not in add_param_group (step then fails
+      // "state found NULL"): it gets one optimizer per group, the same arithmetic, as its state is per parameter.
+      if (made.isEmpty() || name.equals("adagrad")) {
+        made.add(create(name, tensors, h));
       } else {
         // The new group's options start as a copy of the optimizer's defaults (the first group's).
-        made.add_param_group(new OptimizerParamGroup(tensors));
-        var options = made.param_groups().get(made.param_groups().size() - 1).options();
+        var first = made.getFirst();
+        first.add_param_group(new OptimizerParamGroup(tensors));
+        var options = first.param_groups().get(first.param_groups().size() - 1).options();
         weightDecay(name, options).put(h.get("weight_decay"));
       }
     }
-    if (made == null) {
+    if (made.isEmpty()) {
       throw new OptcException("the model has no parameters to optimize");
     }
-    this.optimizer = made;
+    this.optimizers = List.copyOf(made);
+  }
+
+  private static TensorVector vector(FlatParameters params, List<Integer> indices) {
+    var v = new TensorVector();
+    for (int i : indices) {
+      v.push_back(params.variables().get(i));
+    }
+    return v;
   }
 
   /** Whether libtorch has a peer of the optimizer called {@code name}. */
@@ -210,11 +218,13 @@ public final class TorchStepRunner implements StepRunner {
 
   @Override
   public void step() {
-    optimizer.step().close();
+    for (var o : optimizers) {
+      o.step().close();
+    }
   }
 
   @Override
   public void close() {
-    optimizer.close();
+    optimizers.forEach(Optimizer::close);
   }
 }
