@@ -26,8 +26,8 @@ import org.bytedeco.pytorch.global.torch;
  * {@code fortunes} ships): byte-level vocabulary of 128 (the few non-ASCII bytes read as '?'), a context of
  * {@value #CONTEXT} characters, {@value #LAYERS} pre-LayerNorm transformer blocks of width {@value #WIDTH} with
  * {@value #HEADS} causal attention heads and a 4× GELU MLP, learned position embeddings, an untied output layer
- * (about 0.43M parameters). The first 90% of the text trains, the last 10% validates: the quality is bits per
- * character on {@value #VAL_WINDOWS} fixed windows of it.
+ * (366,560 parameters in 42 tensors). The first 90% of the text trains, the last 10% validates: the quality is
+ * bits per character on {@value #VAL_WINDOWS} fixed windows of it.
  */
 public final class CharLmTask implements Task {
   static final int VOCAB = 128;
