@@ -118,12 +118,13 @@ final class TrainCommand implements Callable<Integer> {
       programs.add(OptProgram.load(opt));
     }
     var hypers = hypers(task, programs, optimizers, sets);
+    var optcBackend = BackendProvider.forName(backend, Natives.configuredThreads());
     Natives.load();
     var factories = new ArrayList<StepRunner.Factory>();
     for (int i = 0; i < programs.size(); i++) {
       var p = programs.get(i);
       var h = hypers.get(i);
-      factories.add(OptcStepRunner.factory(p, BackendProvider.forName(backend, Natives.threads()), h));
+      factories.add(OptcStepRunner.factory(p, optcBackend, h));
       if (peers && TorchStepRunner.hasPeer(p.name())) {
         factories.add(TorchStepRunner.factory(p.name(), HostEvaluator.hyperValues(p.ir(), h)));
       }

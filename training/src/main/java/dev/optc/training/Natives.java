@@ -47,6 +47,7 @@ public final class Natives {
     if (failure != null) {
       throw new OptcException(failure);
     }
+    int wanted = configuredThreads();
     try {
       var platform = Loader.getPlatform();
       if (!platform.equals(PLATFORM)) {
@@ -55,7 +56,7 @@ public final class Natives {
       // Before any class of the presets loads libtorch: see the class comment.
       Loader.cacheResource(torch.class, "/org/bytedeco/pytorch/" + platform + "/libtorch_cpu.so");
       Loader.load(torch.class);
-      threads = configuredThreads();
+      threads = wanted;
       torch.set_num_threads(threads);
       // OpenBLAS keeps its own count (all cores) and its OpenMP workers spin between calls: set it too.
       openblas_nolapack.blas_set_num_threads(threads);
@@ -83,7 +84,8 @@ public final class Natives {
     return threads;
   }
 
-  private static int configuredThreads() {
+  /** {@code $OPTC_TORCH_THREADS}, default 1; read without loading anything (optc's Java backend runs as many). */
+  public static int configuredThreads() {
     var text = System.getenv("OPTC_TORCH_THREADS");
     if (text == null || text.isBlank()) {
       return 1;
@@ -96,7 +98,7 @@ public final class Natives {
     } catch (NumberFormatException e) {
       // reported below
     }
-    throw new IllegalStateException("$OPTC_TORCH_THREADS must be a number of threads from 1 to 1024, not '" + text
+    throw new OptcException("$OPTC_TORCH_THREADS must be a number of threads from 1 to 1024, not '" + text
         + "'");
   }
 }

@@ -60,6 +60,7 @@ public final class Trainer {
   }
 
   /** Trains the task's model with one optimizer; see the class comment. */
+  @SuppressWarnings("try") // a PointerScope frees what is made inside it, unreferenced
   public static Run run(Config config, StepRunner.Factory factory, Listener listener) {
     Natives.load();
     int steps = config.steps();

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The parameters and gradients of a libtorch module stay views of the two flat buffers. */
+@SuppressWarnings("try") // PointerScopes and bound parameters act by existing
 class FlatParametersTest {
   @BeforeEach
   void natives() {

@@ -13,6 +13,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Every task is a function of the seed and the step: same weights, same batches, whoever steps. */
+@SuppressWarnings("try") // PointerScopes and bound parameters act by existing
 class TasksTest {
   @BeforeEach
   void natives() {

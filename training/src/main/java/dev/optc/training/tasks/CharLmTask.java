@@ -209,6 +209,7 @@ public final class CharLmTask implements Task {
     }
 
     @Override
+    @SuppressWarnings("try") // the scope and the no-grad guard act by existing
     public Evaluation evaluate() {
       try (var scope = new PointerScope(); var noGrad = new NoGradGuard()) {
         long windows = valX.size(0);

@@ -184,6 +184,7 @@ public final class DigitsTask implements Task {
     }
 
     @Override
+    @SuppressWarnings("try") // the scope and the no-grad guard act by existing
     public Evaluation evaluate() {
       try (var scope = new PointerScope(); var noGrad = new NoGradGuard()) {
         var logits = logits(valX);
