@@ -30,6 +30,7 @@ import picocli.CommandLine.Command;
         InfoCommand.class,
         SimulateCommand.class,
         BenchCommand.class,
+        TrainCommand.class,
         VerifyCommand.class,
         DevicesCommand.class,
         CommandLine.HelpCommand.class
@@ -49,7 +50,7 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "missing command (check, emit, info, simulate, bench, verify, devices)");
+    throw new CommandLine.ParameterException(spec.commandLine(), "missing command (check, emit, info, simulate, bench, train, verify, devices)");
   }
 
   public static void main(String[] args) {

@@ -114,7 +114,7 @@ class CliTest {
   // Usage
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "check", "emit", "info", "simulate", "bench", "verify", "devices"})
+  @ValueSource(strings = {"", "check", "emit", "info", "simulate", "bench", "train", "verify", "devices"})
   void everyCommandAnswersHelp(String command) {
     for (var flag : List.of("--help", "-h")) {
       var args = new ArrayList<String>();
