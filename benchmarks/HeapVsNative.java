@@ -36,8 +36,8 @@ public class HeapVsNative {
     int rounds = Integer.parseInt(args[3]);
     var fusions = List.of(args[4].split(","));
     var optimizers = Arrays.asList(args).subList(5, args.length);
-    var measure = MethodHandles.publicLookup().findStatic(current.loader().loadClass("dev.optc.benchmarks.Harness"),
-        "measure", MethodType.methodType(current.loader().loadClass("dev.optc.benchmarks.Harness$Measured"),
+    var measure = MethodHandles.publicLookup().findStatic(current.loader().loadClass("dev.optc.bench.Harness"),
+        "measure", MethodType.methodType(current.loader().loadClass("dev.optc.bench.Harness$Measured"),
             Runnable.class, int.class, int.class, double.class, double.class));
     var results = new LinkedHashMap<String, List<double[]>>();
     for (int round = 0; round < rounds; round++) {

@@ -10,6 +10,13 @@ static __device__ __forceinline__ float optc_sign(float x) { return (float) ((x 
 static __device__ __forceinline__ float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static __device__ __forceinline__ float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
 static __device__ __forceinline__ optc_acc_t optc_max_acc(optc_acc_t a, optc_acc_t b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+// Compensated (Kahan) summation: adds x to the sum *s, carrying in *c what the rounding of *s lost.
+static __device__ __forceinline__ void optc_kahan_add(optc_acc_t* s, optc_acc_t* c, const optc_acc_t x) {
+  const optc_acc_t y = x - *c;
+  const optc_acc_t t = *s + y;
+  *c = (t - *s) - y;
+  *s = t;
+}
 static __device__ __forceinline__ float optc_bool(int c) { return c ? 1.0f : 0.0f; }
 // bf16 storage: the top 16 bits of a float, rounded to nearest even.
 static __device__ __forceinline__ float optc_from_bf16(unsigned short b) { return __uint_as_float(((unsigned int) b) << 16); }

@@ -10,6 +10,13 @@ static __device__ __forceinline__ float optc_sign(float x) { return (float) ((x 
 static __device__ __forceinline__ float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static __device__ __forceinline__ float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
 static __device__ __forceinline__ optc_acc_t optc_max_acc(optc_acc_t a, optc_acc_t b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+// Compensated (Kahan) summation: adds x to the sum *s, carrying in *c what the rounding of *s lost.
+static __device__ __forceinline__ void optc_kahan_add(optc_acc_t* s, optc_acc_t* c, const optc_acc_t x) {
+  const optc_acc_t y = x - *c;
+  const optc_acc_t t = *s + y;
+  *c = (t - *s) - y;
+  *s = t;
+}
 static __device__ __forceinline__ float optc_bool(int c) { return c ? 1.0f : 0.0f; }
 // bf16 storage: the top 16 bits of a float, rounded to nearest even.
 static __device__ __forceinline__ float optc_from_bf16(unsigned short b) { return __uint_as_float(((unsigned int) b) << 16); }
@@ -99,12 +106,7 @@ extern "C" __global__ void clip_global_phase0_combine(
     optc_acc_t s = 0, comp = 0;
     for (int q = s0; q < s0 + ns; q++) {
       const int first = optc_seg_chunks[2 * q], n = optc_seg_chunks[2 * q + 1];
-      for (int j = first; j < first + n; j++) {
-        const optc_acc_t y = optc_part0[j] - comp;
-        const optc_acc_t t = s + y;
-        comp = (t - s) - y;
-        s = t;
-      }
+      for (int j = first; j < first + n; j++) optc_kahan_add(&s, &comp, optc_part0[j]);
     }
     for (int q = s0; q < s0 + ns; q++) optc_red0[q] = (float) s;
   }

@@ -10,6 +10,13 @@ static __device__ __forceinline__ float optc_sign(float x) { return (float) ((x 
 static __device__ __forceinline__ float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static __device__ __forceinline__ float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
 static __device__ __forceinline__ optc_acc_t optc_max_acc(optc_acc_t a, optc_acc_t b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+// Compensated (Kahan) summation: adds x to the sum *s, carrying in *c what the rounding of *s lost.
+static __device__ __forceinline__ void optc_kahan_add(optc_acc_t* s, optc_acc_t* c, const optc_acc_t x) {
+  const optc_acc_t y = x - *c;
+  const optc_acc_t t = *s + y;
+  *c = (t - *s) - y;
+  *s = t;
+}
 static __device__ __forceinline__ float optc_bool(int c) { return c ? 1.0f : 0.0f; }
 // bf16 storage: the top 16 bits of a float, rounded to nearest even.
 static __device__ __forceinline__ float optc_from_bf16(unsigned short b) { return __uint_as_float(((unsigned int) b) << 16); }
@@ -102,12 +109,7 @@ extern "C" __global__ void factored_phase0_combine(
   if (id < optc_nsegs) {
     const int first = optc_seg_chunks[2 * id], n = optc_seg_chunks[2 * id + 1];
     optc_acc_t s = 0, comp = 0;
-    for (int j = first; j < first + n; j++) {
-      const optc_acc_t y = optc_part0[j] - comp;
-      const optc_acc_t t = s + y;
-      comp = (t - s) - y;
-      s = t;
-    }
+    for (int j = first; j < first + n; j++) optc_kahan_add(&s, &comp, optc_part0[j]);
     optc_red0[id] = (float) s;
   }
 }
@@ -145,7 +147,7 @@ extern "C" __global__ void factored_phase0_rows(
     const float v2 = g_0_2 * g_0_2;
     const float eps1 = optc_u[0]; // eps1
     const float g2 = v2 + eps1;
-    { const optc_acc_t y = g2 - optc_comp1; const optc_acc_t t = optc_acc1 + y; optc_comp1 = (t - optc_acc1) - y; optc_acc1 = t; }
+    optc_kahan_add(&optc_acc1, &optc_comp1, g2);
   }
   optc_red1[optc_row_off + r] = (float) optc_acc1;
 }
@@ -183,7 +185,7 @@ extern "C" __global__ void factored_phase0_cols(
     const float v3 = g_0_3 * g_0_3;
     const float eps1_2 = optc_u[0]; // eps1
     const float g2_2 = v3 + eps1_2;
-    { const optc_acc_t y = g2_2 - optc_comp2; const optc_acc_t t = optc_acc2 + y; optc_comp2 = (t - optc_acc2) - y; optc_acc2 = t; }
+    optc_kahan_add(&optc_acc2, &optc_comp2, g2_2);
   }
   optc_red2[optc_col_off + c] = (float) optc_acc2;
 }
@@ -251,12 +253,7 @@ extern "C" __global__ void factored_phase1_combine(
   if (id < optc_nsegs) {
     const int first = optc_seg_chunks[2 * id], n = optc_seg_chunks[2 * id + 1];
     optc_acc_t s = 0, comp = 0;
-    for (int j = first; j < first + n; j++) {
-      const optc_acc_t y = optc_part3[j] - comp;
-      const optc_acc_t t = s + y;
-      comp = (t - s) - y;
-      s = t;
-    }
+    for (int j = first; j < first + n; j++) optc_kahan_add(&s, &comp, optc_part3[j]);
     optc_red3[id] = (float) s;
   }
 }
@@ -349,12 +346,7 @@ extern "C" __global__ void factored_phase2_combine(
   if (id < optc_nsegs) {
     const int first = optc_seg_chunks[2 * id], n = optc_seg_chunks[2 * id + 1];
     optc_acc_t s = 0, comp = 0;
-    for (int j = first; j < first + n; j++) {
-      const optc_acc_t y = optc_part4[j] - comp;
-      const optc_acc_t t = s + y;
-      comp = (t - s) - y;
-      s = t;
-    }
+    for (int j = first; j < first + n; j++) optc_kahan_add(&s, &comp, optc_part4[j]);
     optc_red4[id] = (float) s;
   }
 }
@@ -474,12 +466,7 @@ extern "C" __global__ void factored_phase3_combine(
   if (id < optc_nsegs) {
     const int first = optc_seg_chunks[2 * id], n = optc_seg_chunks[2 * id + 1];
     optc_acc_t s = 0, comp = 0;
-    for (int j = first; j < first + n; j++) {
-      const optc_acc_t y = optc_part5[j] - comp;
-      const optc_acc_t t = s + y;
-      comp = (t - s) - y;
-      s = t;
-    }
+    for (int j = first; j < first + n; j++) optc_kahan_add(&s, &comp, optc_part5[j]);
     optc_red5[id] = (float) s;
   }
 }

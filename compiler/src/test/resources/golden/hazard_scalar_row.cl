@@ -12,6 +12,13 @@ static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
 static inline optc_acc_t optc_max_acc(optc_acc_t a, optc_acc_t b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+// Compensated (Kahan) summation: adds x to the sum *s, carrying in *c what the rounding of *s lost.
+static inline void optc_kahan_add(optc_acc_t* s, optc_acc_t* c, const optc_acc_t x) {
+  const optc_acc_t y = x - *c;
+  const optc_acc_t t = *s + y;
+  *c = (t - *s) - y;
+  *s = t;
+}
 static inline float optc_bool(int c) { return c ? 1.0f : 0.0f; }
 // bf16 storage: the top 16 bits of a float, rounded to nearest even.
 static inline float optc_from_bf16(ushort b) { return as_float(((unsigned int) b) << 16); }
@@ -74,12 +81,7 @@ __kernel void hazard_scalar_row_phase0_combine(
   if (id < optc_nsegs) {
     const int first = optc_seg_chunks[2 * id], n = optc_seg_chunks[2 * id + 1];
     optc_acc_t s = 0, comp = 0;
-    for (int j = first; j < first + n; j++) {
-      const optc_acc_t y = optc_part1[j] - comp;
-      const optc_acc_t t = s + y;
-      comp = (t - s) - y;
-      s = t;
-    }
+    for (int j = first; j < first + n; j++) optc_kahan_add(&s, &comp, optc_part1[j]);
     optc_red1[id] = (float) s;
   }
 }
@@ -117,7 +119,7 @@ __kernel void hazard_scalar_row_phase0_rows(
     const float g_0 = g[i];
     const float s_0 = s[optc_seg];
     const float v2 = g_0 * s_0;
-    { const optc_acc_t y = v2 - optc_comp0; const optc_acc_t t = optc_acc0 + y; optc_comp0 = (t - optc_acc0) - y; optc_acc0 = t; }
+    optc_kahan_add(&optc_acc0, &optc_comp0, v2);
   }
   optc_red0[optc_row_off + r] = (float) optc_acc0;
 }
@@ -181,12 +183,7 @@ __kernel void hazard_scalar_row_phase1_combine(
   if (id < optc_nsegs) {
     const int first = optc_seg_chunks[2 * id], n = optc_seg_chunks[2 * id + 1];
     optc_acc_t s = 0, comp = 0;
-    for (int j = first; j < first + n; j++) {
-      const optc_acc_t y = optc_part2[j] - comp;
-      const optc_acc_t t = s + y;
-      comp = (t - s) - y;
-      s = t;
-    }
+    for (int j = first; j < first + n; j++) optc_kahan_add(&s, &comp, optc_part2[j]);
     optc_red2[id] = (float) s;
   }
 }

@@ -12,6 +12,13 @@ static inline float optc_sign(float x) { return (float) ((x > 0.0f) - (x < 0.0f)
 static inline float optc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 static inline float optc_max(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
 static inline optc_acc_t optc_max_acc(optc_acc_t a, optc_acc_t b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
+// Compensated (Kahan) summation: adds x to the sum *s, carrying in *c what the rounding of *s lost.
+static inline void optc_kahan_add(optc_acc_t* s, optc_acc_t* c, const optc_acc_t x) {
+  const optc_acc_t y = x - *c;
+  const optc_acc_t t = *s + y;
+  *c = (t - *s) - y;
+  *s = t;
+}
 static inline float optc_bool(int c) { return c ? 1.0f : 0.0f; }
 // bf16 storage: the top 16 bits of a float, rounded to nearest even.
 static inline float optc_from_bf16(ushort b) { return as_float(((unsigned int) b) << 16); }

@@ -1,9 +1,9 @@
 package dev.optc.cli;
 
-import dev.optc.benchmarks.Chart;
-import dev.optc.benchmarks.Harness;
-import dev.optc.benchmarks.Report;
-import dev.optc.benchmarks.Workload;
+import dev.optc.bench.Chart;
+import dev.optc.bench.Harness;
+import dev.optc.bench.Report;
+import dev.optc.bench.Workload;
 import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.runtime.Arenas;
@@ -12,7 +12,6 @@ import dev.optc.runtime.Backend;
 import dev.optc.runtime.OptcException;
 import dev.optc.runtime.java.JavaBackend;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -28,12 +27,12 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Benchmark optimizer steps against the machine's memory bandwidth, and against torch.optim.",
-        "For each OPT (default adamw) and backend: a copy over the bytes the fused step must move (the floor), "
-            + "a probe with the step's exact access pattern and trivial arithmetic, and the step at each fusion "
-            + "level, all measured in this run on the same threads: warm-up, then repeats; the median and "
-            + "min/max are shown. Every row of an optimizer is judged by its fused step's bytes: statement and "
-            + "none move more by design.",
-        "A progress bar shows on a terminal's stderr; the table goes to stdout."},
+        "For each OPT (default adamw) and backend: a probe with the step's exact access pattern and trivial "
+            + "arithmetic (the reference every row is divided by), a copy over the bytes the fused step must move, "
+            + "and the step at each fusion level, all measured in this run on the same threads: warm-up, then "
+            + "repeats; the median and min/max are shown. Every row of an optimizer is judged by its fused "
+            + "step's bytes: statement and none move more by design.",
+        "Progress goes to stderr (a bar on a terminal, a line every 10 s elsewhere); the table goes to stdout."},
     footer = {"%nExamples:",
         "  optc bench adamw",
         "  optc bench adamw adam sgd --size 64M --backend java,opencl --torch --plot bench.png",
@@ -103,7 +102,7 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--csv", paramLabel = "FILE", description = "Write the rows as CSV.")
   Path csv;
 
-  @Option(names = "--plot", paramLabel = "FILE.png", description = "Write a chart of time / copy floor (PNG).")
+  @Option(names = "--plot", paramLabel = "FILE.png", description = "Write a chart of time / probe, the fastest pass over the step's memory (PNG).")
   Path plot;
 
   @Spec
@@ -134,12 +133,12 @@ final class BenchCommand implements Callable<Integer> {
     }
     var config = new Harness.Config(names, workload, list, fusions, n, warmup, repeats, minSample, maxCpuWait / 100,
         torch, hypers, arenas(arenas));
-    var bar = new Bar();
+    var progress = Progress.forItems(spec.commandLine().getErr(), "bench", 0, "row");
     Report report;
     try {
-      report = Harness.run(config, bar);
+      report = Harness.run(config, progress::update);
     } finally {
-      bar.done();
+      progress.done();
     }
     out.print(header(report));
     out.println();
@@ -165,11 +164,12 @@ final class BenchCommand implements Callable<Integer> {
 
   static final String LEGEND = """
 
+      x probe: median / the probe's median (a peer without one: the fastest probe of its optimizer), the reference:
+        the fused step's own reads and in-place writes with trivial arithmetic, the fastest pass over that memory.
+      x copy: median / the copy's: a copy reads its destination before writing it, so an in-place step can beat it.
       B/param: bytes the row's code moves per parameter (optc: the plan's traffic at that fusion level; copy and
-        probe: the fused step's; torch: the least its algorithm must move).
-      GB/s: the fused step's bytes (its copy row's B/param x params) / median; x copy: median / the copy floor's
-        median on the same runner; x probe: median / the probe's. statement and none move more bytes by
-        design and are held to the fused step's floor.
+        probe: the fused step's; torch: the least its algorithm must move). GB/s: the fused step's bytes / median.
+        statement and none move more bytes by design and are held to the fused step's reference.
       """;
 
   private Workload workload() {
@@ -297,44 +297,5 @@ final class BenchCommand implements Callable<Integer> {
 
   private static List<String> castList(Object o) {
     return ((List<?>) o).stream().map(String::valueOf).toList();
-  }
-
-  /** A progress bar on stderr, only when stderr is a terminal. */
-  static final class Bar implements Harness.Listener {
-    private final boolean enabled = stderrIsTerminal();
-    private final long start = System.nanoTime();
-    private boolean drawn;
-
-    @Override
-    public void starting(int done, int total, String label) {
-      if (!enabled || total <= 0) {
-        return;
-      }
-      int width = 30;
-      int filled = (int) ((long) width * done / total);
-      double seconds = (System.nanoTime() - start) / 1e9;
-      var text = String.format(Locale.ROOT, "\r[%s%s] %d/%d %6.0fs  %-40.40s", "#".repeat(filled),
-          " ".repeat(width - filled), done, total, seconds, label);
-      System.err.print(text);
-      System.err.flush();
-      drawn = true;
-    }
-
-    void done() {
-      if (enabled && drawn) {
-        System.err.print("\r" + " ".repeat(100) + "\r");
-        System.err.flush();
-      }
-    }
-
-    private static boolean stderrIsTerminal() {
-      try {
-        // Linux: where fd 2 points, so that 'optc bench > table.txt' still shows the bar and '2> log' does not.
-        var target = Files.readSymbolicLink(Path.of("/proc/self/fd/2")).toString();
-        return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
-      } catch (IOException | UnsupportedOperationException | SecurityException e) {
-        return System.console() != null; // elsewhere: stdin and stdout are a terminal
-      }
-    }
   }
 }

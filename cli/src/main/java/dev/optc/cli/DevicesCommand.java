@@ -7,8 +7,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Spec;
 
 @Command(name = "devices", mixinStandardHelpOptions = true,
-    description = {"List the OpenCL platforms and devices optc can run on, with the PLATFORM:DEVICE indices",
-        "that --backend opencl:PLATFORM:DEVICE and $OPTC_DEVICE take."})
+    description = {"List the OpenCL platforms and devices optc can run on, with the PLATFORM:DEVICE indices "
+        + "that --backend opencl:PLATFORM:DEVICE and $OPTC_DEVICE take."})
 final class DevicesCommand implements Callable<Integer> {
   @Spec
   picocli.CommandLine.Model.CommandSpec spec;

@@ -1,14 +1,14 @@
 package dev.optc.cli;
 
 import dev.optc.compiler.diag.CompileException;
+import dev.optc.compiler.ir.HostEvaluator;
 import dev.optc.compiler.ir.Infix;
 import dev.optc.compiler.ir.IrPrinter;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.plan.Cost;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.compiler.plan.Planner;
-import dev.optc.runtime.HostUniforms;
-import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -16,8 +16,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(name = "info", mixinStandardHelpOptions = true,
-    description = {"Describe an optimizer: hypers and defaults, states, memory per parameter, bytes moved",
-        "and arithmetic per parameter per step, and its phases (kernels)."})
+    description = {"Describe an optimizer: hypers and defaults, states, memory per parameter, bytes moved "
+        + "and arithmetic per parameter per step, and its phases (kernels)."})
 final class InfoCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "OPT", description = ".opt file or library name")
   String opt;
@@ -36,12 +36,12 @@ final class InfoCommand implements Callable<Integer> {
     out.println("optimizer " + ir.name() + "  (" + program.source().name() + ")");
     out.println();
     out.println("hypers:");
-    var defaults = new HashMap<String, Double>();
+    var values = HostEvaluator.hyperValues(ir, Map.of());
     for (var h : ir.hypers()) {
-      double v = new HostUniforms(new HostUniforms.Env(defaults::get, 0, 0, 0, 0, null, null, null))
-          .eval(h.defaultValue());
-      defaults.put(h.name(), v);
-      out.printf("  %-26s = %s%n", h.name(), IrPrinter.formatConst(v));
+      double v = values.get(h.name());
+      // A flag shows as it was written; one whose default is neither 0 nor 1 shows its number.
+      var shown = h.flag() && (v == 0 || v == 1) ? String.valueOf(v == 1) : IrPrinter.formatConst(v);
+      out.printf("  %-26s = %s%n", h.name(), shown);
     }
     if (ir.hypers().isEmpty()) {
       out.println("  (none)");

@@ -1,9 +1,9 @@
 package dev.optc.cli;
 
-import dev.optc.compiler.codegen.java.JavaSourceCompiler;
 import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.diag.InternalCompilerError;
 import dev.optc.runtime.OptcException;
+import dev.optc.runtime.cache.ProgramCache;
 import dev.optc.runtime.io.Npy;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -30,6 +30,7 @@ import picocli.CommandLine.Command;
         InfoCommand.class,
         SimulateCommand.class,
         BenchCommand.class,
+        TrainCommand.class,
         VerifyCommand.class,
         DevicesCommand.class,
         CommandLine.HelpCommand.class
@@ -49,7 +50,7 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "missing command (check, emit, info, simulate, bench, verify, devices)");
+    throw new CommandLine.ParameterException(spec.commandLine(), "missing command (check, emit, info, simulate, bench, train, verify, devices)");
   }
 
   public static void main(String[] args) {
@@ -143,7 +144,7 @@ public final class Main implements Runnable {
     }
     var bytes = text.toString().getBytes(StandardCharsets.UTF_8);
     String why = null;
-    for (var dir : List.of(JavaSourceCompiler.cacheRoot().resolve("reports"),
+    for (var dir : List.of(ProgramCache.root().resolve("reports"),
         Path.of(System.getProperty("java.io.tmpdir")))) {
       try {
         Files.createDirectories(dir);

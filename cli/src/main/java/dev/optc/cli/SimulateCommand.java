@@ -27,9 +27,9 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "simulate", mixinStandardHelpOptions = true,
     description = {"Replay recorded gradients through an optimizer.",
-        "P.npy holds the initial parameters (float32, any shape), G.npy the gradients of T steps with shape",
-        "(T, *P.shape). OUT.npy receives the parameters after T steps; --trajectory the parameters after",
-        "every step, shape (T, *P.shape). Nothing is written unless the whole run succeeds."})
+        "P.npy holds the initial parameters (float32, any shape), G.npy the gradients of T steps with shape "
+            + "(T, *P.shape). OUT.npy receives the parameters after T steps; --trajectory the parameters after "
+            + "every step, shape (T, *P.shape). Nothing is written unless the whole run succeeds."})
 final class SimulateCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "OPT", description = ".opt file or library name")
   String opt;
@@ -92,6 +92,14 @@ final class SimulateCommand implements Callable<Integer> {
             + (names.isEmpty() ? "none" : names) + ")");
       }
     }
+    for (var input : List.of(Map.entry("--params", params), Map.entry("--grads", grads))) {
+      if (Npy.elementType(input.getValue()).equals("float64") && !common.quiet) {
+        // Said, not done silently: optc's parameters are float32 on every backend (java64 computes each
+        // step in float64 but takes and returns float32 values).
+        err.println("optc: warning: " + input.getKey() + " " + input.getValue() + " is float64; simulate rounds "
+            + "it to float32 and writes float32");
+      }
+    }
     var p = Npy.readFloat32(params);
     var g = Npy.readFloat32(grads);
     var expected = new long[p.shape().length + 1];
@@ -103,8 +111,8 @@ final class SimulateCommand implements Callable<Integer> {
           + ") for params of shape " + shape(p.shape()));
     }
     int steps = (int) gs[0];
-    var printer = metrics ? new MetricsPrinter(spec.commandLine().getOut()) : null;
-    var progress = Progress.forSteps(steps, (long) steps * p.data().length);
+    var printer = metrics ? new MetricsPrinter(spec.commandLine().getOut(), steps) : null;
+    var progress = Progress.forSteps(err, "simulate", steps, (long) steps * p.data().length);
     long start = System.nanoTime();
     var result = Simulation.run(program, b, f, p.shape(), p.data(), g.data(), steps, hypers, trajectory != null,
         printer, progress);
@@ -198,25 +206,36 @@ final class SimulateCommand implements Callable<Integer> {
   /** Prints metrics as a table, a header first. */
   static final class MetricsPrinter implements java.util.function.Consumer<Optimizer.StepMetrics> {
     private final PrintWriter out;
+    /** Width of the step column: the last step's digits, at least "step". */
+    private final int stepWidth;
     private boolean header;
 
-    MetricsPrinter(PrintWriter out) {
+    MetricsPrinter(PrintWriter out, long steps) {
       this.out = out;
+      this.stepWidth = Math.max(4, Long.toString(steps).length());
     }
 
     @Override
     public void accept(Optimizer.StepMetrics m) {
       if (!header) {
-        out.println("step  " + String.join("  ", m.values().keySet().stream()
-            .map(k -> String.format("%14s", k)).toList()));
+        var sb = new StringBuilder(String.format("%" + stepWidth + "s", "step"));
+        for (var k : m.values().keySet()) {
+          sb.append("  ").append(String.format("%" + width(k) + "s", k));
+        }
+        out.println(sb);
         header = true;
       }
-      var sb = new StringBuilder(String.format("%4d", m.t()));
-      for (var v : m.values().values()) {
-        sb.append("  ").append(String.format("%14.7g", v[0]));
+      var sb = new StringBuilder(String.format("%" + stepWidth + "d", m.t()));
+      for (var e : m.values().entrySet()) {
+        sb.append("  ").append(String.format("%" + width(e.getKey()) + ".7g", e.getValue()[0]));
       }
       out.println(sb);
       out.flush();
+    }
+
+    /** A column fits its name and a 7-digit number in %g (14 characters with sign and exponent). */
+    private static int width(String name) {
+      return Math.max(14, name.length());
     }
   }
 }

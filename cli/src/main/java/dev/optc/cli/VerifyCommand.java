@@ -69,12 +69,15 @@ final class VerifyCommand implements Callable<Integer> {
     long s = seed != null ? seed : System.nanoTime();
     out.printf("optc verify: %s against the java reference, %d step%s, seed %d%n", checked.name(), steps,
         steps == 1 ? "" : "s", s);
-    out.printf("%-14s %-9s %-10s %9s %8s  %s%n", "optimizer", "fusion", "result", "identical", "max ulp", "");
+    // The name column fits the longest name, so that a long .opt name does not push its row out of line.
+    int width = Math.max("optimizer".length(), programs.stream().mapToInt(p -> p.name().length()).max().orElse(0));
+    var row = "%-" + width + "s %-9s %-10s %9s %8s  %s%n";
+    out.printf(row, "optimizer", "fusion", "result", "identical", "max ulp", "");
     out.flush();
     int failed = 0;
     int runs = programs.size() * levels.size();
     int done = 0;
-    var progress = Progress.forItems(runs, "run");
+    var progress = Progress.forItems(err, "verify", runs, "run");
     for (var program : programs) {
       for (Fusion f : levels) {
         var r = Conformance.check(program, reference, checked, f, steps, s);
@@ -83,9 +86,9 @@ final class VerifyCommand implements Callable<Integer> {
         failed += r.ok() ? 0 : 1;
         double identical = r.values() == 0 ? 1 : r.identical() / (double) r.values();
         progress.clearLine();
-        out.printf("%-14s %-9s %-10s %8.2f%% %8.1f  %s%n", program.name(), f.label(),
-            r.ok() ? (r.identical() == r.values() ? "identical" : "agrees") : "DIFFERS", 100 * identical,
-            r.maxUlps(), r.ok() ? "" : r.mismatch());
+        out.printf(row, program.name(), f.label(),
+            r.ok() ? (r.identical() == r.values() ? "identical" : "agrees") : "DIFFERS",
+            String.format("%.2f%%", 100 * identical), String.format("%.1f", r.maxUlps()), r.ok() ? "" : r.mismatch());
         out.flush();
       }
     }

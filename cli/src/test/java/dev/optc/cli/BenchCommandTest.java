@@ -67,7 +67,9 @@ class BenchCommandTest {
       assertTrue(r.out().lines().anyMatch(l -> l.matches("adamw\\s+java\\s+" + variant + "\\s+\\d+\\s+[0-9.]+.*")),
           variant + " row: " + r);
     }
-    assertEquals("", r.err(), "no progress bar when stderr is not a terminal");
+    // Not a terminal: no bar, at most a progress line every 10 s (a loaded machine may take that long).
+    assertTrue(r.err().lines().allMatch(l -> l.startsWith("optc bench: row ")) && !r.err().contains("\r"),
+        "no progress bar when stderr is not a terminal: " + r.err());
     assertTrue(Files.readString(json).contains("\"optimizer\": \"adamw\""));
     assertEquals(5, Files.readAllLines(csv).size());
     assertFalse(Files.list(dir).anyMatch(p -> p.getFileName().toString().endsWith(".tmp")));

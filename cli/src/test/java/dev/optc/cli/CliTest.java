@@ -114,7 +114,7 @@ class CliTest {
   // Usage
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "check", "emit", "info", "simulate", "bench", "verify", "devices"})
+  @ValueSource(strings = {"", "check", "emit", "info", "simulate", "bench", "train", "verify", "devices"})
   void everyCommandAnswersHelp(String command) {
     for (var flag : List.of("--help", "-h")) {
       var args = new ArrayList<String>();
@@ -141,6 +141,24 @@ class CliTest {
       var r = optc("help", command);
       assertEquals(0, r.code(), r.toString());
       assertTrue(r.out().startsWith("Usage: optc " + command), r.toString());
+    }
+  }
+
+  /**
+   * picocli wraps each description paragraph to the terminal's width itself: a paragraph must be a whole
+   * sentence (or a list's heading), never a line of a hand-wrapped sentence, which would break mid-sentence.
+   */
+  @Test
+  void everyDescriptionParagraphIsWhole() {
+    var cli = new picocli.CommandLine(new Main());
+    var commands = new ArrayList<picocli.CommandLine>(List.of(cli));
+    commands.addAll(cli.getSubcommands().values());
+    for (var c : commands) {
+      for (var paragraph : c.getCommandSpec().usageMessage().description()) {
+        var end = paragraph.replace("%n", "").strip();
+        assertTrue(end.isEmpty() || end.matches("(?s).*[.:)!?]$"),
+            c.getCommandName() + ": a description paragraph ends mid-sentence: '" + paragraph + "'");
+      }
     }
   }
 
@@ -177,6 +195,44 @@ class CliTest {
     assertEquals(1, r.code(), r.toString());
     assertTrue(r.out().contains("DIFFERS") && r.out().contains("0 of 1 runs agree")
         && r.out().contains("--seed 5"), r.toString());
+  }
+
+  /** Not on a terminal (as here), long commands print a progress line every few seconds to stderr. */
+  @Test
+  void progressIsALineWhenStderrIsNotATerminal() {
+    var old = System.getProperty("optc.progress.seconds");
+    System.setProperty("optc.progress.seconds", "0");
+    try {
+      var r = optc("verify", "adamw", "lion", "--backend", "java", "--fusion", "full", "--steps", "2");
+      assertEquals(0, r.code(), r.toString());
+      var lines = r.err().lines().filter(l -> l.startsWith("optc verify: run ")).toList();
+      assertEquals(List.of("optc verify: run 1/2 (50%)", "optc verify: run 2/2 (100%)"),
+          lines.stream().map(l -> l.replaceAll(", \\d+ s$", "")).toList(), r.toString());
+      assertTrue(r.out().contains("2 of 2 runs agree"), "the table still goes to stdout: " + r);
+      assertFalse(r.err().contains("\r"), "no bar drawn: " + r);
+    } finally {
+      if (old == null) {
+        System.clearProperty("optc.progress.seconds");
+      } else {
+        System.setProperty("optc.progress.seconds", old);
+      }
+    }
+  }
+
+  /** A name longer than the column keeps every row's columns where the header has them. */
+  @Test
+  void verifyAlignsLongNames() throws IOException {
+    var f = dir.resolve("a_rather_long_optimizer_name.opt");
+    Files.writeString(f, "w -= 0.1 * g\n");
+    var r = optc("verify", f.toString(), "adamw", "--backend", "java", "--fusion", "full", "--steps", "2");
+    assertEquals(0, r.code(), r.toString());
+    var lines = r.out().lines().filter(l -> l.startsWith("optimizer ") || l.startsWith("a_rather")
+        || l.startsWith("adamw ")).toList();
+    assertEquals(3, lines.size(), r.toString());
+    for (var l : lines) {
+      assertEquals(lines.getFirst().indexOf(" fusion") + 1, l.indexOf(l.startsWith("optimizer") ? "fusion" : "full"),
+          "the fusion column starts at the same place:\n" + r.out());
+    }
   }
 
   @Test
@@ -385,6 +441,28 @@ class CliTest {
     }
   }
 
+  /** Flags show as written (amsgrad = false), numbers as numbers, a flag computed from a number too. */
+  @Test
+  void infoShowsFlagsAsTrueOrFalse() throws IOException {
+    var r = optc("info", "adamw");
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(Pattern.compile("(?m)^  amsgrad +  *= false$").matcher(r.out()).find(), r.out());
+    assertTrue(Pattern.compile("(?m)^  maximize +  *= false$").matcher(r.out()).find(), r.out());
+    assertTrue(Pattern.compile("(?m)^  lr +  *= 0\\.001$").matcher(r.out()).find(), r.out());
+    var flags = Files.writeString(dir.resolve("flags.opt"), """
+        hyper k = 3
+        hyper on = true
+        hyper big = k > 2
+        hyper off = not on
+        w -= on * big * off * k * g
+        """);
+    r = optc("info", flags.toString());
+    assertEquals(0, r.code(), r.toString());
+    for (var line : List.of("  k +  *= 3$", "  on +  *= true$", "  big +  *= true$", "  off +  *= false$")) {
+      assertTrue(Pattern.compile("(?m)^" + line).matcher(r.out()).find(), line + " in:\n" + r.out());
+    }
+  }
+
   @Test
   void infoOfAProgramWithReductionsHasSeveralPhases() throws IOException {
     var lamb = Files.writeString(dir.resolve("lamb.opt"), """
@@ -509,6 +587,43 @@ class CliTest {
       var expected = extra.contains("java64") ? f64 : f32;
       assertArrayEquals(expected, Npy.readFloat32(out).data(), extra + " (seed " + seed + ")");
     }
+  }
+
+  /** Step numbers of five digits and a metric name longer than its column keep the table aligned. */
+  @Test
+  void simulateMetricsStayAlignedPastStep9999() throws Exception {
+    var opt = Files.writeString(dir.resolve("m.opt"), """
+        metric a_long_metric_name_here = norm(g)
+        w -= 0.001 * g
+        """);
+    var p = dir.resolve("p.npy");
+    var g = dir.resolve("g.npy");
+    Npy.write(p, new long[] {2}, random(2));
+    Npy.write(g, new long[] {10_001, 2}, random(2 * 10_001));
+    var r = optc("simulate", opt.toString(), "--params", p.toString(), "--grads", g.toString(), "--out",
+        dir.resolve("o.npy").toString(), "--metrics");
+    assertEquals(0, r.code(), r.toString());
+    var lines = r.out().lines().toList();
+    assertEquals(10_002, lines.size(), "a header and one row per step");
+    for (var l : List.of(lines.get(1), lines.get(9_999), lines.get(10_000), lines.get(10_001))) {
+      assertEquals(lines.getFirst().length(), l.length(), "every row as wide as the header: '" + l + "'");
+    }
+    assertTrue(lines.get(10_001).startsWith("10001  "), lines.get(10_001));
+  }
+
+  /** float64 inputs are rounded to float32 on every backend: said in one warning line, not done silently. */
+  @Test
+  void simulateWarnsWhenItRoundsFloat64Inputs() throws Exception {
+    var p = dir.resolve("p64.npy");
+    var g = dir.resolve("g.npy");
+    Npy.writeFloat64(p, new long[] {3}, new double[] {0.1, 0.2, 0.3});
+    Npy.write(g, new long[] {2, 3}, random(6));
+    var r = optc("simulate", "sgd", "--params", p.toString(), "--grads", g.toString(), "--out",
+        dir.resolve("o.npy").toString(), "--backend", "java64");
+    assertEquals(0, r.code(), r.toString());
+    var warnings = r.err().lines().filter(l -> l.startsWith("optc: warning:")).toList();
+    assertEquals(1, warnings.size(), r.toString());
+    assertTrue(warnings.getFirst().contains("--params") && warnings.getFirst().contains("float64"), r.toString());
   }
 
   @Test

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.optc.compiler.codegen.c.CEmitter;
 import dev.optc.compiler.codegen.c.Dialect;
+import dev.optc.compiler.codegen.c.KernelConfig;
 import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.diag.SourceFile;
 import dev.optc.compiler.ir.Infix;
@@ -35,8 +36,8 @@ class BadInputCompileSizeTest {
 
   private static void emitAll(IrProgram p) {
     var plan = Planner.plan(p, Fusion.FULL);
-    assertTrue(CEmitter.emit(plan, Dialect.OPENCL, 256).source().length() > 0);
-    assertTrue(CEmitter.emit(plan, Dialect.CUDA, 256).source().length() > 0);
+    assertTrue(CEmitter.emit(plan, KernelConfig.of(Dialect.OPENCL, 256)).source().length() > 0);
+    assertTrue(CEmitter.emit(plan, KernelConfig.of(Dialect.CUDA, 256)).source().length() > 0);
     assertTrue(JavaEmitter.emit(plan, JavaEmitter.Precision.F32).toString().length() > 0);
   }
 
@@ -49,7 +50,7 @@ class BadInputCompileSizeTest {
     var p = compile(sb.toString());
     var plan = Planner.plan(p, Fusion.FULL);
     assertEquals(1, plan.phases().size());
-    assertTrue(CEmitter.emit(plan, Dialect.OPENCL, 256).source().length() > 200_000);
+    assertTrue(CEmitter.emit(plan, KernelConfig.of(Dialect.OPENCL, 256)).source().length() > 200_000);
   }
 
   /** 20,000 statements, each reading the one before (each binding's subgraph is everything before it). */

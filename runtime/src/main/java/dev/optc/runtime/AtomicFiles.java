@@ -1,6 +1,6 @@
 package dev.optc.runtime;
 
-import dev.optc.compiler.codegen.java.JavaSourceCompiler;
+import dev.optc.runtime.cache.ProgramCache;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -291,7 +291,7 @@ public final class AtomicFiles {
       used += n;
       i += Character.charCount(cp);
     }
-    return cut + "~" + JavaSourceCompiler.hash(name).substring(0, 8);
+    return cut + "~" + ProgramCache.hash(name).substring(0, 8);
   }
 
   /** Removes this target's temporaries left by writers that are gone (see the class comment). */

@@ -2,7 +2,7 @@ package dev.optc.runtime;
 
 import dev.optc.compiler.ir.Dtype;
 import dev.optc.compiler.plan.Fusion;
-import dev.optc.compiler.plan.Planner;
+import dev.optc.compiler.plan.Plan;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -47,11 +47,19 @@ public final class Conformance {
    */
   public static float[][] run(OptProgram program, Backend backend, Fusion fusion, List<List<Optimizer.Tensor>> groups,
       List<Map<String, Double>> hypers, int steps, long seed) {
-    return run(program, backend, Arenas.BACKEND, fusion, groups, hypers, steps, seed);
+    return execute(program, backend, Arenas.BACKEND, fusion, groups, hypers, steps, seed).values();
   }
 
   /** {@link #run(OptProgram, Backend, Fusion, List, List, int, long)} with the arenas where {@code arenas} says. */
   public static float[][] run(OptProgram program, Backend backend, Arenas arenas, Fusion fusion,
+      List<List<Optimizer.Tensor>> groups, List<Map<String, Double>> hypers, int steps, long seed) {
+    return execute(program, backend, arenas, fusion, groups, hypers, steps, seed).values();
+  }
+
+  /** What {@link #run} leaves behind, and the plan the optimizer made for it (the one the engine ran). */
+  private record Run(float[][] values, Plan plan) {}
+
+  private static Run execute(OptProgram program, Backend backend, Arenas arenas, Fusion fusion,
       List<List<Optimizer.Tensor>> groups, List<Map<String, Double>> hypers, int steps, long seed) {
     var builder = Optimizer.builder(program).backend(backend).fusion(fusion).arenas(arenas);
     for (int g = 0; g < groups.size(); g++) {
@@ -77,7 +85,7 @@ public final class Conformance {
           out.add(opt.state(s.name(), t.name()));
         }
       }
-      return out.toArray(float[][]::new);
+      return new Run(out.toArray(float[][]::new), opt.plan());
     }
   }
 
@@ -189,10 +197,9 @@ public final class Conformance {
     var hyperNames = program.ir().hypers().stream().map(h -> h.name()).toList();
     var overrides = hyperNames.contains("lr") ? Map.of("lr", 3e-3) : Map.<String, Double>of();
     var hypers = List.of(Map.<String, Double>of(), overrides);
-    var want = run(program, reference, fusion, groups, hypers, steps, seed);
-    var got = run(program, backend, fusion, groups, hypers, steps, seed);
-    boolean reductions = !program.ir().metrics().isEmpty()
-        || !Planner.plan(program.ir(), fusion).reductions().isEmpty();
-    return compare(want, got, dtypes(program, first.length + second.length), reductions);
+    var want = execute(program, reference, Arenas.BACKEND, fusion, groups, hypers, steps, seed);
+    var got = execute(program, backend, Arenas.BACKEND, fusion, groups, hypers, steps, seed);
+    boolean reductions = !program.ir().metrics().isEmpty() || !got.plan().reductions().isEmpty();
+    return compare(want.values(), got.values(), dtypes(program, first.length + second.length), reductions);
   }
 }

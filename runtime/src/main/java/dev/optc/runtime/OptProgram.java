@@ -1,13 +1,13 @@
 package dev.optc.runtime;
 
 import dev.optc.compiler.Compiler;
-import dev.optc.compiler.codegen.java.JavaSourceCompiler;
 import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.diag.Diagnostic;
 import dev.optc.compiler.diag.SourceFile;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.pass.Pipeline;
 import dev.optc.compiler.pass.StandardMetrics;
+import dev.optc.runtime.cache.ProgramCache;
 import java.io.IOException;
 import java.nio.charset.MalformedInputException;
 import java.nio.charset.StandardCharsets;
@@ -74,7 +74,7 @@ public record OptProgram(SourceFile source, IrProgram ir, List<Diagnostic> warni
     if (!result.ok()) {
       throw new CompileException(result.diagnostics());
     }
-    return new OptProgram(source, result.program(), result.warnings(), JavaSourceCompiler.hash(source.text()));
+    return new OptProgram(source, result.program(), result.warnings(), ProgramCache.hash(source.text()));
   }
 
   public String name() {

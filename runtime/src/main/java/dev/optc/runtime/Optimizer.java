@@ -1,6 +1,7 @@
 package dev.optc.runtime;
 
 import dev.optc.compiler.ir.Graph;
+import dev.optc.compiler.ir.HostEvaluator;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.ir.Node;
@@ -229,7 +230,7 @@ public final class Optimizer implements AutoCloseable {
       var kind = s.shape().kind();
       for (int i = 0; i < layout.tensors().size(); i++) {
         var env = env(i, null, null);
-        float v = (float) new HostUniforms(env).eval(s.init());
+        float v = (float) new HostEvaluator(env).eval(s.init());
         var values = new float[layout.length(kind, i)];
         Arrays.fill(values, v);
         engine.write(s.name(), i, values);
@@ -243,26 +244,17 @@ public final class Optimizer implements AutoCloseable {
     if (r != null) {
       return r;
     }
-    var hypers = program.ir().hypers();
-    var values = new double[hypers.size()];
-    var byName = new HashMap<String, Double>();
-    for (int i = 0; i < hypers.size(); i++) {
-      var h = hypers.get(i);
-      var set = overrides.get(group).get(h.name());
-      double v = set != null ? set : new HostUniforms(new HostUniforms.Env(byName::get, 0, 0, 0, 0,
-          null, null, null)).eval(h.defaultValue());
-      values[i] = v;
-      byName.put(h.name(), v);
-    }
+    var values = HostEvaluator.hyperValues(program.ir(), overrides.get(group)).values().stream()
+        .mapToDouble(Double::doubleValue).toArray();
     resolved.set(group, values);
     return values;
   }
 
-  private HostUniforms.Env env(int tensor, double[] hoisted, double[][] red) {
+  private HostEvaluator.Env env(int tensor, double[] hoisted, double[][] red) {
     var info = layout.tensors().get(tensor);
     var values = hypers(info.group());
-    return new HostUniforms.Env(h -> values[hyperIndex.get(h)], t, info.view().numel(), info.view().rows(),
-        info.view().cols(), hoisted, r -> red[plan.reductionSlot(r)][tensor], null);
+    return new HostEvaluator.Env(h -> values[hyperIndex.get(h)], t, info.view().numel(), info.view().rows(),
+        info.view().cols(), hoisted == null ? null : u -> hoisted[u], r -> red[plan.reductionSlot(r)][tensor], null);
   }
 
   /** Uploads a tensor's gradient for the next step. */
@@ -331,7 +323,7 @@ public final class Optimizer implements AutoCloseable {
     var hoisted = program.ir().hoisted();
     var uniforms = new double[n][];
     for (int i = 0; i < n; i++) {
-      var eval = new HostUniforms(env(i, null, null));
+      var eval = new HostEvaluator(env(i, null, null));
       var u = new double[hoisted.size()];
       for (int k = 0; k < u.length; k++) {
         u[k] = eval.eval(hoisted.get(k));
@@ -360,9 +352,10 @@ public final class Optimizer implements AutoCloseable {
       for (int i = 0; i < n; i++) {
         int tensor = i;
         var base = env(i, uniforms[i], red);
-        var env = new HostUniforms.Env(base.hyper(), base.t(), base.numel(), base.rows(), base.cols(),
-            uniforms[i], base.reduced(), s -> oldScalars.get(s)[tensor]);
-        var eval = new HostUniforms(env);
+        var slots = uniforms[i];
+        var env = new HostEvaluator.Env(base.hyper(), base.t(), base.numel(), base.rows(), base.cols(),
+            u -> slots[u], base.reduced(), s -> oldScalars.get(s)[tensor]);
+        var eval = new HostEvaluator(env);
         for (var m : program.ir().metrics()) {
           values.get(m.name())[i] = eval.eval(m.value());
         }
@@ -411,16 +404,8 @@ public final class Optimizer implements AutoCloseable {
     if (Double.isFinite(value)) {
       return null;
     }
-    var byName = new HashMap<String, Double>();
-    for (var h : program.ir().hypers()) {
-      double v = new HostUniforms(new HostUniforms.Env(byName::get, 0, 0, 0, 0, null, null, null))
-          .eval(h.defaultValue());
-      if (h.name().equals(name)) {
-        return Double.isFinite(v) ? "a hyper must be a finite number (its default is " + v + ")" : null;
-      }
-      byName.put(h.name(), v);
-    }
-    return null;
+    Double v = HostEvaluator.hyperValues(program.ir(), Map.of()).get(name);
+    return v == null || !Double.isFinite(v) ? null : "a hyper must be a finite number (its default is " + v + ")";
   }
 
   /** The value a hyper has in a group now. */

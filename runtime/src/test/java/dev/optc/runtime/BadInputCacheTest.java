@@ -5,10 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.optc.compiler.codegen.CacheEntry;
-import dev.optc.compiler.codegen.java.JavaSourceCompiler;
 import dev.optc.compiler.plan.Fusion;
+import dev.optc.runtime.cache.CacheEntry;
+import dev.optc.runtime.cache.ProgramCache;
 import dev.optc.runtime.java.JavaBackend;
+import dev.optc.runtime.java.JavaSourceCompiler;
 import dev.optc.runtime.opencl.OpenCl;
 import dev.optc.runtime.opencl.OpenClBackend;
 import dev.optc.runtime.opencl.OpenClEngine;
@@ -126,17 +127,31 @@ class BadInputCacheTest {
     assertTrue(!e.getMessage().isBlank());
   }
 
+  /** The cache every backend uses, with a PTX-like payload (what the CUDA engine stores; no GPU needed). */
   @ParameterizedTest
   @EnumSource(Damage.class)
-  void readDropsADamagedFileWithOneWarning(Damage damage) throws IOException {
-    var file = cache.resolve("cuda").resolve("k.ptx");
-    CacheEntry.write(file, "ptx".getBytes(StandardCharsets.UTF_8));
-    assertArrayEquals("ptx".getBytes(StandardCharsets.UTF_8), CacheEntry.read(file).orElseThrow());
+  void programCacheDropsADamagedEntryWithOneWarningAndRebuilds(Damage damage) throws IOException {
+    var ptx = new ProgramCache<String>("cuda", ".ptx");
+    var builds = new int[1];
+    java.util.function.Supplier<ProgramCache.Built<String>> build = () -> {
+      builds[0]++;
+      return new ProgramCache.Built<>("ptx", "ptx".getBytes(StandardCharsets.UTF_8));
+    };
+    ProgramCache.Loader<String> load = bytes -> new String(bytes, StandardCharsets.UTF_8);
+    var key = ProgramCache.key("source", "device");
+    assertEquals("ptx", ptx.get(key, load, build));
+    var file = ptx.file(key);
+    assertEquals(cache.resolve("cuda").resolve(key + ".ptx"), file);
+    assertValid(file);
+    ptx.forget();
+    assertEquals("ptx", ptx.get(key, load, build));
+    assertEquals(1, builds[0], "the second process-like load comes from the disk entry");
     Files.write(file, damage.apply(Files.readAllBytes(file)));
-    var warnings = stderr(() -> assertTrue(CacheEntry.read(file).isEmpty()));
+    ptx.forget();
+    var warnings = stderr(() -> assertEquals("ptx", ptx.get(key, load, build)));
     assertOneWarning(warnings, file);
-    assertTrue(Files.notExists(file), "the damaged entry is gone");
-    assertTrue(CacheEntry.read(cache.resolve("cuda").resolve("missing.ptx")).isEmpty());
+    assertEquals(2, builds[0], "a damaged entry is rebuilt, never trusted");
+    assertValid(file);
   }
 
   // ------------------------------------------------------------------ the caches in use

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.palantir.javapoet.JavaFile;
 import com.palantir.javapoet.TypeSpec;
-import dev.optc.compiler.codegen.java.JavaSourceCompiler;
 import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.diag.InternalCompilerError;
 import dev.optc.compiler.diag.SourceFile;
@@ -15,6 +14,7 @@ import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.pass.Pipeline;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.runtime.java.JavaBackend;
+import dev.optc.runtime.java.JavaSourceCompiler;
 import dev.optc.runtime.opencl.OpenCl;
 import dev.optc.runtime.opencl.OpenClBackend;
 import java.util.ArrayList;

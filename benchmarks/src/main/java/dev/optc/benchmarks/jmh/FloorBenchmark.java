@@ -1,7 +1,7 @@
 package dev.optc.benchmarks.jmh;
 
-import dev.optc.benchmarks.Floors;
-import dev.optc.benchmarks.Harness;
+import dev.optc.bench.Floors;
+import dev.optc.bench.Harness;
 import dev.optc.compiler.plan.Cost;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.compiler.plan.Planner;

@@ -1,6 +1,6 @@
 package dev.optc.benchmarks.jmh;
 
-import dev.optc.benchmarks.Workload;
+import dev.optc.bench.Workload;
 import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.runtime.Backend;

@@ -1,6 +1,6 @@
 package dev.optc.benchmarks.jmh;
 
-import dev.optc.benchmarks.Harness;
+import dev.optc.bench.Harness;
 import dev.optc.runtime.OptProgram;
 import dev.optc.runtime.Optimizer;
 import java.util.Map;

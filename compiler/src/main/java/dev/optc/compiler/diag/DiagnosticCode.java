@@ -46,7 +46,8 @@ public enum DiagnosticCode {
   LOCAL_NEVER_READ("W103", Severity.WARNING, "a local that is assigned but never read"),
   PARAM_NEVER_WRITTEN("W104", Severity.WARNING, "a program that never updates w"),
   UNUSED_DEF("W105", Severity.WARNING, "a def that is never called"),
-  DIVISION_BY_ZERO("W106", Severity.WARNING, "a division by a constant zero");
+  DIVISION_BY_ZERO("W106", Severity.WARNING, "a division by a constant zero"),
+  LERP_WEIGHT_INVERTED("W107", Severity.WARNING, "a lerp toward the gradient with a decay-like weight");
 
   private final String id;
   private final Severity severity;

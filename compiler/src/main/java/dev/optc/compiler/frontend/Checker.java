@@ -5,6 +5,7 @@ import dev.optc.compiler.diag.Diagnostics;
 import dev.optc.compiler.diag.Span;
 import dev.optc.compiler.ir.BinaryOp;
 import dev.optc.compiler.ir.Dtype;
+import dev.optc.compiler.ir.IrPrinter;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.ir.Node;
@@ -198,7 +199,20 @@ public final class Checker {
     scope.put(h.name().name(), new HyperSym(h.name().name(), h.name().span()));
     read.put(h.name().name(), false);
     hypers.add(new IrProgram.HyperInfo(h.name().name(), value == null ? factory.constant(0) : value,
-        h.name().span()));
+        h.name().span(), isTruthValue(h.value())));
+  }
+
+  /** Whether an expression is written as a truth value: true/false, a comparison, and, or, not. */
+  private static boolean isTruthValue(Ast.Expr e) {
+    return switch (e) {
+      case Ast.Bool b -> true;
+      case Ast.Unary u -> u.op() == Ast.UnaryOperator.NOT;
+      case Ast.Binary b -> switch (b.op()) {
+        case LT, LE, GT, GE, EQ, NE, AND, OR -> true;
+        default -> false;
+      };
+      default -> false;
+    };
   }
 
   private void state(Ast.StateDecl s) {
@@ -673,6 +687,44 @@ public final class Checker {
     }
   }
 
+  /**
+   * {@code lerp(a, b, s)} moves {@code s} of the way from a to b. torch code writes an average as
+   * {@code m.lerp_(g, 1 - beta1)}, and transcribing that as {@code lerp(m, g, beta1)} keeps only 10% of
+   * the average: warned when the end point names the gradient and the weight is a hyper whose default
+   * lies in (0.5, 1), the range of decay rates.
+   */
+  private void checkLerpWeight(Ast.Call c) {
+    if (!(c.args().get(2) instanceof Ast.Name weight) || !(scope.get(weight.name()) instanceof HyperSym)) {
+      return;
+    }
+    var hyper = hypers.stream().filter(h -> h.name().equals(weight.name())).findFirst();
+    if (hyper.isEmpty() || !(hyper.get().defaultValue() instanceof Node.Const d) || !(d.value() > 0.5)
+        || !(d.value() < 1)) {
+      return;
+    }
+    // As written: the end point names g and the start point does not (lerp(g, m, beta1) is right).
+    if (namesGradient(c.args().get(1)) && !namesGradient(c.args().get(0))) {
+      var name = weight.name();
+      diags.report(DiagnosticCode.LERP_WEIGHT_INVERTED, c.span(),
+          "this lerp moves " + name + " (" + IrPrinter.formatConst(d.value()) + ") of the way toward the gradient "
+              + "each step",
+          "an average keeping " + name + " of its old value is lerp(new, old, " + name + "), or lerp(old, new, 1 - "
+              + name + ") as torch writes old.lerp_(new, 1 - " + name + ")");
+    }
+  }
+
+  private static boolean namesGradient(Ast.Expr e) {
+    if (e instanceof Ast.Name n && n.name().equals("g")) {
+      return true;
+    }
+    for (var child : children(e)) {
+      if (namesGradient(child)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private Node call(Ast.Call c, Context ctx, Map<String, Node> params) {
     var fn = c.function().name();
     var args = new ArrayList<Node>();
@@ -698,6 +750,9 @@ public final class Checker {
             "'" + fn + "' of a value that is already one per tensor",
             "reductions take per-element, row or col values; use the value directly");
         return null;
+      }
+      if (fn.equals("lerp")) {
+        checkLerpWeight(c);
       }
       return builtin.lower(factory, args);
     }

@@ -20,7 +20,8 @@ import org.antlr.v4.runtime.misc.IntervalSet;
 /**
  * Parses a file into an {@link Ast.Program}. ANTLR's console error listeners are replaced by one that
  * turns every syntax error into a positioned {@link DiagnosticCode#SYNTAX} diagnostic (Trino's way), so a
- * file with several broken statements reports each of them.
+ * file with several broken statements reports each of them; {@link StatementRecovery} resynchronises at
+ * statement boundaries, so each broken statement reports one error and no correct line gets a follow-on.
  */
 public final class SyntaxParser {
   private SyntaxParser() {}
@@ -65,20 +66,31 @@ public final class SyntaxParser {
     lexer.removeErrorListeners();
     var tokens = new CommonTokenStream(lexer);
     tokens.fill();
-    var badChars = new HashSet<Integer>();
+    var recovery = new StatementRecovery(tokens.getTokens());
+    var brokenChunks = new HashSet<Integer>();
     for (var t : tokens.getTokens()) {
-      if (t.getType() == OptLexer.UNEXPECTED_CHAR) {
-        badChars.add(offsets.start(t));
+      // One error per statement: a second bad character in it is a follow-on.
+      if (t.getType() == OptLexer.UNEXPECTED_CHAR && brokenChunks.add(recovery.chunk(t.getTokenIndex()))) {
         diagnostics.report(DiagnosticCode.BAD_CHARACTER, file.span(offsets.start(t), offsets.end(t)),
-            "unexpected character '" + printable(t.getText()) + "'",
-            "names are letters, digits and '_'; '#' starts a comment");
+            "unexpected character '" + printable(t.getText()) + "'", badCharacterHint(t.getText()));
       }
     }
     var parser = new OptParser(tokens);
     parser.removeErrorListeners();
-    parser.addErrorListener(new Collector(file, diagnostics, badChars, offsets));
+    parser.setErrorHandler(recovery);
+    parser.addErrorListener(new Collector(file, diagnostics, brokenChunks, offsets, recovery));
     var tree = parser.program();
     return new AstBuilder(file, offsets).program(tree);
+  }
+
+  /** What to write instead of a character the language lacks. */
+  private static String badCharacterHint(String c) {
+    return switch (c) {
+      case "@" -> "matrix products are not supported: every operation applies element by element";
+      case "%" -> "there is no remainder operator: t - k * floor(t / k) is t modulo k";
+      case "&", "|", "!" -> "logical operators are the words and, or, not";
+      default -> "names are letters, digits and '_'; '#' starts a comment";
+    };
   }
 
   private static String printable(String s) {
@@ -99,14 +111,20 @@ public final class SyntaxParser {
   private static final class Collector extends BaseErrorListener {
     private final SourceFile file;
     private final Diagnostics diagnostics;
-    private final Set<Integer> reported;
+    /** The chunks (statements, see {@link StatementRecovery}) that have their error already. */
+    private final Set<Integer> brokenChunks;
     private final Offsets offsets;
+    private final StatementRecovery recovery;
+    /** Whether the last construct reported as missing was an if (its else is not reported again). */
+    private boolean ifReported;
 
-    Collector(SourceFile file, Diagnostics diagnostics, Set<Integer> alreadyReported, Offsets offsets) {
+    Collector(SourceFile file, Diagnostics diagnostics, Set<Integer> brokenChunks, Offsets offsets,
+        StatementRecovery recovery) {
       this.file = file;
       this.diagnostics = diagnostics;
-      this.reported = new HashSet<>(alreadyReported);
+      this.brokenChunks = brokenChunks;
       this.offsets = offsets;
+      this.recovery = recovery;
     }
 
     @Override
@@ -115,14 +133,49 @@ public final class SyntaxParser {
       if (!(offendingSymbol instanceof Token token)) {
         return;
       }
-      // The end of the file is shown just after its last text, not on an empty line after it.
-      int start = token.getType() == Token.EOF ? file.text().stripTrailing().length() : offsets.start(token);
-      // One report per position: ANTLR's recovery can complain about one token more than once.
-      if (!reported.add(start)) {
+      var statement = recognizer instanceof Parser p ? StatementRecovery.statement(p) : null;
+      var first = statement == null ? null : statement.getStart();
+      int index = token.getTokenIndex();
+      // One error per statement: what follows the first is a consequence of it.
+      if (!brokenChunks.add(recovery.chunk(first != null && first.getTokenIndex() < index ? first.getTokenIndex()
+          : index))) {
         return;
       }
-      int end = token.getType() == Token.EOF ? start : offsets.end(token);
+      if (first != null && first.getType() == OptLexer.NAME && first.getTokenIndex() < index) {
+        var missing = switch (first.getText()) {
+          case "for", "while" -> "the language has no loops";
+          case "if", "else", "elif" -> "the language has no if statements";
+          default -> null;
+        };
+        if (missing != null) {
+          if (first.getText().startsWith("el") && ifReported) {
+            return; // the rest of an if statement already reported
+          }
+          ifReported = missing.endsWith("if statements");
+          diagnostics.report(DiagnosticCode.SYNTAX, file.span(offsets.start(first), offsets.end(first)), missing,
+              missing.endsWith("loops") ? "statements apply to whole tensors, once per step"
+                  : "choose between values with a conditional expression: cond ? a : b");
+          return;
+        }
+      }
       var expected = recognizer instanceof Parser p ? expected(p) : "";
+      // Where the next statement starts, if the parser went on into it: inside this statement, or (at the
+      // top level) the name just before a stray '=' that the previous statement took as its last operand.
+      int next = first != null ? recovery.nextStart(first.getTokenIndex(), index)
+          : recovery.isStart(index - 1) ? index - 1 : -1;
+      if (next > 0) {
+        // The next statement begins before this one is complete: say so where this one stops.
+        var stream = ((Parser) recognizer).getInputStream();
+        var last = stream.get(next - 1);
+        var hint = next == index ? (expected.isEmpty() ? null : "expected " + expected)
+            : "line " + stream.get(next).getLine() + " starts a new statement";
+        diagnostics.report(DiagnosticCode.SYNTAX, file.span(offsets.start(last), offsets.end(last)),
+            "incomplete statement: it ends after " + describe(last), hint);
+        return;
+      }
+      // The end of the file is shown just after its last text, not on an empty line after it.
+      int start = token.getType() == Token.EOF ? file.text().stripTrailing().length() : offsets.start(token);
+      int end = token.getType() == Token.EOF ? start : offsets.end(token);
       String message;
       String hint;
       if (token.getType() == Token.EOF) {

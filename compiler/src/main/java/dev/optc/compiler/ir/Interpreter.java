@@ -120,17 +120,7 @@ public final class Interpreter {
     for (var name : overrides.keySet()) {
       p.hyper(name); // throws for an unknown name: a typo in a test must not pass silently
     }
-    var values = new LinkedHashMap<String, Double>();
-    for (var h : p.hypers()) {
-      var override = overrides.get(h.name());
-      if (override != null) {
-        values.put(h.name(), override);
-      } else {
-        var eval = new Eval(p, List.of(Slot.NONE), values, null, Precision.F64);
-        values.put(h.name(), eval.value(h.defaultValue())[0].v[0]);
-      }
-    }
-    return values;
+    return HostEvaluator.hyperValues(p, overrides);
   }
 
   /** Every state's initial value for a tensor of {@code rows × cols}, in float64. */
@@ -305,10 +295,8 @@ public final class Interpreter {
 
   // ---------------------------------------------------------------- the evaluator
 
-  /** A tensor as the evaluator sees it: sizes (negative: unknown, as in a hyper default) and data. */
-  private record Slot(int rows, int cols, TensorData data) {
-    static final Slot NONE = new Slot(-1, -1, null);
-  }
+  /** A tensor as the evaluator sees it: sizes and data (none when only initial values are wanted). */
+  private record Slot(int rows, int cols, TensorData data) {}
 
   /** Evaluates nodes over every tensor of a group at once (a group reduction needs them all). */
   private static final class Eval {
@@ -321,6 +309,8 @@ public final class Interpreter {
     private final Map<Node, Val[]> values = new HashMap<>();
     /** Per node, whether it is a host value (see the class comment). */
     private final Map<Node, Boolean> host = new HashMap<>();
+    /** Per tensor, the host evaluator of its host values (made on first use). */
+    private final HostEvaluator[] hosts;
 
     Eval(IrProgram p, List<Slot> slots, Map<String, Double> hypers, Long t, Precision precision) {
       this.p = p;
@@ -328,6 +318,34 @@ public final class Interpreter {
       this.hypers = hypers;
       this.t = t;
       this.precision = precision;
+      this.hosts = new HostEvaluator[slots.size()];
+    }
+
+    /**
+     * Tensor {@code k}'s host evaluator: hypers, {@code t} and sizes, hoisted uniforms from this
+     * evaluation (a uniform computed from reductions is a device value, rounded in float32 mode).
+     */
+    private HostEvaluator host(int k) {
+      if (hosts[k] == null) {
+        var slot = slots.get(k);
+        hosts[k] = new HostEvaluator(new HostEvaluator.Env(
+            h -> {
+              var v = hypers.get(h);
+              if (v == null) {
+                throw new IllegalStateException("hyper " + h + " read before it has a value");
+              }
+              return v;
+            },
+            t == null ? 0 : t, slot.rows() * slot.cols(), slot.rows(), slot.cols(),
+            u -> {
+              if (u >= p.hoisted().size()) {
+                throw new IllegalStateException("uniform slot u" + u + " out of range");
+              }
+              return value(p.hoisted().get(u))[k].v()[0];
+            },
+            null, null));
+      }
+      return hosts[k];
     }
 
     Val[] value(Node n) {
@@ -371,40 +389,14 @@ public final class Interpreter {
     }
 
     private Val compute(Node n, int k, boolean isHost) {
+      if (isHost) {
+        // Literals, hypers, t, sizes, uniforms and arithmetic over them: float64, never rounded.
+        return new Val(n.kind(), new double[] {host(k).eval(n)});
+      }
       var slot = slots.get(k);
-      // Device operations read float32 operands in float32 mode; host math stays float64.
-      boolean round = precision == Precision.F32 && !isHost;
+      // Device operations read float32 operands in float32 mode.
+      boolean round = precision == Precision.F32;
       return switch (n) {
-        case Node.Const c -> scalar(c.value());
-        case Node.Hyper h -> {
-          var v = hypers.get(h.name());
-          if (v == null) {
-            throw new IllegalStateException("hyper " + h.name() + " read before it has a value");
-          }
-          yield scalar(v);
-        }
-        case Node.Step s -> {
-          if (t == null) {
-            throw new IllegalStateException("t read outside a step");
-          }
-          yield scalar(t);
-        }
-        case Node.Size s -> {
-          if (slot.rows() < 0) {
-            throw new IllegalStateException("size read where no tensor is known");
-          }
-          yield scalar(switch (s.which()) {
-            case NUMEL -> (double) slot.rows() * slot.cols();
-            case ROWS -> slot.rows();
-            case COLS -> slot.cols();
-          });
-        }
-        case Node.Uniform u -> {
-          if (u.slot() >= p.hoisted().size()) {
-            throw new IllegalStateException("uniform slot u" + u.slot() + " out of range");
-          }
-          yield value(p.hoisted().get(u.slot()))[k];
-        }
         case Node.Load l -> load(l, slot);
         case Node.Unary u -> elementwise(n.kind(), slot, round, (i, j) -> {
           double x = values.get(u.x())[k].at(i, j, slot.cols());
@@ -422,6 +414,11 @@ public final class Interpreter {
           return values.get(chosen)[k].at(i, j, slot.cols());
         });
         case Node.Reduce r -> reduce(r, values.get(r.x())[k], slot);
+        case Node.Const c -> throw new IllegalStateException("a literal is a host value");
+        case Node.Hyper h -> throw new IllegalStateException("a hyper is a host value");
+        case Node.Step st -> throw new IllegalStateException("t is a host value");
+        case Node.Size sz -> throw new IllegalStateException("a size is a host value");
+        case Node.Uniform u -> throw new IllegalStateException("a uniform is a host value");
       };
     }
 

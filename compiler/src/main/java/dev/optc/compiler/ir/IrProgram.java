@@ -43,8 +43,12 @@ public record IrProgram(
     hoisted = List.copyOf(hoisted);
   }
 
-  /** A hyperparameter; its default may refer to earlier hypers and is evaluated at bind time. */
-  public record HyperInfo(String name, Node defaultValue, Span span) {}
+  /**
+   * A hyperparameter; its default may refer to earlier hypers and is evaluated at bind time. A
+   * {@code flag} was declared with a truth value ({@code hyper nesterov = false}, a comparison, and, or,
+   * not): 1 is true and 0 false, and it is shown as {@code true}/{@code false}.
+   */
+  public record HyperInfo(String name, Node defaultValue, Span span, boolean flag) {}
 
   /** A persistent state buffer; {@code init} is a host uniform (hypers, literals, sizes). */
   public record StateInfo(String name, Shape shape, Dtype dtype, Node init, Span span) {}
@@ -118,7 +122,8 @@ public record IrProgram(
    * root changed.
    */
   public IrProgram mapRoots(UnaryOperator<Node> f) {
-    var h = hypers.stream().map(x -> new HyperInfo(x.name(), f.apply(x.defaultValue()), x.span())).toList();
+    var h = hypers.stream()
+        .map(x -> new HyperInfo(x.name(), f.apply(x.defaultValue()), x.span(), x.flag())).toList();
     var s = states.stream()
         .map(x -> new StateInfo(x.name(), x.shape(), x.dtype(), f.apply(x.init()), x.span())).toList();
     var o = outputs.stream().map(x -> new Output(x.buffer(), f.apply(x.value()))).toList();

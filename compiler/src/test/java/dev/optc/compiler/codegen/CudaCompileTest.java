@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.optc.compiler.Compiler;
 import dev.optc.compiler.codegen.c.CEmitter;
-import dev.optc.compiler.codegen.c.Dialect;
 import dev.optc.compiler.diag.SourceFile;
 import dev.optc.compiler.pass.Pipeline;
 import dev.optc.compiler.plan.Fusion;
@@ -45,7 +44,7 @@ class CudaCompileTest {
     for (var c : GoldenTest.cases()) {
       var program = Compiler.compile(SourceFile.of(c.name() + ".opt", c.text()), Pipeline.Options.DEFAULT);
       for (var fusion : Fusion.values()) {
-        var source = CEmitter.emit(Planner.plan(program, fusion), Dialect.CUDA, 256, true).source();
+        var source = CEmitter.emit(Planner.plan(program, fusion), GoldenTest.CUDA).source();
         var file = dir.resolve(c.name() + "_" + fusion.label() + ".cu");
         Files.writeString(file, source);
         files.add(file.getFileName().toString());

@@ -1,21 +1,16 @@
 package dev.optc.runtime.cuda;
 
-import dev.optc.compiler.codegen.CacheEntry;
-import dev.optc.compiler.codegen.c.Dialect;
-import dev.optc.compiler.codegen.java.JavaSourceCompiler;
+import dev.optc.compiler.codegen.c.KernelConfig;
 import dev.optc.compiler.plan.Plan;
-import dev.optc.runtime.AtomicFiles;
 import dev.optc.runtime.Layout;
 import dev.optc.runtime.OptProgram;
 import dev.optc.runtime.OptcException;
+import dev.optc.runtime.cache.ProgramCache;
 import dev.optc.runtime.device.BuildErrors;
 import dev.optc.runtime.device.DeviceOps;
 import dev.optc.runtime.device.KernelEngine;
-import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -24,13 +19,13 @@ import java.util.regex.Pattern;
 /**
  * The CUDA engine: {@link KernelEngine} over the driver API, kernels compiled by NVRTC with
  * {@code --fmad=false} (the Java reference's exact float32 arithmetic) for the device's architecture.
- * PTX is cached in memory and on disk ({@code $OPTC_CACHE/cuda}, checked {@link CacheEntry}s), keyed by
+ * PTX is cached in memory and on disk (the {@link ProgramCache} under {@code cuda/}), keyed by
  * source, device, driver and options.
  */
 public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
 
-  CudaEngine(CuDevice device, OptProgram program, Layout layout, Plan plan) {
-    super(new Ops(device, program.name()), program, layout, plan);
+  CudaEngine(CuDevice device, KernelConfig config, OptProgram program, Layout layout, Plan plan) {
+    super(new Ops(device, config, program.name()), program, layout, plan);
   }
 
   /**
@@ -43,47 +38,33 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
   }
 
   private static final class Ops implements DeviceOps<CuBuffer, CuFunction> {
-    private static final Map<String, String> PTX = new ConcurrentHashMap<>();
+    private static final ProgramCache<String> PTX = new ProgramCache<>("cuda", ".ptx");
     private static final Pattern LOCATION = Pattern.compile("\\((\\d+)\\): (?:catastrophic )?error");
 
     private final CuDevice device;
     private final CuContext context;
     private final CuStream stream;
     private final String programName;
-    private final int localSize;
+    private final KernelConfig config;
     private final Map<String, Integer> occupancy = new ConcurrentHashMap<>();
     private CuModule module;
 
-    Ops(CuDevice device, String programName) {
+    Ops(CuDevice device, KernelConfig config, String programName) {
       this.device = device;
+      this.config = config;
       this.context = device.primaryContext();
       this.stream = context.createStream();
       this.programName = programName;
-      int local = 1;
-      while (local * 2 <= Math.min(256, device.maxThreadsPerBlock())) {
-        local *= 2;
-      }
-      this.localSize = local;
     }
 
     @Override
-    public Dialect dialect() {
-      return Dialect.CUDA;
-    }
-
-    @Override
-    public int localSize() {
-      return localSize;
+    public KernelConfig config() {
+      return config;
     }
 
     @Override
     public int chunkSize() {
-      return localSize * 16;
-    }
-
-    @Override
-    public boolean doubleAccumulation() {
-      return true;
+      return config.localSize() * 16;
     }
 
     /**
@@ -94,7 +75,7 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
     @Override
     public int chunkGroups(CuFunction kernel, int chunks) {
       var perSm = occupancy.computeIfAbsent(kernel.name(),
-          n -> Math.max(1, kernel.maxActiveBlocksPerMultiprocessor(localSize)));
+          n -> Math.max(1, kernel.maxActiveBlocksPerMultiprocessor(config.localSize())));
       return (int) Math.min(chunks, (long) perSm * device.multiprocessorCount());
     }
 
@@ -138,28 +119,17 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
     @Override
     public void build(String source) {
       var options = List.of("--fmad=false", "-std=c++17", Nvrtc.architectureOption(device));
-      var key = JavaSourceCompiler.hash(source + "\n" + device.name() + "\n" + device.computeCapability() + "\n"
-          + Cuda.driverVersion() + "\n" + Nvrtc.version() + "\n" + options);
-      var ptx = PTX.get(key);
-      var file = cacheDir().resolve(key + ".ptx");
-      if (ptx == null) {
-        ptx = CacheEntry.read(file).map(b -> new String(b, StandardCharsets.UTF_8)).orElse(null);
-      }
-      if (ptx == null) {
+      var key = ProgramCache.key(source, device.name(), device.computeCapability(), Cuda.driverVersion(),
+          Nvrtc.version(), options);
+      var ptx = PTX.get(key, bytes -> new String(bytes, StandardCharsets.UTF_8), () -> {
         try {
-          ptx = Nvrtc.compile(source, programName + ".cu", options);
+          var text = Nvrtc.compile(source, programName + ".cu", options);
+          return new ProgramCache.Built<>(text, text.getBytes(StandardCharsets.UTF_8));
         } catch (NvrtcException e) {
           throw BuildErrors.explain("CUDA build of " + programName + " failed (NVRTC): " + e.codeName(), source,
               e.log() == null ? e.getMessage() : e.log(), LOCATION, e);
         }
-        try {
-          Files.createDirectories(file.getParent());
-          AtomicFiles.write(file, CacheEntry.encode(ptx.getBytes(StandardCharsets.UTF_8)));
-        } catch (IOException | RuntimeException e) {
-          // The disk cache is best effort.
-        }
-      }
-      PTX.put(key, ptx);
+      });
       module = context.loadModule(ptx);
     }
 
@@ -196,9 +166,5 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
       stream.close();
       context.close();
     }
-  }
-
-  static Path cacheDir() {
-    return JavaSourceCompiler.cacheRoot().resolve("cuda");
   }
 }

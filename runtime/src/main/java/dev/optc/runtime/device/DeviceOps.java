@@ -1,6 +1,6 @@
 package dev.optc.runtime.device;
 
-import dev.optc.compiler.codegen.c.Dialect;
+import dev.optc.compiler.codegen.c.KernelConfig;
 import dev.optc.runtime.OptcException;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
@@ -11,21 +11,14 @@ import java.util.List;
  */
 public interface DeviceOps<B, K> {
 
-  Dialect dialect();
+  /**
+   * What this device's kernels look like: the engine emits the plan with it, and the backend's
+   * {@code source} (what {@code optc emit --backend} prints) uses the same config.
+   */
+  KernelConfig config();
 
-  /** The work-group (block) size the kernels are generated for: a power of two. */
-  int localSize();
-
-  /** Elements per work-group (one chunk of a tensor); a multiple of {@link #localSize()}. */
+  /** Elements per work-group (one chunk of a tensor); a multiple of the config's local size. */
   int chunkSize();
-
-  /** Whether reductions accumulate in double on this device. */
-  boolean doubleAccumulation();
-
-  /** Whether elementwise phases run in quads with 16-byte accesses (see {@code CEmitter}). */
-  default boolean vectorize() {
-    return dialect().quadsByDefault();
-  }
 
   /**
    * How many work-groups a chunk kernel launches for {@code chunks} chunks: each group strides over the

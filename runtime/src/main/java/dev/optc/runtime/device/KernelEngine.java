@@ -1,15 +1,17 @@
 package dev.optc.runtime.device;
 
-import dev.optc.compiler.codegen.KernelAbi;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
+import dev.optc.compiler.codegen.KernelAbi;
 import dev.optc.compiler.codegen.c.CEmitter;
+import dev.optc.compiler.codegen.c.KernelConfig;
 import dev.optc.compiler.ir.Dtype;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.Arenas;
+import dev.optc.runtime.Backend;
 import dev.optc.runtime.Engine;
 import dev.optc.runtime.HostMemory;
 import dev.optc.runtime.Layout;
@@ -62,8 +64,7 @@ public class KernelEngine<B, K> implements Engine {
     this.plan = plan;
     this.layout = layout;
     this.chunkSize = ops.chunkSize();
-    this.source = CEmitter.emit(plan, ops.dialect(), ops.localSize(), ops.doubleAccumulation(),
-        ops.vectorize());
+    this.source = CEmitter.emit(plan, ops.config());
     try {
       checkParameterSize(program);
       ops.build(source.source());
@@ -214,7 +215,7 @@ public class KernelEngine<B, K> implements Engine {
     uniforms = allocate(4L * Math.max(1, layout.segments().size() * ir.hoisted().size()));
     var red = new ArrayList<B>();
     var part = new ArrayList<B>();
-    int accumulatorBytes = ops.doubleAccumulation() ? 8 : 4;
+    int accumulatorBytes = ops.config().accumulation().bytes();
     for (var r : plan.reductions()) {
       var b = allocate(4L * layout.arenaLength(r.kind()));
       ops.fill(b, 0f);
@@ -247,9 +248,18 @@ public class KernelEngine<B, K> implements Engine {
     return b;
   }
 
-  /** The generated source this engine runs. */
+  /** The generated source this engine built. */
   public String source() {
     return source.source();
+  }
+
+  /**
+   * The source a kernel engine builds for {@code plan} on a device with {@code config}, named as
+   * {@code optc emit -o} writes it: what {@code Backend.source} answers for OpenCL and CUDA.
+   */
+  public static Backend.Source source(Plan plan, KernelConfig config) {
+    var name = plan.program().name().replaceAll("[^A-Za-z0-9_]", "_") + config.dialect().fileExtension();
+    return new Backend.Source(name, CEmitter.emit(plan, config).source());
   }
 
   // ------------------------------------------------------------------ data in and out
@@ -441,7 +451,8 @@ public class KernelEngine<B, K> implements Engine {
       case CHUNKS -> {
         if (chunkCount > 0) {
           int groups = Math.clamp(ops.chunkGroups(launch.kernel(), chunkCount), 1, chunkCount);
-          ops.launch(launch.kernel(), (long) groups * ops.localSize(), ops.localSize(), args);
+          int local = ops.config().localSize();
+          ops.launch(launch.kernel(), (long) groups * local, local, args);
         }
       }
       case COMBINE -> {

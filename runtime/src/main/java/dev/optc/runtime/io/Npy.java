@@ -162,6 +162,17 @@ public final class Npy {
         }
     }
 
+    /** The element type of a file as numpy names it ({@code float16}, {@code float32}, {@code float64}). */
+    public static String elementType(Path path) throws NpyException {
+        try (var ch = openForRead(path)) {
+            return readHeader(path, ch, "float32").dtype().kind().numpyName;
+        } catch (NpyException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new NpyException(path + ": cannot read: " + describe(e), e);
+        }
+    }
+
     /** Reads a float64 array; float32 and float16 data are widened exactly. */
     public static NpyArray64 readFloat64(Path path) throws NpyException {
         try (var ch = openForRead(path)) {

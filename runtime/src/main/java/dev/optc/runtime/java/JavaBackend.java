@@ -1,5 +1,6 @@
 package dev.optc.runtime.java;
 
+import com.palantir.javapoet.JavaFile;
 import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.Backend;
@@ -42,6 +43,16 @@ public record JavaBackend(JavaEmitter.Precision precision, int threads) implemen
   @Override
   public String name() {
     return precision == JavaEmitter.Precision.F32 ? "java" : "java64";
+  }
+
+  @Override
+  public Source source(Plan plan) {
+    return sourceOf(JavaEmitter.emit(plan, precision));
+  }
+
+  /** A generated class as source, at its package's path. */
+  public static Source sourceOf(JavaFile file) {
+    return new Source(file.packageName().replace('.', '/') + "/" + file.typeSpec().name() + ".java", file.toString());
   }
 
   @Override

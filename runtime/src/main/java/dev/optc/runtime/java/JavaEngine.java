@@ -3,7 +3,6 @@ package dev.optc.runtime.java;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import dev.optc.compiler.codegen.java.JavaEmitter;
-import dev.optc.compiler.codegen.java.JavaSourceCompiler;
 import dev.optc.compiler.codegen.java.JavaStep;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.plan.Plan;

@@ -1,30 +1,22 @@
 package dev.optc.runtime.opencl;
 
-import dev.optc.compiler.codegen.CacheEntry;
-import dev.optc.compiler.codegen.c.Dialect;
-import dev.optc.compiler.codegen.java.JavaSourceCompiler;
+import dev.optc.compiler.codegen.c.KernelConfig;
 import dev.optc.compiler.plan.Plan;
-import dev.optc.runtime.AtomicFiles;
 import dev.optc.runtime.Layout;
 import dev.optc.runtime.OptProgram;
 import dev.optc.runtime.OptcException;
+import dev.optc.runtime.cache.ProgramCache;
 import dev.optc.runtime.device.BuildErrors;
 import dev.optc.runtime.device.DeviceOps;
 import dev.optc.runtime.device.KernelEngine;
-import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 
 /**
  * The OpenCL engine: {@link KernelEngine} over the ICD loader. Programs are cached in memory and on disk
- * ({@code $OPTC_CACHE/opencl}, checked {@link CacheEntry}s), keyed by source, device, driver and build
- * options; kernels are built
- * without fma contraction and with correctly rounded division and square root, so that their arithmetic
+ * (the {@link ProgramCache} under {@code opencl/}), keyed by source, device, driver and build
+ * options; kernels are built without fma contraction and with correctly rounded division and square root, so that their arithmetic
  * is the Java reference's.
  */
 public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
@@ -64,8 +56,8 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
 
   /** OpenCL through the binding classes. */
   private static final class Ops implements DeviceOps<ClBuffer, ClKernel> {
-    /** Programs by cache key, for the life of the process (the key includes the device). */
-    private static final Map<String, ClProgram> PROGRAMS = new ConcurrentHashMap<>();
+    /** Programs by a key that includes the device and driver; binaries on disk under {@code opencl/}. */
+    private static final ProgramCache<ClProgram> PROGRAMS = new ProgramCache<>("opencl", ".bin");
     private static final String BASE_OPTIONS = "-cl-std=CL1.2 -cl-fp32-correctly-rounded-divide-sqrt";
     private static final Pattern LOCATION = Pattern.compile("\\.cl:(\\d+):(\\d+)\\b");
 
@@ -73,11 +65,9 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     private final ClContext context;
     private final ClQueue queue;
     private final String extraOptions;
-    private final boolean floatAccumulation;
     private final String programName;
-    private final int localSize;
+    private final KernelConfig config;
     private final int chunkSize;
-    private final boolean vectorize;
     private final int groups;
     private ClProgram program;
 
@@ -86,31 +76,20 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
       this.context = session.context();
       this.queue = session.queue();
       this.extraOptions = backend.extraBuildOptions();
-      this.floatAccumulation = backend.floatAccumulation();
       this.programName = programName;
-      // On a CPU device (PoCL) a work-group is a thread's loop: one work-item per group walking a long
-      // contiguous chunk lets the compiler vectorize it and keeps per-group overhead small (measured on
-      // PoCL 3.1, 16M-element SGD step: 8.9 ms this way, 78 ms with 256-wide groups of 4096 elements).
-      // On a GPU, 256-wide groups each take a 4096-element chunk.
-      boolean cpu = device.type() == ClDevice.Type.CPU;
-      int local = 1;
-      while (local * 2 <= Math.min(cpu ? 1 : 256, device.maxWorkGroupSize())) {
-        local *= 2;
-      }
-      var shape = backend.shape();
-      if (shape != null && shape.localSize() > device.maxWorkGroupSize()) {
-        throw new OptcException("work-groups of " + shape.localSize() + " exceed this device's maximum, "
-            + device.maxWorkGroupSize());
-      }
-      this.localSize = shape != null ? shape.localSize() : local;
-      this.chunkSize = shape != null ? shape.chunkSize() : cpu ? 16384 : Math.max(local * 16, 4096);
-      this.vectorize = shape != null ? shape.vectorize() : !cpu;
-      this.groups = shape != null ? shape.groups() : cpu ? Integer.MAX_VALUE : 8 * device.computeUnits();
+      this.config = backend.config();
+      this.chunkSize = backend.grid().chunkSize();
+      this.groups = backend.grid().groups();
     }
 
     @Override
-    public boolean vectorize() {
-      return vectorize;
+    public KernelConfig config() {
+      return config;
+    }
+
+    @Override
+    public int chunkSize() {
+      return chunkSize;
     }
 
     @Override
@@ -123,26 +102,6 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     @Override
     public int chunkGroups(ClKernel kernel, int chunks) {
       return Math.min(chunks, groups);
-    }
-
-    @Override
-    public Dialect dialect() {
-      return Dialect.OPENCL;
-    }
-
-    @Override
-    public int localSize() {
-      return localSize;
-    }
-
-    @Override
-    public int chunkSize() {
-      return chunkSize;
-    }
-
-    @Override
-    public boolean doubleAccumulation() {
-      return device.supportsFp64() && !floatAccumulation;
     }
 
     @Override
@@ -205,34 +164,12 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     }
 
     private ClProgram cached(String source, String options) {
-      var key = JavaSourceCompiler.hash(source + "\n" + device.name() + "\n" + device.driverVersion() + "\n"
-          + device.platform().version() + "\n" + options);
-      var cached = PROGRAMS.get(key);
-      if (cached != null) {
-        return cached;
-      }
-      var file = cacheDir().resolve(key + ".bin");
-      ClProgram built = null;
-      // Checked before the driver sees it: a truncated binary crashes some drivers (PoCL: SIGSEGV).
-      var binary = CacheEntry.read(file);
-      if (binary.isPresent()) {
-        try {
-          built = context.loadProgram(binary.get(), options);
-        } catch (RuntimeException e) {
-          CacheEntry.drop(file, "the driver refused it: " + e);
-        }
-      }
-      if (built == null) {
-        built = context.buildProgram(source, options);
-        try {
-          Files.createDirectories(file.getParent());
-          AtomicFiles.write(file, CacheEntry.encode(built.binary()));
-        } catch (IOException | RuntimeException e) {
-          // The disk cache is best effort.
-        }
-      }
-      PROGRAMS.put(key, built);
-      return built;
+      var key = ProgramCache.key(source, device.name(), device.driverVersion(), device.platform().version(), options);
+      // The entry is checked before the driver sees it: a truncated binary crashes some drivers (PoCL: SIGSEGV).
+      return PROGRAMS.get(key, binary -> context.loadProgram(binary, options), () -> {
+        var built = context.buildProgram(source, options);
+        return new ProgramCache.Built<>(built, built.binary());
+      });
     }
 
     @Override
@@ -269,10 +206,6 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
 
   /** Forgets the programs built so far, so that the next engine goes to the disk cache (tests). */
   public static void forgetPrograms() {
-    Ops.PROGRAMS.clear();
-  }
-
-  static Path cacheDir() {
-    return JavaSourceCompiler.cacheRoot().resolve("opencl");
+    Ops.PROGRAMS.forget();
   }
 }

@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.optc.compiler.codegen.c.CEmitter;
-import dev.optc.compiler.codegen.c.Dialect;
 import dev.optc.compiler.diag.SourceFile;
 import dev.optc.compiler.pass.Pipeline;
 import dev.optc.compiler.plan.Fusion;
@@ -13,6 +11,7 @@ import dev.optc.compiler.plan.Planner;
 import dev.optc.runtime.Library;
 import dev.optc.runtime.OptProgram;
 import dev.optc.runtime.OptcException;
+import dev.optc.runtime.device.KernelEngine;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -124,7 +123,8 @@ class NvrtcTest {
 
   /**
    * What optc generates compiles with NVRTC as a CUDA backend will run it: every library optimizer and
-   * every golden program, at every fusion level, with --fmad=false.
+   * every golden program, at every fusion level, with --fmad=false, the text being what a device of 1,024
+   * threads per block builds ({@code CudaBackend.defaultConfig}).
    */
   @TestFactory
   Stream<DynamicTest> everyGeneratedProgramCompiles() throws Exception {
@@ -144,7 +144,7 @@ class NvrtcTest {
     for (var program : programs) {
       for (var fusion : Fusion.values()) {
         tests.add(DynamicTest.dynamicTest(program.name() + " " + fusion.label(), () -> {
-          var source = CEmitter.emit(Planner.plan(program.ir(), fusion), Dialect.CUDA, 256, true).source();
+          var source = KernelEngine.source(Planner.plan(program.ir(), fusion), CudaBackend.defaultConfig(1024)).text();
           var ptx = Nvrtc.compile(source, program.name() + ".cu", options);
           // The first phase's kernel: NAME_phase0, or NAME_phase0_rows for a row-wise one.
           assertTrue(ptx.contains(".entry " + program.name() + "_phase0"),

@@ -36,7 +36,7 @@ class GpuShapeTest {
     var device = OpenClBackend.select("");
     Assumptions.assumeTrue(device.device().maxWorkGroupSize() >= 256,
         "this OpenCL device cannot run 256-wide work-groups (max " + device.device().maxWorkGroupSize() + ")");
-    shaped = device.withShape(new OpenClBackend.Shape(256, 4096, true, 3));
+    shaped = device.with(device.config().withLocalSize(256).withVectorWidth(4), new OpenClBackend.Grid(4096, 3));
   }
 
   @TestFactory

@@ -42,7 +42,7 @@ class OpenClArenasTest {
     var listed = OpenClBackend.devices().stream().filter(l -> l.deviceInfo().type() == ClDevice.Type.CPU)
         .findFirst();
     Assumptions.assumeTrue(listed.isPresent(), "no OpenCL CPU device (native arenas are host memory)");
-    cpu = new OpenClBackend(listed.get().deviceInfo(), "");
+    cpu = OpenClBackend.of(listed.get().deviceInfo());
   }
 
   /** Every library optimizer on host arenas: the device buffers' bits, and the Java reference's values. */

@@ -1,0 +1,86 @@
+package dev.optc.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.optc.training.Natives;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** {@code optc train}: bad input is one line and exit 2; a tiny run prints the table and writes its files. */
+class TrainCommandTest {
+  @TempDir
+  Path dir;
+
+  static List<List<String>> badArguments() {
+    return List.of(
+        List.of("mnist"),
+        List.of(),
+        List.of("digits", "--steps", "0"),
+        List.of("digits", "--steps", "lots"),
+        List.of("digits", "--batch", "0"),
+        List.of("digits", "--eval-every", "0"),
+        List.of("digits", "--optimizer", "adamw,"),
+        List.of("digits", "--optimizer", "nosuchoptimizer"),
+        List.of("digits", "--set", "lr"),
+        List.of("digits", "--set", "nosuchhyper=1"),
+        List.of("digits", "--set", "lion:lr=1e-3"),
+        List.of("digits", "--optimizer", "lion", "--set", "lion:beta3=1"),
+        List.of("digits", "--plot", "chart.txt"),
+        List.of("digits", "--json", "/no/such/dir/x.json"),
+        List.of("digits", "--backend", "nosuchbackend"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("badArguments")
+  void badInputIsExit2(List<String> args) {
+    var all = new ArrayList<>(List.of("train"));
+    all.addAll(args);
+    var r = CliTest.optc(all);
+    CliTest.assertUsageError(r, true);
+    assertEquals("", r.out(), r.toString());
+  }
+
+  @Test
+  void peersOfOptimizersWithoutOneIsAUsageError() {
+    assumeTrue(Natives.unavailable() == null, () -> "skipped: " + Natives.unavailable());
+    var r = CliTest.optc("train", "digits", "--optimizer", "lion", "--peers", "--steps", "2");
+    CliTest.assertUsageError(r, false);
+    assertTrue(r.err().contains("--peers"), r.toString());
+  }
+
+  @Test
+  void tinyRunPrintsTheTableAndWritesFiles() throws Exception {
+    assumeTrue(Natives.unavailable() == null, () -> "skipped: " + Natives.unavailable());
+    var json = dir.resolve("t.json");
+    var csv = dir.resolve("t.csv");
+    var png = dir.resolve("t.png");
+    var r = CliTest.optc("train", "digits", "--optimizer", "adamw,lion", "--steps", "20", "--batch", "16",
+        "--eval-every", "10", "--set", "lion:lr=1e-3", "--peers", "--json", json.toString(), "--csv", csv.toString(),
+        "--plot", png.toString());
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(r.out().startsWith("optc train digits: "), r.toString());
+    assertTrue(r.out().contains("hypers (the rest are defaults): adamw lr=0.003; lion lr=0.001"), r.toString());
+    for (var row : List.of("adamw\\s+optc", "adamw\\s+libtorch", "lion\\s+optc")) {
+      assertTrue(r.out().lines().anyMatch(l -> l.matches(row + "\\s+[0-9.]+\\s+[0-9.]+\\s+[0-9.]+%\\s+[0-9.]+\\s+"
+          + "[0-9.]+\\s+\\d+%")), row + ": " + r);
+    }
+    assertFalse(r.out().contains("lion         libtorch"), "lion has no libtorch peer");
+    assertEquals(6, r.errLines().size(), "a line per evaluation when stderr is no terminal: " + r);
+    assertTrue(r.errLines().getFirst().startsWith("adamw optc: step 10/20 train "), r.toString());
+    var text = Files.readString(json);
+    assertTrue(text.startsWith("{\n  \"task\": \"digits\",\n  \"seed\": 0,\n  \"steps\": 20,\n  \"runs\": ["), text);
+    assertTrue(text.contains("\"runner\": \"libtorch\""), text);
+    assertEquals(1 + 3 * 2, Files.readAllLines(csv).size());
+    assertTrue(Files.size(png) > 1000);
+    assertFalse(Files.list(dir).anyMatch(p -> p.getFileName().toString().endsWith(".tmp")));
+  }
+}

@@ -1,0 +1,46 @@
+package dev.optc.training;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A parameter group the way users write them for AdamW: the matrices and embeddings take weight decay, the
+ * biases and norm gains (every tensor of fewer than two dimensions) do not. Every runner builds the same groups.
+ *
+ * @param decay whether the group takes weight decay
+ * @param tensors indices into {@link FlatParameters#params()}
+ */
+public record ParamGroup(boolean decay, List<Integer> tensors) {
+  public ParamGroup {
+    tensors = List.copyOf(tensors);
+  }
+
+  /** The non-empty groups of {@code params}: decayed first. */
+  public static List<ParamGroup> of(FlatParameters params) {
+    var decay = new ArrayList<Integer>();
+    var plain = new ArrayList<Integer>();
+    for (int i = 0; i < params.params().size(); i++) {
+      (params.params().get(i).decay() ? decay : plain).add(i);
+    }
+    var groups = new ArrayList<ParamGroup>();
+    if (!decay.isEmpty()) {
+      groups.add(new ParamGroup(true, decay));
+    }
+    if (!plain.isEmpty()) {
+      groups.add(new ParamGroup(false, plain));
+    }
+    return groups;
+  }
+
+  /** {@code hypers} for this group: {@code weight_decay} set to 0 in a group without decay. */
+  public Map<String, Double> hypers(Map<String, Double> hypers) {
+    if (decay) {
+      return hypers;
+    }
+    var m = new HashMap<>(hypers);
+    m.put("weight_decay", 0.0);
+    return m;
+  }
+}
