@@ -39,7 +39,20 @@ public final class HazardOldStateF32Step implements JavaStep<MemorySegment> {
     final MemorySegment g = b[1];
     final MemorySegment m = b[2];
     double acc0 = 0;
-    for (int i = s.offset() + lo, end = s.offset() + hi; i < end; i++) {
+    int i = s.offset() + lo;
+    final int end = s.offset() + hi;
+    for (final int bound = i + LANES.loopBound(end - i); i < bound; i += LANES.length()) {
+      // old = m
+      final FloatVector m_0 = FloatVector.fromMemorySegment(LANES, m, 4L * i, ORDER);
+      // m = 0.9*m + g
+      final FloatVector g_0 = FloatVector.fromMemorySegment(LANES, g, 4L * i, ORDER);
+      final FloatVector v1 = m_0.mul(0x1.ccccccp-1f /* 0.9 */);
+      final FloatVector m_1 = g_0.add(v1);
+      // n = norm(m)
+      final FloatVector v2 = m_1.mul(m_1);
+      acc0 = addLanes(acc0, v2);
+    }
+    for (; i < end; i++) {
       // old = m
       final float m_0 = m.getAtIndex(JAVA_FLOAT, i);
       // m = 0.9*m + g
@@ -120,5 +133,22 @@ public final class HazardOldStateF32Step implements JavaStep<MemorySegment> {
       case 1 -> phase1(s, b, u, red, lo, hi);
       default -> throw new IllegalArgumentException("no phase " + phase);
     }
+  }
+
+  /**
+   * acc plus x's lanes one after the other, as the scalar loop adds them.
+   */
+  private static double addLanes(double acc, FloatVector x) {
+    return switch (x.length()) {
+      case 4 -> acc + x.lane(0) + x.lane(1) + x.lane(2) + x.lane(3);
+      case 8 -> acc + x.lane(0) + x.lane(1) + x.lane(2) + x.lane(3) + x.lane(4) + x.lane(5) + x.lane(6) + x.lane(7);
+      case 16 -> acc + x.lane(0) + x.lane(1) + x.lane(2) + x.lane(3) + x.lane(4) + x.lane(5) + x.lane(6) + x.lane(7) + x.lane(8) + x.lane(9) + x.lane(10) + x.lane(11) + x.lane(12) + x.lane(13) + x.lane(14) + x.lane(15);
+      default -> {
+        for (int k = 0; k < x.length(); k++) {
+          acc += x.lane(k);
+        }
+        yield acc;
+      }
+    };
   }
 }

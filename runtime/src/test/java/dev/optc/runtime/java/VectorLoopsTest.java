@@ -48,6 +48,14 @@ class VectorLoopsTest {
         sources.add(SourceFile.of(f.getFileName().toString(), Files.readString(f)));
       }
     }
+    // The one reduction no test program above has: maxabs over elements (sums over elements they have).
+    sources.add(SourceFile.of("maxabs_scale.opt", """
+        optimizer maxabs_scale
+        hyper lr = 0.1
+        state m
+        m = 0.9 * m + g
+        w -= lr * m / (maxabs(m) + 1)
+        """));
     return sources;
   }
 
