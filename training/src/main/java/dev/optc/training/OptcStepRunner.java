@@ -1,41 +1,66 @@
 package dev.optc.training;
 
+import dev.optc.compiler.ir.HostEvaluator;
+import dev.optc.runtime.Arenas;
 import dev.optc.runtime.Backend;
 import dev.optc.runtime.OptProgram;
+import dev.optc.runtime.OptcException;
 import dev.optc.runtime.Optimizer;
 import java.util.ArrayList;
 import java.util.Map;
+import org.bytedeco.pytorch.Module;
 
 /**
- * optc's step through today's public {@link Optimizer} API: each step copies every gradient in
- * ({@code setGrad(name, float[])}) and every updated weight out ({@code weights(name)}), two copies of the
- * parameters per step that the zero-copy binding of issue 12 removes. It is the one class that binding
- * replaces: the model's tensors will then be views of optc's own weight and gradient arenas, and {@link #step()}
- * a single {@link Optimizer#step()}.
+ * optc's step over the model's own memory, no copies: the {@link Optimizer} is built by shape with its
+ * weight and gradient arenas in native memory ({@link Arenas#NATIVE}), and the module's parameters become
+ * views of those arenas ({@link FlatParameters#bind(Module, java.lang.foreign.MemorySegment,
+ * java.lang.foreign.MemorySegment, long[])}, which copies the initial weights in once). libtorch's backward
+ * writes the gradients where optc reads them, and {@link #step()} is one {@link Optimizer#step()} that
+ * updates the weights where libtorch reads them.
  *
- * <p>The {@link ParamGroup}s: biases and norm gains with {@code weight_decay = 0} where the program has that hyper.
+ * <p>The {@link ParamGroup}s are optc parameter groups: biases and norm gains with {@code weight_decay = 0}
+ * where the program has that hyper. Only the Java backend and OpenCL on a CPU device run on host arenas; a
+ * GPU backend would need the model on the GPU too, which the tasks do not do yet (refused in one line).
  */
 public final class OptcStepRunner implements StepRunner {
   private final OptProgram program;
-  private final FlatParameters params;
   private final Optimizer optimizer;
+  private final FlatParameters params;
   private final Map<String, Double> hypers;
 
-  private OptcStepRunner(OptProgram program, Backend backend, Map<String, Double> hypers, FlatParameters params) {
+  private OptcStepRunner(OptProgram program, Backend backend, Map<String, Double> hypers, Module module) {
     this.program = program;
-    this.params = params;
-    var builder = Optimizer.builder(program).backend(backend);
-    for (var group : ParamGroup.of(params)) {
-      var tensors = new ArrayList<Optimizer.Tensor>();
+    var layout = FlatParameters.layout(module);
+    var builder = Optimizer.builder(program).backend(backend).arenas(Arenas.NATIVE);
+    var order = new ArrayList<String>();
+    for (var group : ParamGroup.of(layout)) {
+      var params = new ArrayList<Optimizer.Param>();
       for (int i : group.tensors()) {
-        var p = params.params().get(i);
-        tensors.add(new Optimizer.Tensor(p.name(), p.shape(), params.weights(i)));
+        params.add(new Optimizer.Param(layout.get(i).name(), layout.get(i).shape()));
+        order.add(layout.get(i).name());
       }
-      // A program without weight_decay (lion's is called weight_decay too; a user's may lack it) gets none set.
-      builder.group(hasHyper(program, "weight_decay") ? group.hypers(hypers) : hypers, tensors);
+      // A program without weight_decay (a user's may lack it) gets none set.
+      builder.params(hasHyper(program, "weight_decay") ? group.hypers(hypers) : hypers, params);
     }
     this.optimizer = builder.build();
-    this.hypers = dev.optc.compiler.ir.HostEvaluator.hyperValues(program.ir(), hypers);
+    try {
+      // FlatParameters wants the offsets in the module's order; the optimizer's groups may have reordered them.
+      var offsets = new long[layout.size()];
+      var weights = optimizer.arena("w");
+      var grads = optimizer.arena("g");
+      for (int i = 0; i < layout.size(); i++) {
+        var view = optimizer.view(layout.get(i).name());
+        if (view.weightArena().address() != weights.address() || view.gradArena().address() != grads.address()) {
+          throw new OptcException("optc's arenas are not one weight and one gradient buffer; cannot bind the model");
+        }
+        offsets[i] = view.offset();
+      }
+      this.params = FlatParameters.bind(module, weights, grads, offsets);
+    } catch (RuntimeException | Error e) {
+      optimizer.close();
+      throw e;
+    }
+    this.hypers = HostEvaluator.hyperValues(program.ir(), hypers);
   }
 
   /** A factory for {@code program} on {@code backend}, with hyper values set over the program's defaults. */
@@ -53,14 +78,19 @@ public final class OptcStepRunner implements StepRunner {
       }
 
       @Override
-      public StepRunner open(FlatParameters params) {
-        return new OptcStepRunner(program, backend, copy, params);
+      public StepRunner open(Module module) {
+        return new OptcStepRunner(program, backend, copy, module);
       }
     };
   }
 
   static boolean hasHyper(OptProgram program, String name) {
     return program.ir().hypers().stream().anyMatch(h -> h.name().equals(name));
+  }
+
+  /** The optimizer stepping the model (its arenas are the model's parameters and gradients). */
+  public Optimizer optc() {
+    return optimizer;
   }
 
   @Override
@@ -79,19 +109,22 @@ public final class OptcStepRunner implements StepRunner {
   }
 
   @Override
-  public void step() {
-    var list = params.params();
-    for (int i = 0; i < list.size(); i++) {
-      optimizer.setGrad(list.get(i).name(), params.grad(i));
-    }
-    optimizer.step();
-    for (int i = 0; i < list.size(); i++) {
-      params.setWeights(i, optimizer.weights(list.get(i).name()));
-    }
+  public FlatParameters params() {
+    return params;
   }
 
   @Override
+  public void step() {
+    optimizer.step();
+  }
+
+  /** Unbinds the module first: its tensors must not outlive the arenas they view. */
+  @Override
   public void close() {
-    optimizer.close();
+    try {
+      params.close();
+    } finally {
+      optimizer.close();
+    }
   }
 }

@@ -19,10 +19,15 @@ public record ParamGroup(boolean decay, List<Integer> tensors) {
 
   /** The non-empty groups of {@code params}: decayed first. */
   public static List<ParamGroup> of(FlatParameters params) {
+    return of(params.params());
+  }
+
+  /** The non-empty groups of a module's parameters ({@link FlatParameters#layout}): decayed first. */
+  public static List<ParamGroup> of(List<FlatParameters.Param> params) {
     var decay = new ArrayList<Integer>();
     var plain = new ArrayList<Integer>();
-    for (int i = 0; i < params.params().size(); i++) {
-      (params.params().get(i).decay() ? decay : plain).add(i);
+    for (int i = 0; i < params.size(); i++) {
+      (params.get(i).decay() ? decay : plain).add(i);
     }
     var groups = new ArrayList<ParamGroup>();
     if (!decay.isEmpty()) {

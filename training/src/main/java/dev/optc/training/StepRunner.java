@@ -1,6 +1,7 @@
 package dev.optc.training;
 
 import java.util.Map;
+import org.bytedeco.pytorch.Module;
 
 /**
  * One optimizer stepping a model's parameters: it reads the gradients in {@link FlatParameters#grads()} and
@@ -20,18 +21,25 @@ public interface StepRunner extends AutoCloseable {
   /** Every hyper value the runner uses, for the report (the decayed group's, where groups differ). */
   Map<String, Double> hypers();
 
+  /** The model's parameters as views of the buffers this runner steps (owned by the runner). */
+  FlatParameters params();
+
   /** One update from the gradients now in the gradient buffer. */
   void step();
 
+  /** Unbinds the model's parameters, then frees the buffers. */
   @Override
   void close();
 
-  /** Makes a runner once a model's parameters are bound; one factory serves every run of its optimizer. */
+  /**
+   * Binds a model's parameters to the buffers its runner steps, and makes the runner: libtorch's optimizers
+   * step buffers of their own, optc its own arenas. One factory serves every run of its optimizer.
+   */
   interface Factory {
     String optimizer();
 
     String runner();
 
-    StepRunner open(FlatParameters params);
+    StepRunner open(Module module);
   }
 }

@@ -13,6 +13,7 @@ import org.bytedeco.pytorch.Adam;
 import org.bytedeco.pytorch.AdamOptions;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
+import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.OptimizerOptions;
 import org.bytedeco.pytorch.OptimizerParamGroup;
@@ -37,11 +38,13 @@ public final class TorchStepRunner implements StepRunner {
 
   private final String name;
   private final Map<String, Double> hypers;
+  private final FlatParameters params;
   private final List<Optimizer> optimizers;
 
   private TorchStepRunner(String name, Map<String, Double> hypers, FlatParameters params) {
     this.name = name;
     this.hypers = hypers;
+    this.params = params;
     var made = new ArrayList<Optimizer>();
     for (var group : ParamGroup.of(params)) {
       var tensors = vector(params, group.tensors());
@@ -106,8 +109,14 @@ public final class TorchStepRunner implements StepRunner {
       }
 
       @Override
-      public StepRunner open(FlatParameters params) {
-        return new TorchStepRunner(name, used, params);
+      public StepRunner open(Module module) {
+        var params = FlatParameters.bind(module);
+        try {
+          return new TorchStepRunner(name, used, params);
+        } catch (RuntimeException | Error e) {
+          params.close();
+          throw e;
+        }
       }
     };
   }
@@ -226,5 +235,11 @@ public final class TorchStepRunner implements StepRunner {
   @Override
   public void close() {
     optimizers.forEach(Optimizer::close);
+    params.close();
+  }
+
+  @Override
+  public FlatParameters params() {
+    return params;
   }
 }

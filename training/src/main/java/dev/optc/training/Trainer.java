@@ -73,8 +73,8 @@ public final class Trainer {
     int done = 0;
     Map<String, Double> hypers;
     try (var model = config.task().open(config.seed(), config.batch());
-        var params = FlatParameters.bind(model.module());
-        var runner = factory.open(params)) {
+        var runner = factory.open(model.module())) {
+      var params = runner.params();
       hypers = runner.hypers();
       for (int s = 1; s <= steps; s++) {
         long t0 = System.nanoTime();

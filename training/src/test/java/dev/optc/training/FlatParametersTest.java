@@ -44,8 +44,8 @@ class FlatParametersTest {
         OptcStepRunner.factory(program, new JavaBackend(dev.optc.compiler.codegen.java.JavaEmitter.Precision.F32, 1),
             Map.of("lr", 1e-3)),
         TorchStepRunner.factory("adamw", dev.optc.compiler.ir.HostEvaluator.hyperValues(program.ir(), Map.of()))}) {
-      try (var model = new DigitsTask().open(0, 8); var params = FlatParameters.bind(model.module());
-          var runner = factory.open(params)) {
+      try (var model = new DigitsTask().open(0, 8); var runner = factory.open(model.module())) {
+        var params = runner.params();
         var before = params.weights(0);
         for (int s = 1; s <= 3; s++) {
           params.zeroGrads();
@@ -54,14 +54,50 @@ class FlatParametersTest {
           }
           runner.step();
           params.checkViews();
-          var v = params.variables().getFirst();
-          long w = v.data_ptr().address();
-          long g = v.grad().data_ptr().address();
-          assertTrue(w >= params.weights().address() && w < params.weights().address() + params.weights().byteSize());
-          assertTrue(g >= params.grads().address() && g < params.grads().address() + params.grads().byteSize());
+          for (var v : params.variables()) {
+            long w = v.data_ptr().address();
+            long g = v.grad().data_ptr().address();
+            assertTrue(w >= params.weights().address() && w < params.weights().address() + params.weights().byteSize());
+            assertTrue(g >= params.grads().address() && g < params.grads().address() + params.grads().byteSize());
+          }
         }
         assertFalse(java.util.Arrays.equals(before, params.weights(0)), factory.runner() + " stepped the weights");
       }
+    }
+  }
+
+  /**
+   * No copy: every parameter's data and gradient are optc's own arenas, at the offsets of optc's views,
+   * before and after steps; a value written through libtorch is what optc reads, and the reverse.
+   */
+  @Test
+  void optcStepsTheModelsOwnMemory() throws Exception {
+    var program = OptProgram.load("adamw");
+    var factory = OptcStepRunner.factory(program, new JavaBackend(dev.optc.compiler.codegen.java.JavaEmitter.Precision.F32,
+        1), Map.of("lr", 1e-3));
+    try (var model = new DigitsTask().open(0, 8); var runner = (OptcStepRunner) factory.open(model.module())) {
+      var optc = runner.optc();
+      var params = runner.params();
+      for (int s = 0; s <= 3; s++) {
+        if (s > 0) {
+          params.zeroGrads();
+          try (var scope = new PointerScope()) {
+            model.loss(s).backward();
+          }
+          runner.step();
+        }
+        for (int i = 0; i < params.params().size(); i++) {
+          var p = params.params().get(i);
+          var view = optc.view(p.name());
+          var v = params.variables().get(i);
+          assertEquals(view.weightsAddress(), v.data_ptr().address(), p.name() + " data is optc's weights, step " + s);
+          assertEquals(view.gradAddress(), v.grad().data_ptr().address(), p.name() + " grad is optc's, step " + s);
+        }
+      }
+      // The gradient libtorch computed is what optc reads; the weights optc wrote are what libtorch sees.
+      var name = params.params().getFirst().name();
+      assertArrayEquals(params.grad(0), optc.view(name).grad().toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT));
+      assertArrayEquals(params.weights(0), optc.weights(name));
     }
   }
 

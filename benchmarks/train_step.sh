@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# optc's AdamW step vs libtorch's torch::optim::AdamW on GPT-2 small's parameters (124M), both bound the way
+# 'optc train' binds a model (optc: views of its native arenas), in one run (dev.optc.training.StepBench).
+#   bash benchmarks/train_step.sh [steps] [warmup] [gpt2-small | COUNT]
+# Threads: $OPTC_TORCH_THREADS for both (default: all cores here). Needs about 5 GB of memory.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/optc" --version >/dev/null # builds the project if needed
+source "$root/tools/jdk25.sh"
+export OPTC_TORCH_THREADS=${OPTC_TORCH_THREADS:-$(nproc)}
+exec java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -XX:+UseParallelGC \
+  -cp "$root/cli/target/optc-cli.jar:$root/cli/target/lib/*" dev.optc.training.StepBench "$@"
