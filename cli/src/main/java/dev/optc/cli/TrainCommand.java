@@ -170,7 +170,7 @@ final class TrainCommand implements Callable<Integer> {
 
       train loss: mean over the steps since the last evaluation. fwd+bwd ms: median time of zeroing the gradients,
         forward and backward (libtorch); step ms: median time of the optimizer step; step: its share of the two.
-        optc's step copies gradients in and weights out through float[] today (the zero-copy binding removes that).
+        optc steps the model's own memory: its parameters and gradients are views of optc's arenas (no copies).
       """;
 
   private static int check(String option, int value, int min, int max) {
