@@ -238,25 +238,7 @@ final class BenchCommand implements Callable<Integer> {
 
   /** Fails before any measuring if a result file could not be written. */
   private void checkOutputs() {
-    var files = new LinkedHashMap<String, Path>();
-    if (json != null) {
-      files.put("--json", json);
-    }
-    if (csv != null) {
-      files.put("--csv", csv);
-    }
-    if (plot != null) {
-      if (!plot.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
-        throw new OptcException("--plot " + plot + ": the chart is a PNG; give a file name ending in .png");
-      }
-      files.put("--plot", plot);
-    }
-    var inputs = new LinkedHashMap<String, Path>();
-    for (int i = 0; i < opts.size(); i++) {
-      var label = "OPT" + (opts.size() > 1 ? " #" + (i + 1) : "");
-      OutputFiles.optInput(opts.get(i)).forEach((k, v) -> inputs.put(label, v));
-    }
-    OutputFiles.check(inputs, files);
+    OutputFiles.checkReports(json, csv, plot, "OPT", opts);
   }
 
   /** The lines above the table: what was measured, where, when. */

@@ -7,6 +7,8 @@ import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -50,6 +52,32 @@ final class OutputFiles {
   }
 
   /** The file at {@code opt}, when OPT names one rather than a library optimizer. */
+  /**
+   * Fails before any work if a report (--json, --csv, --plot; the chart must be a .png) could not be written
+   * or would replace one of the .opt files {@code opts}, named {@code label} ({@code label #2} when several).
+   */
+  static void checkReports(Path json, Path csv, Path plot, String label, List<String> opts) {
+    var files = new LinkedHashMap<String, Path>();
+    if (json != null) {
+      files.put("--json", json);
+    }
+    if (csv != null) {
+      files.put("--csv", csv);
+    }
+    if (plot != null) {
+      if (!plot.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
+        throw new OptcException("--plot " + plot + ": the chart is a PNG; give a file name ending in .png");
+      }
+      files.put("--plot", plot);
+    }
+    var inputs = new LinkedHashMap<String, Path>();
+    for (int i = 0; i < opts.size(); i++) {
+      var name = label + (opts.size() > 1 ? " #" + (i + 1) : "");
+      optInput(opts.get(i)).forEach((k, v) -> inputs.put(name, v));
+    }
+    check(inputs, files);
+  }
+
   static Map<String, Path> optInput(String opt) {
     var inputs = new LinkedHashMap<String, Path>();
     try {

@@ -282,25 +282,7 @@ final class TrainCommand implements Callable<Integer> {
 
   /** Fails before any training if a result file could not be written. */
   private void checkOutputs() {
-    var files = new LinkedHashMap<String, Path>();
-    if (json != null) {
-      files.put("--json", json);
-    }
-    if (csv != null) {
-      files.put("--csv", csv);
-    }
-    if (plot != null) {
-      if (!plot.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
-        throw new OptcException("--plot " + plot + ": the chart is a PNG; give a file name ending in .png");
-      }
-      files.put("--plot", plot);
-    }
-    var inputs = new LinkedHashMap<String, Path>();
-    for (int i = 0; i < optimizers.size(); i++) {
-      var label = "--optimizer" + (optimizers.size() > 1 ? " #" + (i + 1) : "");
-      OutputFiles.optInput(optimizers.get(i)).forEach((k, v) -> inputs.put(label, v));
-    }
-    OutputFiles.check(inputs, files);
+    OutputFiles.checkReports(json, csv, plot, "--optimizer", optimizers);
   }
 
   /** Progress: a bar on a terminal's stderr, otherwise a line on stderr per point of the curves. */
