@@ -1,0 +1,82 @@
+package dev.optc.training.search;
+
+import dev.optc.compiler.ir.Interpreter;
+import dev.optc.compiler.ir.IrPrinter;
+import dev.optc.compiler.ir.IrProgram;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * The two keys of the fitness cache. {@link #structural}: the compiler's optimized IR (after folding, CSE and
+ * dead-code elimination) as {@link IrPrinter} text, without the program's name and the per-statement bindings
+ * (dead statements keep theirs), so two programs that differ only in dead code or in the spelling of the same
+ * arithmetic share one key. {@link #functional}: the weights after a few steps of the reference interpreter
+ * (float64) on fixed random inputs, rounded to 6 significant digits, so programs that compute the same update
+ * in different ways share one too.
+ */
+public final class Fingerprint {
+  private Fingerprint() {}
+
+  static final int ROWS = 3;
+  static final int COLS = 5;
+  static final int STEPS = 4;
+
+  public static String structural(IrProgram ir) {
+    var text = IrPrinter.print(ir.withBindings(List.of()));
+    return sha(text.substring(text.indexOf('\n') + 1)); // not the optimizer's name
+  }
+
+  /** @param hypers the hyper values to run with (lr fixed by the caller so that it does not split keys) */
+  public static String functional(IrProgram ir, Map<String, Double> hypers) {
+    var random = new SplittableRandom(12345);
+    var w = new double[ROWS * COLS];
+    for (int i = 0; i < w.length; i++) {
+      w[i] = random.nextGaussian();
+    }
+    var grads = new double[STEPS][ROWS * COLS];
+    for (var g : grads) {
+      for (int i = 0; i < g.length; i++) {
+        g[i] = random.nextGaussian();
+      }
+    }
+    var sb = new StringBuilder();
+    try {
+      var start = Interpreter.fresh(ir, ROWS, COLS, w, grads[0], hypers);
+      var results = Interpreter.run(ir, List.of(start), hypers, STEPS, (t, k, d) -> grads[(int) t - 1],
+          Interpreter.Precision.F64);
+      for (var r : results) {
+        for (double v : r.tensors().getFirst().w()) {
+          sb.append(round(v)).append(',');
+        }
+        sb.append('\n');
+      }
+    } catch (RuntimeException e) {
+      sb.append("fails: ").append(e.getClass().getName());
+    }
+    return sha(sb.toString());
+  }
+
+  private static String round(double v) {
+    if (!Double.isFinite(v)) {
+      return Double.toString(v);
+    }
+    if (Math.abs(v) < 1e-30) {
+      return "0";
+    }
+    return new java.math.BigDecimal(v).round(new java.math.MathContext(6)).stripTrailingZeros().toString();
+  }
+
+  static String sha(String text) {
+    try {
+      var md = MessageDigest.getInstance("SHA-256");
+      return HexFormat.of().formatHex(md.digest(text.getBytes(StandardCharsets.UTF_8)), 0, 8);
+    } catch (NoSuchAlgorithmException e) {
+      throw new AssertionError(e);
+    }
+  }
+}

@@ -1,0 +1,275 @@
+package dev.optc.training.search;
+
+import dev.optc.compiler.diag.CompileException;
+import dev.optc.compiler.diag.SourceFile;
+import dev.optc.compiler.pass.Pipeline;
+import dev.optc.runtime.OptProgram;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Regularized evolution (Real et al. 2019, "Regularized Evolution for Image Classifier Architecture Search"):
+ * a population of {@code population} programs, first the seed and mutants of it; then, per cycle, the best of
+ * {@code tournament} members drawn at random is mutated, its child joins and the oldest member leaves.
+ *
+ * <p>Every child goes through the compiler; a rejected one is counted and another mutation is drawn. A child
+ * whose optimized IR ({@link Fingerprint#structural}) or whose update on fixed inputs ({@link
+ * Fingerprint#functional}) was seen before takes that evaluation's fitness from the cache. An evaluation trains
+ * once per value of the lr grid (a program without {@code lr} once) and keeps the lowest loss.
+ *
+ * <p>Evaluations run one after the other on the calling thread: libtorch wants each model's calls from one thread,
+ * and on this 2-core machine libtorch and optc already use the cores. With the same seed the history is the same.
+ */
+public final class Search {
+  /**
+   * @param maxCandidates stop after this many candidates (compiled children, cache hits included); 0: no limit
+   * @param budget stop when this much time has passed; null: no limit
+   * @param evalTimeout a single training run past this gets the worst fitness
+   */
+  public record Config(Genome seed, String seedLabel, Fitness fitness, List<Double> lrGrid, int population,
+      int tournament, long randomSeed, int maxCandidates, Duration budget, Duration evalTimeout,
+      Mutator.Settings mutations) {
+    public Config {
+      lrGrid = List.copyOf(lrGrid);
+      if (population < 2 || tournament < 1 || tournament > population) {
+        throw new IllegalArgumentException("need population >= 2 and 1 <= tournament <= population");
+      }
+    }
+  }
+
+  /**
+   * One candidate, in the order the search met it.
+   *
+   * @param hash the structural hash; {@code parent} the parent's, or "" for the seed
+   * @param loss the fitness, lower is better; {@link Double#POSITIVE_INFINITY} for a diverged run
+   * @param lr the best lr of the grid, or NaN for a program without one
+   * @param cached "" for a fresh evaluation, else "structural" or "functional"
+   * @param lineage the mutations from the seed, oldest first
+   */
+  public record Candidate(int index, String hash, String functional, String parent, double loss, double lr,
+      double evalMs, double compileMs, String cached, int generation, String lineage, Genome genome) {
+    public String text() {
+      return genome.text();
+    }
+  }
+
+  /** Counters, after each candidate. */
+  public record Stats(int candidates, int evaluations, int invalid, int structuralHits, int functionalHits,
+      double best, long elapsedNanos, int generation) {
+    public double hitRate() {
+      return candidates == 0 ? 0 : (structuralHits + functionalHits) / (double) candidates;
+    }
+
+    public double evaluationsPerMinute() {
+      return elapsedNanos == 0 ? 0 : evaluations / (elapsedNanos / 60e9);
+    }
+  }
+
+  @FunctionalInterface
+  public interface Listener {
+    void candidate(Candidate c, Stats stats);
+  }
+
+  public record Result(List<Candidate> history, Stats stats) {
+    /** The distinct candidates (by structural hash) with finite loss, best first. */
+    public List<Candidate> top(int k) {
+      var seen = new java.util.HashSet<String>();
+      return history.stream().filter(c -> Double.isFinite(c.loss()))
+          .sorted(Comparator.comparingDouble(Candidate::loss).thenComparingInt(Candidate::index))
+          .filter(c -> seen.add(c.hash()) && seen.add("f:" + c.functional())).limit(k).toList();
+    }
+  }
+
+  private record Fit(double loss, double lr) {}
+
+  private final Config config;
+  private final Mutator mutator;
+  private final SplittableRandom random;
+  private final Map<String, Fit> byStructure = new HashMap<>();
+  private final Map<String, Fit> byFunction = new HashMap<>();
+  private final List<Candidate> history = new ArrayList<>();
+  private int evaluations;
+  private int invalid;
+  private int structuralHits;
+  private int functionalHits;
+  private double best = Double.POSITIVE_INFINITY;
+  private long start;
+
+  public Search(Config config) {
+    this.config = config;
+    this.mutator = new Mutator(config.mutations());
+    this.random = new SplittableRandom(config.randomSeed());
+  }
+
+  public Result run(Listener listener) throws CompileException {
+    start = System.nanoTime();
+    var population = new ArrayDeque<Candidate>();
+    var seedProgram = OptProgram.compile(SourceFile.of(config.seedLabel(), config.seed().text()),
+        Pipeline.Options.DEFAULT);
+    var seed = evaluate(config.seed(), seedProgram, null, 0, "", 0);
+    listener.candidate(seed, stats(0));
+    population.add(seed);
+    while (!done()) {
+      Candidate parent;
+      if (population.size() < config.population()) {
+        parent = seed;
+      } else {
+        parent = null;
+        var members = new ArrayList<>(population);
+        for (int i = 0; i < config.tournament(); i++) {
+          var c = members.get(random.nextInt(members.size()));
+          if (parent == null || c.loss() < parent.loss()) {
+            parent = c;
+          }
+        }
+      }
+      var child = child(parent);
+      if (child == null) {
+        break; // nothing compiles any more: every mutation of every try was rejected
+      }
+      population.add(child);
+      if (population.size() > config.population()) {
+        population.removeFirst();
+      }
+      listener.candidate(child, stats(child.generation()));
+    }
+    return new Result(List.copyOf(history), stats(history.isEmpty() ? 0 : history.getLast().generation()));
+  }
+
+  private boolean done() {
+    if (config.maxCandidates() > 0 && history.size() >= config.maxCandidates()) {
+      return true;
+    }
+    return config.budget() != null && System.nanoTime() - start >= config.budget().toNanos();
+  }
+
+  /** A compiled mutant of {@code parent}, evaluated; null after 1,000 rejected tries in a row. */
+  private Candidate child(Candidate parent) {
+    var kind = new Mutator.Kind[1];
+    for (int tries = 0; tries < 1000; tries++) {
+      var g = mutator.mutate(parent.genome(), random, kind);
+      if (g == null) {
+        continue;
+      }
+      long t0 = System.nanoTime();
+      var result = dev.optc.compiler.Compiler.check(SourceFile.of("candidate.opt", g.text()), Pipeline.Options.DEFAULT);
+      if (!result.ok() || result.program().outputs().stream().noneMatch(o -> o.buffer().equals("w"))) {
+        invalid++;
+        continue;
+      }
+      var program = new OptProgram(SourceFile.of("candidate.opt", g.text()), result.program(), result.warnings(),
+          Fingerprint.sha(g.text()));
+      double compileMs = (System.nanoTime() - t0) / 1e6;
+      var lineage = parent.lineage().isEmpty() ? kind[0].label() : parent.lineage() + " " + kind[0].label();
+      return evaluate(g, program, parent, parent.generation() + 1, lineage, compileMs);
+    }
+    return null;
+  }
+
+  private Candidate evaluate(Genome g, OptProgram program, Candidate parent, int generation, String lineage,
+      double compileMs) {
+    var structural = Fingerprint.structural(program.ir());
+    var hypers = new HashMap<String, Double>();
+    boolean hasLr = g.hasHyper("lr");
+    if (hasLr) {
+      hypers.put("lr", 1e-2);
+    }
+    var functional = Fingerprint.functional(program.ir(), hypers);
+    String cached = "";
+    Fit fit = byStructure.get(structural);
+    if (fit != null) {
+      structuralHits++;
+      cached = "structural";
+    } else if ((fit = byFunction.get(functional)) != null) {
+      functionalHits++;
+      cached = "functional";
+    }
+    long t0 = System.nanoTime();
+    if (fit == null) {
+      evaluations++;
+      fit = new Fit(Double.POSITIVE_INFINITY, Double.NaN);
+      var grid = hasLr ? config.lrGrid() : List.of(Double.NaN);
+      for (double lr : grid) {
+        var h = hasLr ? Map.of("lr", lr) : Map.<String, Double>of();
+        double loss = config.fitness().loss(program, h, System.nanoTime() + config.evalTimeout().toNanos());
+        if (loss < fit.loss() || (Double.isNaN(fit.lr()) && hasLr && fit.loss() == Double.POSITIVE_INFINITY
+            && loss == fit.loss())) {
+          fit = new Fit(loss, lr);
+        }
+      }
+    }
+    byStructure.putIfAbsent(structural, fit);
+    byFunction.putIfAbsent(functional, fit);
+    double evalMs = cached.isEmpty() ? (System.nanoTime() - t0) / 1e6 : 0;
+    best = Math.min(best, fit.loss());
+    var c = new Candidate(history.size(), structural, functional, parent == null ? "" : parent.hash(), fit.loss(),
+        fit.lr(), evalMs, compileMs, cached, generation, lineage, g);
+    history.add(c);
+    return c;
+  }
+
+  private Stats stats(int generation) {
+    return new Stats(history.size(), evaluations, invalid, structuralHits, functionalHits, best,
+        System.nanoTime() - start, generation);
+  }
+
+  /** One line of history.jsonl. */
+  public static String json(Candidate c, Stats s) {
+    return String.format(Locale.ROOT, "{\"index\":%d,\"hash\":\"%s\",\"functional_hash\":\"%s\",\"parent\":\"%s\","
+        + "\"fitness\":%s,\"lr\":%s,\"eval_ms\":%.1f,\"compile_ms\":%.2f,\"cached\":\"%s\",\"generation\":%d,"
+        + "\"lineage\":\"%s\",\"program\":%s}", c.index(), c.hash(), c.functional(), c.parent(), number(c.loss()),
+        number(c.lr()), c.evalMs(), c.compileMs(), c.cached(), c.generation(), c.lineage(), quote(c.text()));
+  }
+
+  private static String number(double v) {
+    return Double.isFinite(v) ? Double.toString(v) : "null";
+  }
+
+  static String quote(String s) {
+    var sb = new StringBuilder("\"");
+    for (char ch : s.toCharArray()) {
+      switch (ch) {
+        case '"' -> sb.append("\\\"");
+        case '\\' -> sb.append("\\\\");
+        case '\n' -> sb.append("\\n");
+        case '\t' -> sb.append("\\t");
+        default -> {
+          if (ch < 0x20) {
+            sb.append(String.format(Locale.ROOT, "\\u%04x", (int) ch));
+          } else {
+            sb.append(ch);
+          }
+        }
+      }
+    }
+    return sb.append('"').toString();
+  }
+
+  /** {@code c} as a .opt file with a header comment: where it came from and how it scored. */
+  public static String opt(Candidate c, String seedLabel, Fitness fitness, long randomSeed, String command) {
+    var sb = new StringBuilder();
+    sb.append("# Found by optc search");
+    if (command != null) {
+      sb.append(": ").append(command);
+    }
+    sb.append('\n');
+    sb.append(String.format(Locale.ROOT, "# seed program %s, search seed %d, generation %d, candidate %d (hash %s, "
+        + "parent %s)%n", seedLabel, randomSeed, c.generation(), c.index(), c.hash(),
+        c.parent().isEmpty() ? "none" : c.parent()));
+    sb.append("# lineage: ").append(c.lineage().isEmpty() ? "(the seed)" : c.lineage()).append('\n');
+    sb.append(String.format(Locale.ROOT, "# fitness %.6g on %s; lr %s (the best of the grid)%n", c.loss(),
+        fitness.describe(), Double.isNaN(c.lr()) ? "none" : Genome.format(c.lr())));
+    var text = c.genome().withName("found_" + c.hash()).text();
+    if (!Double.isNaN(c.lr())) {
+      text = text.replaceFirst("(?m)^hyper lr = .*$", "hyper lr = " + Genome.format(c.lr()));
+    }
+    return sb.append(text).toString();
+  }
+}
