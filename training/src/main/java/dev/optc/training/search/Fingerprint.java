@@ -1,8 +1,18 @@
 package dev.optc.training.search;
 
+import dev.optc.compiler.diag.Diagnostics;
+import dev.optc.compiler.diag.SourceFile;
+import dev.optc.compiler.frontend.Checker;
+import dev.optc.compiler.frontend.SyntaxParser;
+import dev.optc.compiler.ir.Graph;
 import dev.optc.compiler.ir.Interpreter;
 import dev.optc.compiler.ir.IrPrinter;
 import dev.optc.compiler.ir.IrProgram;
+import dev.optc.compiler.ir.Node;
+import dev.optc.compiler.pass.Cse;
+import dev.optc.compiler.pass.Dce;
+import dev.optc.compiler.pass.Pass;
+import dev.optc.compiler.pass.Simplify;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -13,8 +23,8 @@ import java.util.SplittableRandom;
 
 /**
  * The two keys of the fitness cache. {@link #structural}: the compiler's optimized IR (after folding, CSE and
- * dead-code elimination) as {@link IrPrinter} text, without the program's name and the per-statement bindings
- * (dead statements keep theirs), so two programs that differ only in dead code or in the spelling of the same
+ * dead-code elimination) as {@link IrPrinter} text, without the program's name, the per-statement bindings
+ * (dead statements keep theirs), metrics and states that do not reach {@code w} ({@link #updateOnly}), so two programs that differ only in dead code or in the spelling of the same
  * arithmetic share one key. {@link #functional}: the weights after a few steps of the reference interpreter
  * (float64) on fixed random inputs, rounded to 6 significant digits, so programs that compute the same update
  * in different ways share one too.
@@ -26,9 +36,56 @@ public final class Fingerprint {
   static final int COLS = 5;
   static final int STEPS = 4;
 
-  public static String structural(IrProgram ir) {
-    var text = IrPrinter.print(ir.withBindings(List.of()));
-    return sha(text.substring(text.indexOf('\n') + 1)); // not the optimizer's name
+  /**
+   * The structural hash of a program's text, or null when it does not compile. The pipeline runs without hoisting
+   * (hoisted uniforms of dead outputs would stay in the key), then again after {@link #updateOnly}.
+   */
+  public static String structural(String text) {
+    var diags = new Diagnostics();
+    var ast = SyntaxParser.parse(SourceFile.of("candidate.opt", text), diags);
+    if (diags.hasErrors()) {
+      return null;
+    }
+    var ir = Checker.check(ast, diags);
+    if (diags.hasErrors()) {
+      return null;
+    }
+    var passes = List.<Pass>of(new Simplify(), new Cse(), new Dce());
+    for (var pass : passes) {
+      ir = pass.run(ir);
+    }
+    ir = updateOnly(ir);
+    for (var pass : passes) {
+      ir = pass.run(ir);
+    }
+    var printed = IrPrinter.print(ir);
+    return sha(printed.substring(printed.indexOf('\n') + 1)); // not the optimizer's name
+  }
+
+  /**
+   * {@code ir} reduced to what reaches the weights: the output of {@code w}, the states it reads (and the states
+   * those read, ...) with their outputs; no metrics, no bindings, no hoisted uniforms (run it before hoisting). A state that is written
+   * but never read on the way to {@code w} is dead for the search, though the compiler keeps storing it.
+   */
+  static IrProgram updateOnly(IrProgram ir) {
+    var live = new java.util.LinkedHashSet<String>(List.of("w"));
+    while (true) {
+      var roots = new java.util.ArrayList<Node>();
+      ir.outputs().stream().filter(o -> live.contains(o.buffer())).forEach(o -> roots.add(o.value()));
+      var reads = new java.util.LinkedHashSet<String>(live);
+      for (var n : Graph.reachable(roots)) {
+        if (n instanceof Node.Load l) {
+          reads.add(l.buffer());
+        }
+      }
+      if (reads.equals(live)) {
+        break;
+      }
+      live.addAll(reads);
+    }
+    return new IrProgram(ir.name(), ir.source(), ir.factory(), ir.hypers(),
+        ir.states().stream().filter(s -> live.contains(s.name())).toList(),
+        ir.outputs().stream().filter(o -> live.contains(o.buffer())).toList(), List.of(), List.of(), List.of());
   }
 
   /** @param hypers the hyper values to run with (lr fixed by the caller so that it does not split keys) */

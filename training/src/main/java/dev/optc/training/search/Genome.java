@@ -105,6 +105,42 @@ public record Genome(String name, List<Hyper> hypers, List<State> states, List<S
     return sb.toString();
   }
 
+  /**
+   * This program with every hyper but {@code lr} replaced by its default value: the search owns those numbers
+   * (it perturbs literals), and as literals the compiler folds what they decide ({@code momentum != 0 ? ...}
+   * with momentum 0), so dead branches and the states only they read leave the optimized IR.
+   */
+  public Genome frozen() {
+    var values = new java.util.HashMap<String, Ast.Expr>();
+    var kept = new ArrayList<Hyper>();
+    for (var h : hypers) {
+      var v = substitute(h.value(), values);
+      if (h.name().equals("lr")) {
+        kept.add(new Hyper(h.name(), v));
+      } else {
+        values.put(h.name(), v);
+      }
+    }
+    var stmts = new ArrayList<Stmt>();
+    for (var s : statements) {
+      stmts.add(s.with(substitute(s.value(), values)));
+    }
+    return new Genome(name, kept, states, defs, stmts);
+  }
+
+  private static Ast.Expr substitute(Ast.Expr e, java.util.Map<String, Ast.Expr> values) {
+    return switch (e) {
+      case Ast.Number n -> n;
+      case Ast.Bool b -> b;
+      case Ast.Name n -> values.getOrDefault(n.name(), n);
+      case Ast.Call c -> new Ast.Call(c.function(), c.args().stream().map(a -> substitute(a, values)).toList(), null);
+      case Ast.Unary u -> new Ast.Unary(u.op(), substitute(u.operand(), values), null);
+      case Ast.Binary b -> new Ast.Binary(b.op(), substitute(b.left(), values), substitute(b.right(), values), null);
+      case Ast.Ternary t -> new Ast.Ternary(substitute(t.cond(), values), substitute(t.then(), values),
+          substitute(t.otherwise(), values), null);
+    };
+  }
+
   public Genome withName(String newName) {
     return new Genome(newName, hypers, states, defs, statements);
   }

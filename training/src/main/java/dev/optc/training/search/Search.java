@@ -175,7 +175,7 @@ public final class Search {
 
   private Candidate evaluate(Genome g, OptProgram program, Candidate parent, int generation, String lineage,
       double compileMs) {
-    var structural = Fingerprint.structural(program.ir());
+    var structural = Fingerprint.structural(g.text());
     var hypers = new HashMap<String, Double>();
     boolean hasLr = g.hasHyper("lr");
     if (hasLr) {
@@ -252,6 +252,62 @@ public final class Search {
     return sb.append('"').toString();
   }
 
+  /**
+   * {@code g} without what does not change its optimized IR: each statement and each state whose removal leaves
+   * the structural hash the same (dead code the compiler already drops from the step), and each hyper but
+   * {@code lr} that nothing reads. What is left is the program the step runs, as the user reads it.
+   */
+  public static Genome clean(Genome g) {
+    var key = structural(g);
+    if (key == null) {
+      return g;
+    }
+    for (int i = g.statements().size() - 1; i >= 0; i--) {
+      var stmts = new ArrayList<>(g.statements());
+      stmts.remove(i);
+      var smaller = new Genome(g.name(), g.hypers(), g.states(), g.defs(), stmts);
+      if (!stmts.isEmpty() && key.equals(structural(smaller))) {
+        g = smaller;
+      }
+    }
+    for (int i = g.states().size() - 1; i >= 0; i--) {
+      var states = new ArrayList<>(g.states());
+      var name = states.remove(i).name();
+      if (g.statements().stream().noneMatch(s -> s.target().equals(name))) {
+        var smaller = new Genome(g.name(), g.hypers(), states, g.defs(), g.statements());
+        if (key.equals(structural(smaller)) || uses(g, name) == 0) {
+          g = smaller;
+        }
+      }
+    }
+    for (int i = g.hypers().size() - 1; i >= 0; i--) {
+      var name = g.hypers().get(i).name();
+      if (!name.equals("lr") && uses(g, name) == 1) {
+        var hypers = new ArrayList<>(g.hypers());
+        hypers.remove(i);
+        var smaller = new Genome(g.name(), hypers, g.states(), g.defs(), g.statements());
+        if (structural(smaller) != null) {
+          g = smaller;
+        }
+      }
+    }
+    return g;
+  }
+
+  /** How many times {@code name} occurs as a word in the program's text (its declaration included). */
+  private static int uses(Genome g, String name) {
+    var m = java.util.regex.Pattern.compile("\\b" + java.util.regex.Pattern.quote(name) + "\\b").matcher(g.text());
+    int n = 0;
+    while (m.find()) {
+      n++;
+    }
+    return n;
+  }
+
+  private static String structural(Genome g) {
+    return Fingerprint.structural(g.text());
+  }
+
   /** {@code c} as a .opt file with a header comment: where it came from and how it scored. */
   public static String opt(Candidate c, String seedLabel, Fitness fitness, long randomSeed, String command) {
     var sb = new StringBuilder();
@@ -266,7 +322,7 @@ public final class Search {
     sb.append("# lineage: ").append(c.lineage().isEmpty() ? "(the seed)" : c.lineage()).append('\n');
     sb.append(String.format(Locale.ROOT, "# fitness %.6g on %s; lr %s (the best of the grid)%n", c.loss(),
         fitness.describe(), Double.isNaN(c.lr()) ? "none" : Genome.format(c.lr())));
-    var text = c.genome().withName("found_" + c.hash()).text();
+    var text = clean(c.genome()).withName("found_" + c.hash()).text();
     if (!Double.isNaN(c.lr())) {
       text = text.replaceFirst("(?m)^hyper lr = .*$", "hyper lr = " + Genome.format(c.lr()));
     }
