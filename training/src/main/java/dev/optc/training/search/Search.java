@@ -52,9 +52,12 @@ public final class Search {
    * @param lr the best lr of the grid, or NaN for a program without one
    * @param cached "" for a fresh evaluation, else "structural" or "functional"
    * @param lineage the mutations from the seed, oldest first
+   * @param runMs the time of each training run of the lr grid, in grid order (the first one builds the step:
+   *     javac for the Java backend, unless its cache has the class); empty for a cache hit
    */
   public record Candidate(int index, String hash, String functional, String parent, double loss, double lr,
-      double evalMs, double compileMs, String cached, int generation, String lineage, Genome genome) {
+      double evalMs, double compileMs, String cached, int generation, String lineage, Genome genome,
+      List<Double> runMs) {
     public String text() {
       return genome.text();
     }
@@ -88,6 +91,8 @@ public final class Search {
   }
 
   private record Fit(double loss, double lr) {}
+
+  private final List<Double> runMs = new ArrayList<>();
 
   private final Config config;
   private final Mutator mutator;
@@ -192,13 +197,16 @@ public final class Search {
       cached = "functional";
     }
     long t0 = System.nanoTime();
+    runMs.clear();
     if (fit == null) {
       evaluations++;
       fit = new Fit(Double.POSITIVE_INFINITY, Double.NaN);
       var grid = hasLr ? config.lrGrid() : List.of(Double.NaN);
       for (double lr : grid) {
         var h = hasLr ? Map.of("lr", lr) : Map.<String, Double>of();
+        long r0 = System.nanoTime();
         double loss = config.fitness().loss(program, h, System.nanoTime() + config.evalTimeout().toNanos());
+        runMs.add((System.nanoTime() - r0) / 1e6);
         if (loss < fit.loss() || (Double.isNaN(fit.lr()) && hasLr && fit.loss() == Double.POSITIVE_INFINITY
             && loss == fit.loss())) {
           fit = new Fit(loss, lr);
@@ -210,7 +218,7 @@ public final class Search {
     double evalMs = cached.isEmpty() ? (System.nanoTime() - t0) / 1e6 : 0;
     best = Math.min(best, fit.loss());
     var c = new Candidate(history.size(), structural, functional, parent == null ? "" : parent.hash(), fit.loss(),
-        fit.lr(), evalMs, compileMs, cached, generation, lineage, g);
+        fit.lr(), evalMs, compileMs, cached, generation, lineage, g, List.copyOf(runMs));
     history.add(c);
     return c;
   }
@@ -224,8 +232,10 @@ public final class Search {
   public static String json(Candidate c, Stats s) {
     return String.format(Locale.ROOT, "{\"index\":%d,\"hash\":\"%s\",\"functional_hash\":\"%s\",\"parent\":\"%s\","
         + "\"fitness\":%s,\"lr\":%s,\"eval_ms\":%.1f,\"compile_ms\":%.2f,\"cached\":\"%s\",\"generation\":%d,"
-        + "\"lineage\":\"%s\",\"program\":%s}", c.index(), c.hash(), c.functional(), c.parent(), number(c.loss()),
-        number(c.lr()), c.evalMs(), c.compileMs(), c.cached(), c.generation(), c.lineage(), quote(c.text()));
+        + "\"run_ms\":[%s],\"lineage\":\"%s\",\"program\":%s}", c.index(), c.hash(), c.functional(), c.parent(),
+        number(c.loss()), number(c.lr()), c.evalMs(), c.compileMs(), c.cached(), c.generation(),
+        String.join(",", c.runMs().stream().map(v -> String.format(Locale.ROOT, "%.1f", v)).toList()), c.lineage(),
+        quote(c.text()));
   }
 
   private static String number(double v) {

@@ -45,7 +45,8 @@ public final class TaskFitness implements Fitness {
 
   @Override
   public double loss(OptProgram program, Map<String, Double> hypers, long deadlineNanos) {
-    var config = new Trainer.Config(task, steps, batch, Math.max(1, steps / 4), seed);
+    // one validation at the end (the fitness), one halfway: where a run past its deadline stops
+    var config = new Trainer.Config(task, steps, batch, Math.max(1, steps / 2), seed);
     try {
       var run = Trainer.run(config, OptcStepRunner.factory(program, backend, hypers), (o, r, p, n) -> {
         if (System.nanoTime() - deadlineNanos > 0) {
