@@ -34,8 +34,8 @@ import picocli.CommandLine.Spec;
         + "found: from a seed program, mutants (insert, delete or modify a statement, perturb a constant, add or "
         + "remove a state) are compiled, deduplicated by their optimized IR and by their update on fixed inputs, "
         + "and scored by a short training run, the best lr of a 3-value grid taken.",
-        "Candidates are evaluated one after the other (libtorch wants a model's calls from one thread). The same "
-            + "--seed gives the same history.",
+        "With --workers N, N candidates train at once, each on its own thread with its own model (libtorch wants a "
+            + "model's calls from one thread). The same --seed and --workers give the same history.",
         "DIR gets best.opt, top-01.opt ... (a header comment says where each came from and how it scored) and "
             + "history.jsonl (one line per candidate: hash, parent hash, fitness, lr, eval ms, program)."},
     footer = {"%nExamples:",
@@ -68,6 +68,10 @@ final class SearchCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", paramLabel = "S",
       description = "The search's random seed (default 0); the task's weights and batches use --task-seed.")
   long seed;
+
+  @Option(names = "--workers", defaultValue = "1", paramLabel = "N", description = "Candidates trained at once, "
+      + "each on its own thread with its own model (default 1). The history depends on the seed and N.")
+  int workers;
 
   @Option(names = "--task-seed", defaultValue = "0", paramLabel = "S", description = "The task's seed (default 0).")
   long taskSeed;
@@ -142,6 +146,7 @@ final class SearchCommand implements Callable<Integer> {
     check("--population", population, 2, 100_000);
     check("--tournament", tournament, 1, population);
     check("--eval-timeout", evalTimeout, 1, 86_400);
+    check("--workers", workers, 1, 256);
     check("--max-states", maxStates, 0, 64);
     check("--max-statements", maxStatements, 1, 256);
     check("--top", top, 1, 1000);
@@ -164,7 +169,7 @@ final class SearchCommand implements Callable<Integer> {
         : new TaskFitness(task, n, task.defaults().batch(), taskSeed);
     var command = "optc " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
     var config = new Search.Config(genome, from, fitness, grid, population, tournament, seed, maxCandidates, limit,
-        Duration.ofSeconds(evalTimeout), settings);
+        Duration.ofSeconds(evalTimeout), settings, workers);
     var progress = Progress.forItems(spec.commandLine().getErr(), "search",
         maxCandidates > 0 ? maxCandidates : (int) limit.toSeconds(), maxCandidates > 0 ? "candidate" : "s");
     var history = new StringBuilder();

@@ -24,8 +24,10 @@ import java.util.SplittableRandom;
  * Fingerprint#functional}) was seen before takes that evaluation's fitness from the cache. An evaluation trains
  * once per value of the lr grid (a program without {@code lr} once) and keeps the lowest loss.
  *
- * <p>Evaluations run one after the other on the calling thread: libtorch wants each model's calls from one thread,
- * and on this 2-core machine libtorch and optc already use the cores. With the same seed the history is the same.
+ * <p>With {@code workers} 1 evaluations run one after the other on the calling thread. With more, each round makes
+ * {@code workers} children from tournaments on the population as it stands, trains the new ones on as many threads
+ * (each run's model lives and dies on one thread, as libtorch wants: {@code docs/training.md}), then adds them in
+ * order. The history is a function of the seed and the number of workers.
  */
 public final class Search {
   /**
@@ -35,8 +37,17 @@ public final class Search {
    */
   public record Config(Genome seed, String seedLabel, Fitness fitness, List<Double> lrGrid, int population,
       int tournament, long randomSeed, int maxCandidates, Duration budget, Duration evalTimeout,
-      Mutator.Settings mutations) {
+      Mutator.Settings mutations, int workers) {
+    public Config(Genome seed, String seedLabel, Fitness fitness, List<Double> lrGrid, int population, int tournament,
+        long randomSeed, int maxCandidates, Duration budget, Duration evalTimeout, Mutator.Settings mutations) {
+      this(seed, seedLabel, fitness, lrGrid, population, tournament, randomSeed, maxCandidates, budget, evalTimeout,
+          mutations, 1);
+    }
+
     public Config {
+      if (workers < 1) {
+        throw new IllegalArgumentException("workers must be at least 1");
+      }
       lrGrid = List.copyOf(lrGrid);
       if (population < 2 || tournament < 1 || tournament > population) {
         throw new IllegalArgumentException("need population >= 2 and 1 <= tournament <= population");
@@ -92,7 +103,6 @@ public final class Search {
 
   private record Fit(double loss, double lr) {}
 
-  private final List<Double> runMs = new ArrayList<>();
 
   private final Config config;
   private final Mutator mutator;
@@ -118,34 +128,57 @@ public final class Search {
     var population = new ArrayDeque<Candidate>();
     var seedProgram = OptProgram.compile(SourceFile.of(config.seedLabel(), config.seed().text()),
         Pipeline.Options.DEFAULT);
-    var seed = evaluate(config.seed(), seedProgram, null, 0, "", 0);
+    var seedChild = new Child(config.seed(), seedProgram, null, 0, "", 0);
+    var seed = finish(List.of(seedChild), null).getFirst();
     listener.candidate(seed, stats(0));
     population.add(seed);
-    while (!done()) {
-      Candidate parent;
-      if (population.size() < config.population()) {
-        parent = seed;
-      } else {
-        parent = null;
-        var members = new ArrayList<>(population);
-        for (int i = 0; i < config.tournament(); i++) {
-          var c = members.get(random.nextInt(members.size()));
-          if (parent == null || c.loss() < parent.loss()) {
-            parent = c;
+    var pool = config.workers() > 1 ? java.util.concurrent.Executors.newFixedThreadPool(config.workers()) : null;
+    try {
+      while (!done()) {
+        // a batch of children, one per worker, from tournaments on the population as it stands
+        int n = config.workers();
+        if (config.maxCandidates() > 0) {
+          n = Math.min(n, config.maxCandidates() - history.size());
+        }
+        var children = new ArrayList<Child>();
+        for (int k = 0; k < n; k++) {
+          var child = child(select(population, seed));
+          if (child != null) {
+            children.add(child);
           }
         }
+        if (children.isEmpty()) {
+          break; // nothing compiles any more: every mutation of every try was rejected
+        }
+        for (var c : finish(children, pool)) {
+          population.add(c);
+          if (population.size() > config.population()) {
+            population.removeFirst();
+          }
+          listener.candidate(c, stats(c.generation()));
+        }
       }
-      var child = child(parent);
-      if (child == null) {
-        break; // nothing compiles any more: every mutation of every try was rejected
+    } finally {
+      if (pool != null) {
+        pool.shutdownNow();
       }
-      population.add(child);
-      if (population.size() > config.population()) {
-        population.removeFirst();
-      }
-      listener.candidate(child, stats(child.generation()));
     }
     return new Result(List.copyOf(history), stats(history.isEmpty() ? 0 : history.getLast().generation()));
+  }
+
+  private Candidate select(ArrayDeque<Candidate> population, Candidate seed) {
+    if (population.size() < config.population()) {
+      return seed;
+    }
+    Candidate parent = null;
+    var members = new ArrayList<>(population);
+    for (int i = 0; i < config.tournament(); i++) {
+      var c = members.get(random.nextInt(members.size()));
+      if (parent == null || c.loss() < parent.loss()) {
+        parent = c;
+      }
+    }
+    return parent;
   }
 
   private boolean done() {
@@ -155,8 +188,12 @@ public final class Search {
     return config.budget() != null && System.nanoTime() - start >= config.budget().toNanos();
   }
 
-  /** A compiled mutant of {@code parent}, evaluated; null after 1,000 rejected tries in a row. */
-  private Candidate child(Candidate parent) {
+  /** A compiled child, not yet evaluated. */
+  private record Child(Genome genome, OptProgram program, Candidate parent, int generation, String lineage,
+      double compileMs) {}
+
+  /** A compiled mutant of {@code parent}; null after 1,000 rejected tries in a row. */
+  private Child child(Candidate parent) {
     var kind = new Mutator.Kind[1];
     for (int tries = 0; tries < 1000; tries++) {
       var g = mutator.mutate(parent.genome(), random, kind);
@@ -173,54 +210,112 @@ public final class Search {
           Fingerprint.sha(g.text()));
       double compileMs = (System.nanoTime() - t0) / 1e6;
       var lineage = parent.lineage().isEmpty() ? kind[0].label() : parent.lineage() + " " + kind[0].label();
-      return evaluate(g, program, parent, parent.generation() + 1, lineage, compileMs);
+      return new Child(g, program, parent, parent.generation() + 1, lineage, compileMs);
     }
     return null;
   }
 
-  private Candidate evaluate(Genome g, OptProgram program, Candidate parent, int generation, String lineage,
-      double compileMs) {
-    var structural = Fingerprint.structural(g.text());
-    var hypers = new HashMap<String, Double>();
-    boolean hasLr = g.hasHyper("lr");
-    if (hasLr) {
-      hypers.put("lr", 1e-2);
+  private record Keys(String structural, String functional) {}
+
+  private record Evaluated(Fit fit, double ms, List<Double> runMs) {}
+
+  /**
+   * Looks each child up in the cache, trains the misses (in parallel on {@code pool} when there is one; a key met
+   * twice in the batch is trained once) and records them in order: the history does not depend on timing.
+   */
+  private List<Candidate> finish(List<Child> children, java.util.concurrent.ExecutorService pool) {
+    var keys = new ArrayList<Keys>();
+    var jobs = new java.util.LinkedHashMap<Keys, java.util.concurrent.Callable<Evaluated>>();
+    var firstOf = new HashMap<String, Keys>();
+    for (var c : children) {
+      var hypers = new HashMap<String, Double>();
+      if (c.genome().hasHyper("lr")) {
+        hypers.put("lr", 1e-2);
+      }
+      var k = new Keys(Fingerprint.structural(c.genome().text()), Fingerprint.functional(c.program().ir(), hypers));
+      keys.add(k);
+      if (byStructure.containsKey(k.structural()) || byFunction.containsKey(k.functional())
+          || firstOf.containsKey("s:" + k.structural()) || firstOf.containsKey("f:" + k.functional())) {
+        continue;
+      }
+      firstOf.put("s:" + k.structural(), k);
+      firstOf.put("f:" + k.functional(), k);
+      jobs.put(k, () -> train(c));
     }
-    var functional = Fingerprint.functional(program.ir(), hypers);
-    String cached = "";
-    Fit fit = byStructure.get(structural);
-    if (fit != null) {
-      structuralHits++;
-      cached = "structural";
-    } else if ((fit = byFunction.get(functional)) != null) {
-      functionalHits++;
-      cached = "functional";
-    }
-    long t0 = System.nanoTime();
-    runMs.clear();
-    if (fit == null) {
-      evaluations++;
-      fit = new Fit(Double.POSITIVE_INFINITY, Double.NaN);
-      var grid = hasLr ? config.lrGrid() : List.of(Double.NaN);
-      for (double lr : grid) {
-        var h = hasLr ? Map.of("lr", lr) : Map.<String, Double>of();
-        long r0 = System.nanoTime();
-        double loss = config.fitness().loss(program, h, System.nanoTime() + config.evalTimeout().toNanos());
-        runMs.add((System.nanoTime() - r0) / 1e6);
-        if (loss < fit.loss() || (Double.isNaN(fit.lr()) && hasLr && fit.loss() == Double.POSITIVE_INFINITY
-            && loss == fit.loss())) {
-          fit = new Fit(loss, lr);
+    var results = new HashMap<Keys, Evaluated>();
+    try {
+      if (pool == null || jobs.size() < 2) {
+        for (var e : jobs.entrySet()) {
+          results.put(e.getKey(), e.getValue().call());
+        }
+      } else {
+        var futures = new java.util.LinkedHashMap<Keys, java.util.concurrent.Future<Evaluated>>();
+        jobs.forEach((k, job) -> futures.put(k, pool.submit(job)));
+        for (var e : futures.entrySet()) {
+          results.put(e.getKey(), e.getValue().get());
         }
       }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("the search was interrupted", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IllegalStateException(e.getCause());
+    } catch (Exception e) {
+      if (e instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IllegalStateException(e);
     }
-    byStructure.putIfAbsent(structural, fit);
-    byFunction.putIfAbsent(functional, fit);
-    double evalMs = cached.isEmpty() ? (System.nanoTime() - t0) / 1e6 : 0;
-    best = Math.min(best, fit.loss());
-    var c = new Candidate(history.size(), structural, functional, parent == null ? "" : parent.hash(), fit.loss(),
-        fit.lr(), evalMs, compileMs, cached, generation, lineage, g, List.copyOf(runMs));
-    history.add(c);
-    return c;
+    var out = new ArrayList<Candidate>();
+    for (int i = 0; i < children.size(); i++) {
+      var c = children.get(i);
+      var k = keys.get(i);
+      String cached = "";
+      Fit fit;
+      var fresh = results.remove(k);
+      if (fresh != null) {
+        evaluations++;
+        fit = fresh.fit();
+      } else if ((fit = byStructure.get(k.structural())) != null) {
+        structuralHits++;
+        cached = "structural";
+      } else {
+        fit = byFunction.get(k.functional());
+        functionalHits++;
+        cached = "functional";
+      }
+      byStructure.putIfAbsent(k.structural(), fit);
+      byFunction.putIfAbsent(k.functional(), fit);
+      best = Math.min(best, fit.loss());
+      var candidate = new Candidate(history.size(), k.structural(), k.functional(),
+          c.parent() == null ? "" : c.parent().hash(), fit.loss(), fit.lr(), fresh == null ? 0 : fresh.ms(),
+          c.compileMs(), cached, c.generation(), c.lineage(), c.genome(), fresh == null ? List.of() : fresh.runMs());
+      history.add(candidate);
+      out.add(candidate);
+    }
+    return out;
+  }
+
+  /** Trains {@code c} once per lr of the grid (once without lr) and keeps the lowest loss. */
+  private Evaluated train(Child c) {
+    long t0 = System.nanoTime();
+    boolean hasLr = c.genome().hasHyper("lr");
+    var runMs = new ArrayList<Double>();
+    var fit = new Fit(Double.POSITIVE_INFINITY, Double.NaN);
+    var grid = hasLr ? config.lrGrid() : List.of(Double.NaN);
+    for (double lr : grid) {
+      var h = hasLr ? Map.of("lr", lr) : Map.<String, Double>of();
+      long r0 = System.nanoTime();
+      double loss = config.fitness().loss(c.program(), h, System.nanoTime() + config.evalTimeout().toNanos());
+      runMs.add((System.nanoTime() - r0) / 1e6);
+      if (loss < fit.loss()) {
+        fit = new Fit(loss, lr);
+      }
+    }
+    return new Evaluated(fit, (System.nanoTime() - t0) / 1e6, List.copyOf(runMs));
   }
 
   private Stats stats(int generation) {

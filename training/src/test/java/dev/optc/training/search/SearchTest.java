@@ -83,6 +83,20 @@ class SearchTest {
   }
 
   @Test
+  void twoWorkersAreReproducibleToo() throws CompileException {
+    var base = config(library("sgd").frozen(), 9, 50);
+    var two = new Search.Config(base.seed(), base.seedLabel(), base.fitness(), base.lrGrid(), base.population(),
+        base.tournament(), base.randomSeed(), base.maxCandidates(), null, base.evalTimeout(), base.mutations(), 2);
+    var a = new Search(two).run((c, s) -> { });
+    var b = new Search(two).run((c, s) -> { });
+    assertEquals(a.history().stream().map(c -> c.text() + c.loss()).toList(),
+        b.history().stream().map(c -> c.text() + c.loss()).toList());
+    var s = a.stats();
+    assertEquals(50, s.candidates());
+    assertEquals(s.candidates(), s.evaluations() + s.structuralHits() + s.functionalHits());
+  }
+
+  @Test
   void programsEqualAfterCanonicalizationShareOneEvaluation() throws CompileException {
     // The same update spelled three ways: dead code, folded constants, a local.
     var one = "optimizer a\nhyper lr = 0.1\nw -= lr * g\n";
