@@ -23,7 +23,8 @@ import java.util.SplittableRandom;
 
 /**
  * The two keys of the fitness cache. {@link #structural}: the compiler's optimized IR (after folding, CSE and
- * dead-code elimination) as {@link IrPrinter} text, without the program's name, the per-statement bindings
+ * dead-code elimination) as a hash of each stored value's DAG (commutative operands in a fixed order), without the
+ * program's name, the per-statement bindings
  * (dead statements keep theirs), metrics and states that do not reach {@code w} ({@link #updateOnly}), so two programs that differ only in dead code or in the spelling of the same
  * arithmetic share one key. {@link #functional}: the weights after a few steps of the reference interpreter
  * (float64) on fixed random inputs, rounded to 6 significant digits, so programs that compute the same update
@@ -58,8 +59,53 @@ public final class Fingerprint {
     for (var pass : passes) {
       ir = pass.run(ir);
     }
-    var printed = IrPrinter.print(ir);
-    return sha(printed.substring(printed.indexOf('\n') + 1)); // not the optimizer's name
+    // The key: each root as a hash of its DAG, the operands of a commutative operation in a fixed order (the
+    // factory orders them by creation, which follows the order of the source's statements, dead ones included).
+    var memo = new java.util.IdentityHashMap<Node, String>();
+    var sb = new StringBuilder();
+    for (var h : ir.hypers()) {
+      sb.append("hyper ").append(h.name()).append(" = ").append(canonical(h.defaultValue(), memo)).append('\n');
+    }
+    for (var st : ir.states()) {
+      sb.append("state ").append(st.name()).append(' ').append(st.shape().label()).append(' ')
+          .append(st.dtype().label()).append(" = ").append(canonical(st.init(), memo)).append('\n');
+    }
+    for (var o : ir.outputs()) {
+      sb.append("store ").append(o.buffer()).append(" = ").append(canonical(o.value(), memo)).append('\n');
+    }
+    return sha(sb.toString());
+  }
+
+  /** A node's value as text: leaves spelled out, operations as a hash of the operation and its operands' texts. */
+  private static String canonical(Node n, java.util.IdentityHashMap<Node, String> memo) {
+    var known = memo.get(n);
+    if (known != null) {
+      return known;
+    }
+    var text = switch (n) {
+      case Node.Const c -> IrPrinter.formatConst(c.value());
+      case Node.Hyper h -> "hyper:" + h.name();
+      case Node.Step st -> "t";
+      case Node.Size sz -> "size:" + sz.which();
+      case Node.Uniform u -> "u" + u.slot();
+      case Node.Load l -> "load:" + l.buffer() + ":" + l.kind();
+      case Node.Unary u -> sha(u.op() + " " + canonical(u.x(), memo) + " " + u.kind());
+      case Node.Binary b -> {
+        var x = canonical(b.a(), memo);
+        var y = canonical(b.b(), memo);
+        if (b.op().commutative() && x.compareTo(y) > 0) {
+          var swap = x;
+          x = y;
+          y = swap;
+        }
+        yield sha(b.op() + " " + x + " " + y + " " + b.kind());
+      }
+      case Node.Select sel -> sha("select " + canonical(sel.cond(), memo) + " " + canonical(sel.a(), memo) + " "
+          + canonical(sel.b(), memo) + " " + sel.kind());
+      case Node.Reduce r -> sha(r.op() + " " + canonical(r.x(), memo) + " " + r.kind());
+    };
+    memo.put(n, text);
+    return text;
   }
 
   /**

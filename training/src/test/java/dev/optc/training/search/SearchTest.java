@@ -105,6 +105,10 @@ class SearchTest {
     var ir1 = Compiler.compile(SourceFile.of("1", one));
     var ir3 = Compiler.compile(SourceFile.of("3", three));
     assertEquals(Fingerprint.structural(one), Fingerprint.structural(two));
+    // a dead statement made nodes first: the operands of lr * s1 came out in another order
+    assertEquals(Fingerprint.structural("optimizer x\nhyper lr = 1e-3\nstate s1\ns1 = lerp(g, s1, 0.7)\nw -= lr * s1\n"),
+        Fingerprint.structural("optimizer x\nhyper lr = 1e-3\nstate mb\nstate s1\nv1 = lr - mb / (mean(mb) + 1e-8)\n"
+            + "s1 = lerp(g, s1, 0.7)\nw -= lr * s1\n"));
     // a state that never reaches w is dead for the search
     assertEquals(Fingerprint.structural(one),
         Fingerprint.structural("optimizer e\nhyper lr = 0.1\nstate m\nm = lerp(g, m, 0.9)\nw -= lr * g\n"));
