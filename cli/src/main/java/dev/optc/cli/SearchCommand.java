@@ -103,6 +103,11 @@ final class SearchCommand implements Callable<Integer> {
       + "replace them by their values, which the search then perturbs and the compiler folds).")
   boolean keepHypers;
 
+  @Option(names = "--ablate", description = "Simplify the best program by ablation: drop each statement and state "
+      + "in turn, keeping a removal when fitness at its lr does not get worse (one training run each); written as "
+      + "DIR/best-ablated.opt.")
+  boolean ablate;
+
   @Option(names = "--top", defaultValue = "5", paramLabel = "K", description = "How many top-N.opt files (default 5).")
   int top;
 
@@ -175,8 +180,10 @@ final class SearchCommand implements Callable<Integer> {
     var history = new StringBuilder();
     long[] lastSave = {System.nanoTime()};
     Search.Result result;
+    Search search;
     try {
-      result = new Search(config).run((c, s) -> {
+      search = new Search(config);
+      result = search.run((c, s) -> {
         history.append(Search.json(c, s)).append('\n');
         var label = String.format(Locale.ROOT, "gen %d, %.0f evals/min, cache hits %.0f%%, best %.5g",
             s.generation(), s.evaluationsPerMinute(), 100 * s.hitRate(), s.best());
@@ -192,7 +199,16 @@ final class SearchCommand implements Callable<Integer> {
       progress.done();
     }
     var best = result.top(top);
+    Search.Ablation ablation = ablate && !best.isEmpty() ? search.ablate(best.getFirst()) : null;
     try (var batch = new AtomicFiles.Batch()) {
+      if (ablation != null) {
+        var b = best.getFirst();
+        var ablated = new Search.Candidate(b.index(), b.hash(), b.functional(), b.parent(), ablation.loss(), b.lr(),
+            b.evalMs(), b.compileMs(), b.cached(), b.generation(), b.lineage() + " (then ablation: " + ablation.removed()
+            + " removals kept)", ablation.genome(), b.runMs());
+        batch.add(out.resolve("best-ablated.opt"), AtomicFiles.content(Search.opt(ablated, from, fitness, seed,
+            command)));
+      }
       batch.add(out.resolve("history.jsonl"), AtomicFiles.content(history.toString()));
       if (!best.isEmpty()) {
         batch.add(out.resolve("best.opt"), AtomicFiles.content(Search.opt(best.getFirst(), from, fitness, seed,
@@ -222,6 +238,10 @@ final class SearchCommand implements Callable<Integer> {
       outWriter.printf(Locale.ROOT, "best: fitness %.6g (lr %s), generation %d, hash %s; written to %s%n%n%s",
           b.loss(), lr(b.lr()), b.generation(), b.hash(), out.resolve("best.opt"),
           Search.opt(b, from, fitness, seed, command));
+    }
+    if (ablation != null) {
+      outWriter.printf(Locale.ROOT, "%nablation: %d removals kept, fitness %.6g at the same lr; written to %s%n",
+          ablation.removed(), ablation.loss(), out.resolve("best-ablated.opt"));
     }
     outWriter.flush();
     return 0;
@@ -267,6 +287,7 @@ final class SearchCommand implements Callable<Integer> {
     var outputs = new LinkedHashMap<String, Path>();
     outputs.put("--out history.jsonl", out.resolve("history.jsonl"));
     outputs.put("--out best.opt", out.resolve("best.opt"));
+    outputs.put("--out best-ablated.opt", out.resolve("best-ablated.opt"));
     var inputs = new LinkedHashMap<String, Path>();
     OutputFiles.optInput(from).forEach((k, v) -> inputs.put("--from", v));
     OutputFiles.check(inputs, outputs);

@@ -74,6 +74,18 @@ class SearchCommandTest {
     assertNotEquals(withoutTimes(history), withoutTimes(Files.readAllLines(dir.resolve("c/history.jsonl"))));
   }
 
+  @Test
+  void ablationWritesASimplerBest() throws Exception {
+    var r = CliTest.optc("search", "--task", "toy", "--from", "sgd", "--evals", "60", "--ablate", "--out",
+        dir.resolve("ab").toString());
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(r.out().contains("\nablation: "), r.toString());
+    var ablated = Files.readString(dir.resolve("ab/best-ablated.opt"));
+    var best = Files.readString(dir.resolve("ab/best.opt"));
+    assertTrue(ablated.contains("(then ablation: "), ablated);
+    assertTrue(ablated.lines().count() <= best.lines().count(), ablated + "\nvs\n" + best);
+  }
+
   private static List<String> withoutTimes(List<String> lines) {
     return lines.stream().map(l -> l.replaceAll("\"(eval_ms|compile_ms)\":[0-9.]+,", "")
         .replaceAll("\"run_ms\":\\[[0-9.,]*\\],", "")).toList();

@@ -399,6 +399,68 @@ public final class Search {
     return g;
   }
 
+  /**
+   * Ablation: {@code c}'s program, cleaned ({@link #clean}), then without each statement in turn (last first) and
+   * each state, a removal kept when the program still compiles and its fitness at {@code c}'s lr is no worse than
+   * the best so far. Costs one training run per statement and state.
+   *
+   * @return the simplified program and its fitness
+   */
+  public Ablation ablate(Candidate c) {
+    var g = clean(c.genome());
+    var hypers = Double.isNaN(c.lr()) || !g.hasHyper("lr") ? Map.<String, Double>of() : Map.of("lr", c.lr());
+    double best = fitnessOf(g, hypers);
+    int removed = 0;
+    for (int i = g.statements().size() - 1; i >= 0 && g.statements().size() > 1; i--) {
+      if (i >= g.statements().size()) {
+        continue;
+      }
+      var stmts = new ArrayList<>(g.statements());
+      stmts.remove(i);
+      var smaller = clean(new Genome(g.name(), g.hypers(), g.states(), g.defs(), stmts));
+      double f = fitnessOf(smaller, hypers);
+      if (f <= best) {
+        g = smaller;
+        best = f;
+        removed++;
+      }
+    }
+    for (int i = g.states().size() - 1; i >= 0; i--) {
+      var gone = g.states().get(i).name();
+      var stmts = new ArrayList<Genome.Stmt>();
+      for (var s : g.statements()) {
+        if (!s.target().equals(gone)) {
+          stmts.add(s);
+        }
+      }
+      var states = new ArrayList<>(g.states());
+      states.remove(i);
+      var text = new Genome(g.name(), g.hypers(), states, g.defs(), stmts).text();
+      // its reads become g, the quantity a state usually averages
+      var smaller = clean(Genome.parse("ablation", text.replaceAll("\\b" + gone + "\\b", "g")));
+      double f = stmts.isEmpty() ? Double.POSITIVE_INFINITY : fitnessOf(smaller, hypers);
+      if (f <= best) {
+        g = smaller;
+        best = f;
+        removed++;
+      }
+    }
+    return new Ablation(g, best, removed);
+  }
+
+  /** What {@link #ablate} left: the program, its fitness at the candidate's lr, and how many removals it kept. */
+  public record Ablation(Genome genome, double loss, int removed) {}
+
+  private double fitnessOf(Genome g, Map<String, Double> hypers) {
+    var r = dev.optc.compiler.Compiler.check(SourceFile.of("ablation.opt", g.text()), Pipeline.Options.DEFAULT);
+    if (!r.ok() || r.program().outputs().stream().noneMatch(o -> o.buffer().equals("w"))) {
+      return Double.POSITIVE_INFINITY;
+    }
+    var program = new OptProgram(SourceFile.of("ablation.opt", g.text()), r.program(), r.warnings(),
+        Fingerprint.sha(g.text()));
+    return config.fitness().loss(program, hypers, System.nanoTime() + config.evalTimeout().toNanos());
+  }
+
   /** How many times {@code name} occurs as a word in the program's text (its declaration included). */
   private static int uses(Genome g, String name) {
     var m = java.util.regex.Pattern.compile("\\b" + java.util.regex.Pattern.quote(name) + "\\b").matcher(g.text());
