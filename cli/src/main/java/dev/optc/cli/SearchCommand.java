@@ -187,7 +187,8 @@ final class SearchCommand implements Callable<Integer> {
         history.append(Search.json(c, s)).append('\n');
         var label = String.format(Locale.ROOT, "gen %d, %.0f evals/min, cache hits %.0f%%, best %.5g",
             s.generation(), s.evaluationsPerMinute(), 100 * s.hitRate(), s.best());
-        progress.update(maxCandidates > 0 ? s.candidates() : (int) (s.elapsedNanos() / 1_000_000_000L),
+        progress.update(maxCandidates > 0 ? s.candidates()
+            : (int) Math.min(limit.toSeconds(), s.elapsedNanos() / 1_000_000_000L),
             maxCandidates > 0 ? maxCandidates : (int) limit.toSeconds(), label);
         if (System.nanoTime() - lastSave[0] > 60_000_000_000L) {
           // a long search keeps its history on disk as it goes
