@@ -295,9 +295,7 @@ public final class Mutator {
     final List<String> metrics = new ArrayList<>();
 
     Scope(Genome p, int at) {
-      var names = new LinkedHashSet<String>(List.of("g", "g", "w"));
-      tensors.addAll(names);
-      tensors.add("g"); // g read most often
+      tensors.addAll(List.of("g", "g", "w")); // g twice: read most often
       Set<String> seen = new LinkedHashSet<>(List.of("g", "w"));
       for (var s : p.states()) {
         if (seen.add(s.name())) {
