@@ -108,6 +108,10 @@ final class SearchCommand implements Callable<Integer> {
       + "DIR/best-ablated.opt.")
   boolean ablate;
 
+  @Option(names = "--funnel", defaultValue = "0", paramLabel = "K", description = "Train the seed and the top K "
+      + "again, 5x the steps on task seed + 1, over the lr grid; a table on stdout and DIR/funnel.jsonl (default 0).")
+  int funnel;
+
   @Option(names = "--top", defaultValue = "5", paramLabel = "K", description = "How many top-N.opt files (default 5).")
   int top;
 
@@ -155,6 +159,7 @@ final class SearchCommand implements Callable<Integer> {
     check("--max-states", maxStates, 0, 64);
     check("--max-statements", maxStatements, 1, 256);
     check("--top", top, 1, 1000);
+    check("--funnel", funnel, 0, 1000);
     boolean toy = taskName.equals("toy");
     var task = toy ? null : Tasks.named(taskName);
     int n = steps == null ? (toy ? 60 : 100) : check("--steps", steps, 1, 1_000_000);
@@ -200,6 +205,18 @@ final class SearchCommand implements Callable<Integer> {
       progress.done();
     }
     var best = result.top(top);
+    List<Search.Rescored> rescored = List.of();
+    Fitness longer = null;
+    if (funnel > 0) {
+      long n5 = Math.min(5L * n, 1_000_000);
+      longer = toy ? new ToyFitness((int) n5, taskSeed + 1)
+          : new TaskFitness(task, (int) n5, task.defaults().batch(), taskSeed + 1);
+      var which = new ArrayList<Search.Candidate>();
+      which.add(result.history().getFirst());
+      result.top(funnel + 1).stream().filter(c -> !c.hash().equals(which.getFirst().hash())).limit(funnel)
+          .forEach(which::add);
+      rescored = search.funnel(which, longer);
+    }
     Search.Ablation ablation = ablate && !best.isEmpty() ? search.ablate(best.getFirst()) : null;
     try (var batch = new AtomicFiles.Batch()) {
       if (ablation != null) {
@@ -211,6 +228,14 @@ final class SearchCommand implements Callable<Integer> {
             command)));
       }
       batch.add(out.resolve("history.jsonl"), AtomicFiles.content(history.toString()));
+      if (!rescored.isEmpty()) {
+        var lines = new StringBuilder();
+        for (var r : rescored) {
+          lines.append(String.format(Locale.ROOT, "{\"hash\":\"%s\",\"search_fitness\":%s,\"funnel_fitness\":%s,"
+              + "\"lr\":%s}%n", r.candidate().hash(), json(r.candidate().loss()), json(r.loss()), json(r.lr())));
+        }
+        batch.add(out.resolve("funnel.jsonl"), AtomicFiles.content(lines.toString()));
+      }
       if (!best.isEmpty()) {
         batch.add(out.resolve("best.opt"), AtomicFiles.content(Search.opt(best.getFirst(), from, fitness, seed,
             command)));
@@ -240,12 +265,25 @@ final class SearchCommand implements Callable<Integer> {
           b.loss(), lr(b.lr()), b.generation(), b.hash(), out.resolve("best.opt"),
           Search.opt(b, from, fitness, seed, command));
     }
+    if (!rescored.isEmpty()) {
+      outWriter.printf(Locale.ROOT, "%nfunnel: %s%n%-18s %-14s %-14s %s%n", longer.describe(), "hash", "search fitness",
+          "funnel fitness", "lr");
+      for (int i = 0; i < rescored.size(); i++) {
+        var r = rescored.get(i);
+        outWriter.printf(Locale.ROOT, "%-18s %-14.6g %-14.6g %s%s%n", r.candidate().hash(), r.candidate().loss(),
+            r.loss(), lr(r.lr()), i == 0 ? "  (the seed)" : "");
+      }
+    }
     if (ablation != null) {
       outWriter.printf(Locale.ROOT, "%nablation: %d removals kept, fitness %.6g at the same lr; written to %s%n",
           ablation.removed(), ablation.loss(), out.resolve("best-ablated.opt"));
     }
     outWriter.flush();
     return 0;
+  }
+
+  private static String json(double v) {
+    return Double.isFinite(v) ? Double.toString(v) : "null";
   }
 
   private static String lr(double v) {
@@ -289,6 +327,7 @@ final class SearchCommand implements Callable<Integer> {
     outputs.put("--out history.jsonl", out.resolve("history.jsonl"));
     outputs.put("--out best.opt", out.resolve("best.opt"));
     outputs.put("--out best-ablated.opt", out.resolve("best-ablated.opt"));
+    outputs.put("--out funnel.jsonl", out.resolve("funnel.jsonl"));
     var inputs = new LinkedHashMap<String, Path>();
     OutputFiles.optInput(from).forEach((k, v) -> inputs.put("--from", v));
     OutputFiles.check(inputs, outputs);

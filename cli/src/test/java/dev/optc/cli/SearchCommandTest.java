@@ -75,10 +75,14 @@ class SearchCommandTest {
   }
 
   @Test
-  void ablationWritesASimplerBest() throws Exception {
-    var r = CliTest.optc("search", "--task", "toy", "--from", "sgd", "--evals", "60", "--ablate", "--out",
-        dir.resolve("ab").toString());
+  void ablationAndFunnel() throws Exception {
+    var r = CliTest.optc("search", "--task", "toy", "--from", "sgd", "--evals", "60", "--ablate", "--funnel", "2",
+        "--out", dir.resolve("ab").toString());
     assertEquals(0, r.code(), r.toString());
+    assertTrue(r.out().contains("\nfunnel: toy quadratic, 300 steps, seed 1"), r.toString());
+    var funnel = Files.readAllLines(dir.resolve("ab/funnel.jsonl"));
+    assertEquals(3, funnel.size(), funnel.toString());
+    assertEquals(3, funnel.stream().map(l -> l.substring(0, 28)).distinct().count(), funnel.toString());
     assertTrue(r.out().contains("\nablation: "), r.toString());
     var ablated = Files.readString(dir.resolve("ab/best-ablated.opt"));
     var best = Files.readString(dir.resolve("ab/best.opt"));

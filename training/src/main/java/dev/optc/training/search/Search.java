@@ -448,6 +448,40 @@ public final class Search {
     return new Ablation(g, best, removed);
   }
 
+  /**
+   * The funnel: each candidate trained again with {@code fitness} (longer runs, another task seed or task) over
+   * the lr grid, the best kept.
+   */
+  public List<Rescored> funnel(List<Candidate> candidates, Fitness fitness) {
+    var out = new ArrayList<Rescored>();
+    for (var c : candidates) {
+      var child = new Child(c.genome(), compileOrNull(c.genome()), null, c.generation(), c.lineage(), 0);
+      if (child.program() == null) {
+        continue;
+      }
+      var fit = new Fit(Double.POSITIVE_INFINITY, Double.NaN);
+      boolean hasLr = c.genome().hasHyper("lr");
+      for (double lr : hasLr ? config.lrGrid() : List.of(Double.NaN)) {
+        var h = hasLr ? Map.of("lr", lr) : Map.<String, Double>of();
+        double loss = fitness.loss(child.program(), h, System.nanoTime() + config.evalTimeout().toNanos());
+        if (loss < fit.loss()) {
+          fit = new Fit(loss, lr);
+        }
+      }
+      out.add(new Rescored(c, fit.loss(), fit.lr()));
+    }
+    return out;
+  }
+
+  /** A candidate's fitness in the funnel. */
+  public record Rescored(Candidate candidate, double loss, double lr) {}
+
+  private static OptProgram compileOrNull(Genome g) {
+    var r = dev.optc.compiler.Compiler.check(SourceFile.of("candidate.opt", g.text()), Pipeline.Options.DEFAULT);
+    return r.ok() ? new OptProgram(SourceFile.of("candidate.opt", g.text()), r.program(), r.warnings(),
+        Fingerprint.sha(g.text())) : null;
+  }
+
   /** What {@link #ablate} left: the program, its fitness at the candidate's lr, and how many removals it kept. */
   public record Ablation(Genome genome, double loss, int removed) {}
 
