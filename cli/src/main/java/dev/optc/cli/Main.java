@@ -31,6 +31,7 @@ import picocli.CommandLine.Command;
         SimulateCommand.class,
         BenchCommand.class,
         TrainCommand.class,
+        SearchCommand.class,
         VerifyCommand.class,
         DevicesCommand.class,
         CommandLine.HelpCommand.class

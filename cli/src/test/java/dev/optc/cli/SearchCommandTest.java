@@ -1,0 +1,107 @@
+package dev.optc.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.optc.training.Natives;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** {@code optc search}: bad input is one line and exit 2; a toy search writes its files and reproduces by seed. */
+class SearchCommandTest {
+  @TempDir
+  Path dir;
+
+  static List<List<String>> badArguments() {
+    return List.of(
+        List.of("--task", "mnist", "--from", "sgd"),
+        List.of("--from", "sgd"),
+        List.of("--task", "toy"),
+        List.of("--task", "toy", "--from", "nosuchoptimizer"),
+        List.of("--task", "toy", "--from", "sgd", "--evals", "0"),
+        List.of("--task", "toy", "--from", "sgd", "--budget", "soon"),
+        List.of("--task", "toy", "--from", "sgd", "--population", "1"),
+        List.of("--task", "toy", "--from", "sgd", "--tournament", "50"),
+        List.of("--task", "toy", "--from", "sgd", "--lr-grid", "0.1,-1"),
+        List.of("--task", "toy", "--from", "sgd", "--mutations", "grow=1"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("badArguments")
+  void badInputIsExit2(List<String> args) {
+    var all = new ArrayList<>(List.of("search"));
+    all.addAll(args);
+    if (!args.contains("--out")) {
+      all.addAll(List.of("--out", dir.resolve("o").toString()));
+    }
+    var r = CliTest.optc(all);
+    CliTest.assertUsageError(r, true);
+    assertEquals("", r.out(), r.toString());
+  }
+
+  private CliTest.Result toy(String out, String seed) {
+    return CliTest.optc("search", "--task", "toy", "--from", "sgd", "--evals", "80", "--population", "8",
+        "--tournament", "3", "--seed", seed, "--out", dir.resolve(out).toString());
+  }
+
+  @Test
+  void aToySearchWritesItsFilesAndReproducesBySeed() throws Exception {
+    var r = toy("a", "4");
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(r.out().startsWith("optc search: toy quadratic"), r.toString());
+    assertTrue(r.out().contains("80 candidates in "), r.toString());
+    var best = Files.readString(dir.resolve("a/best.opt"));
+    assertTrue(best.startsWith("# Found by optc search: optc search --task toy"), best);
+    assertTrue(best.contains("\noptimizer found_"), best);
+    assertTrue(Files.exists(dir.resolve("a/top-01.opt")));
+    var history = Files.readAllLines(dir.resolve("a/history.jsonl"));
+    assertEquals(80, history.size());
+    assertTrue(history.getFirst().startsWith("{\"index\":0,\"hash\":\""), history.getFirst());
+    assertFalse(Files.list(dir.resolve("a")).anyMatch(p -> p.getFileName().toString().endsWith(".tmp")));
+    // the same seed: the same candidates and fitness (times differ)
+    assertEquals(0, toy("b", "4").code());
+    assertEquals(withoutTimes(history), withoutTimes(Files.readAllLines(dir.resolve("b/history.jsonl"))));
+    assertEquals(0, toy("c", "5").code());
+    assertNotEquals(withoutTimes(history), withoutTimes(Files.readAllLines(dir.resolve("c/history.jsonl"))));
+  }
+
+  @Test
+  void ablationAndFunnel() throws Exception {
+    var r = CliTest.optc("search", "--task", "toy", "--from", "sgd", "--evals", "60", "--ablate", "--funnel", "2",
+        "--out", dir.resolve("ab").toString());
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(r.out().contains("\nfunnel: toy quadratic, 300 steps, seed 1"), r.toString());
+    var funnel = Files.readAllLines(dir.resolve("ab/funnel.jsonl"));
+    assertEquals(3, funnel.size(), funnel.toString());
+    assertEquals(3, funnel.stream().map(l -> l.substring(0, 28)).distinct().count(), funnel.toString());
+    assertTrue(r.out().contains("\nablation: "), r.toString());
+    var ablated = Files.readString(dir.resolve("ab/best-ablated.opt"));
+    var best = Files.readString(dir.resolve("ab/best.opt"));
+    assertTrue(ablated.contains("(then ablation: "), ablated);
+    assertTrue(ablated.lines().count() <= best.lines().count(), ablated + "\nvs\n" + best);
+  }
+
+  private static List<String> withoutTimes(List<String> lines) {
+    return lines.stream().map(l -> l.replaceAll("\"(eval_ms|compile_ms)\":[0-9.]+,", "")
+        .replaceAll("\"run_ms\":\\[[0-9.,]*\\],", "")).toList();
+  }
+
+  @Test
+  void aTinyDigitsSearchRuns() throws Exception {
+    assumeTrue(Natives.unavailable() == null, () -> "skipped: " + Natives.unavailable());
+    var r = CliTest.optc("search", "--task", "digits", "--from", "sgd", "--evals", "3", "--steps", "100",
+        "--population", "2", "--tournament", "1", "--out", dir.resolve("d").toString());
+    assertEquals(0, r.code(), r.toString());
+    assertEquals(3, Files.readAllLines(dir.resolve("d/history.jsonl")).size());
+    assertTrue(Files.readString(dir.resolve("d/best.opt")).contains("digits, 100 steps"));
+  }
+}
