@@ -8,6 +8,7 @@ import dev.optc.runtime.OptProgram;
 import dev.optc.runtime.OptcException;
 import dev.optc.training.Tasks;
 import dev.optc.training.search.Fitness;
+import dev.optc.training.search.FitnessChart;
 import dev.optc.training.search.Genome;
 import dev.optc.training.search.Mutator;
 import dev.optc.training.search.Search;
@@ -37,7 +38,8 @@ import picocli.CommandLine.Spec;
         "With --workers N, N candidates train at once, each on its own thread with its own model (libtorch wants a "
             + "model's calls from one thread). The same --seed and --workers give the same history.",
         "DIR gets best.opt, top-01.opt ... (a header comment says where each came from and how it scored) and "
-            + "history.jsonl (one line per candidate: hash, parent hash, fitness, lr, eval ms, program)."},
+            + "history.jsonl (one line per candidate: hash, parent hash, fitness, lr, eval ms, program) and fitness.png "
+            + "(the best fitness so far and the population's median over the candidates)."},
     footer = {"%nExamples:",
         "  optc search --task digits --from sgd --evals 200 --out runs/sgd",
         "  optc search --task digits --from adamw --budget 10m --population 24 --tournament 6 --out runs/adamw",
@@ -228,6 +230,8 @@ final class SearchCommand implements Callable<Integer> {
             command)));
       }
       batch.add(out.resolve("history.jsonl"), AtomicFiles.content(history.toString()));
+      batch.add(out.resolve("fitness.png"), AtomicFiles.content(FitnessChart.png(result.history(), population,
+          "optc search from " + from + ": " + fitness.describe())));
       if (!rescored.isEmpty()) {
         var lines = new StringBuilder();
         for (var r : rescored) {
@@ -326,6 +330,7 @@ final class SearchCommand implements Callable<Integer> {
     var outputs = new LinkedHashMap<String, Path>();
     outputs.put("--out history.jsonl", out.resolve("history.jsonl"));
     outputs.put("--out best.opt", out.resolve("best.opt"));
+    outputs.put("--out fitness.png", out.resolve("fitness.png"));
     outputs.put("--out best-ablated.opt", out.resolve("best-ablated.opt"));
     outputs.put("--out funnel.jsonl", out.resolve("funnel.jsonl"));
     var inputs = new LinkedHashMap<String, Path>();

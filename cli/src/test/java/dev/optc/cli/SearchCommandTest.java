@@ -66,6 +66,8 @@ class SearchCommandTest {
     var history = Files.readAllLines(dir.resolve("a/history.jsonl"));
     assertEquals(80, history.size());
     assertTrue(history.getFirst().startsWith("{\"index\":0,\"hash\":\""), history.getFirst());
+    var png = Files.readAllBytes(dir.resolve("a/fitness.png"));
+    assertTrue(png.length > 1000 && png[0] == (byte) 0x89 && png[1] == 'P', "fitness.png is a PNG");
     assertFalse(Files.list(dir.resolve("a")).anyMatch(p -> p.getFileName().toString().endsWith(".tmp")));
     // the same seed: the same candidates and fitness (times differ)
     assertEquals(0, toy("b", "4").code());
