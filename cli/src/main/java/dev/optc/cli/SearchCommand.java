@@ -1,11 +1,13 @@
 package dev.optc.cli;
 
+import dev.optc.bench.Json;
 import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.ir.HostEvaluator;
 import dev.optc.compiler.pass.Pipeline;
 import dev.optc.runtime.AtomicFiles;
 import dev.optc.runtime.OptProgram;
 import dev.optc.runtime.OptcException;
+import dev.optc.runtime.cache.ProgramCache;
 import dev.optc.training.Tasks;
 import dev.optc.training.search.Fitness;
 import dev.optc.training.search.FitnessChart;
@@ -120,6 +122,11 @@ final class SearchCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, paramLabel = "DIR", description = "Where the results go (made if absent).")
   Path out;
 
+  @Option(names = "--resume", description = "Continue the search whose DIR/search.json and DIR/history.jsonl are in "
+      + "--out (written as it goes): give the first run's options, with a larger --evals or a new --budget; its "
+      + "candidates are made again and take their recorded fitness, so the result equals an uninterrupted run.")
+  boolean resume;
+
   @Spec
   picocli.CommandLine.Model.CommandSpec spec;
 
@@ -182,6 +189,26 @@ final class SearchCommand implements Callable<Integer> {
     var command = "optc " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
     var config = new Search.Config(genome, from, fitness, grid, population, tournament, seed, maxCandidates, limit,
         Duration.ofSeconds(evalTimeout), settings, workers);
+    // What decides the candidates and their fitness; a resumed search must have the same.
+    var state = new java.util.LinkedHashMap<String, Object>();
+    state.put("program", ProgramCache.hash(genome.text()));
+    state.put("fitness", fitness.describe());
+    state.put("lr_grid", grid.toString());
+    state.put("seed", Long.toString(seed));
+    state.put("population", Integer.toString(population));
+    state.put("tournament", Integer.toString(tournament));
+    state.put("workers", Integer.toString(workers));
+    var weights = new java.util.TreeMap<String, Double>();
+    settings.weights().forEach((kind, w) -> weights.put(kind.name(), w));
+    state.put("mutations", weights + ", max states " + settings.maxStates() + ", max statements "
+        + settings.maxStatements());
+    var stateFile = out.resolve("search.json");
+    List<String> order = List.of();
+    var recorded = new ArrayList<Search.Recorded>();
+    if (resume) {
+      order = readHistory(stateFile, state, recorded);
+    }
+    AtomicFiles.write(stateFile, Json.write(state) + "\n");
     var progress = Progress.forItems(spec.commandLine().getErr(), "search",
         maxCandidates > 0 ? maxCandidates : (int) limit.toSeconds(), maxCandidates > 0 ? "candidate" : "s");
     var history = new StringBuilder();
@@ -189,7 +216,7 @@ final class SearchCommand implements Callable<Integer> {
     Search.Result result;
     Search search;
     try {
-      search = new Search(config);
+      search = new Search(config).resume(order, recorded);
       result = search.run((c, s) -> {
         history.append(Search.json(c, s)).append('\n');
         var label = String.format(Locale.ROOT, "gen %d, %.0f evals/min, cache hits %.0f%%, best %.5g",
@@ -321,6 +348,49 @@ final class SearchCommand implements Callable<Integer> {
   }
 
   /** DIR is a directory (made if absent) and its files can be written. */
+  /**
+   * The candidates of the search being resumed (their structural hashes, in order), after checking that its settings
+   * are {@code state}; its fresh evaluations go to {@code recorded}.
+   */
+  private List<String> readHistory(Path stateFile, Map<String, Object> state, List<Search.Recorded> recorded) {
+    var history = out.resolve("history.jsonl");
+    if (!Files.isRegularFile(stateFile) || !Files.isRegularFile(history)) {
+      throw new OptcException("--resume: " + out + " holds no search to resume (search.json and history.jsonl)");
+    }
+    Map<?, ?> before;
+    try {
+      before = (Map<?, ?>) Json.parse(Files.readString(stateFile));
+    } catch (IOException | RuntimeException e) {
+      throw new OptcException("--resume: " + stateFile + " is not a search's settings (" + e.getMessage() + ")");
+    }
+    for (var e : state.entrySet()) {
+      if (!e.getValue().equals(before.get(e.getKey()))) {
+        throw new OptcException("--resume: the search in " + out + " ran with " + e.getKey() + " " + before.get(e.getKey())
+            + ", not " + e.getValue() + "; give the first run's options");
+      }
+    }
+    var order = new ArrayList<String>();
+    try {
+      for (var line : Files.readAllLines(history)) {
+        if (line.isBlank()) {
+          continue;
+        }
+        var c = (Map<?, ?>) Json.parse(line);
+        var hash = (String) c.get("hash");
+        order.add(hash);
+        if ("".equals(c.get("cached"))) {
+          var runs = ((List<?>) c.get("run_ms")).stream().map(v -> ((Number) v).doubleValue()).toList();
+          recorded.add(new Search.Recorded(hash, c.get("fitness") instanceof Number f ? f.doubleValue()
+              : Double.POSITIVE_INFINITY, c.get("lr") instanceof Number l ? l.doubleValue() : Double.NaN,
+              ((Number) c.get("eval_ms")).doubleValue(), runs));
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      throw new OptcException("--resume: " + history + " is not a search's history (" + e.getMessage() + ")");
+    }
+    return order;
+  }
+
   private void checkOut() {
     try {
       Files.createDirectories(out);
@@ -331,6 +401,7 @@ final class SearchCommand implements Callable<Integer> {
     outputs.put("--out history.jsonl", out.resolve("history.jsonl"));
     outputs.put("--out best.opt", out.resolve("best.opt"));
     outputs.put("--out fitness.png", out.resolve("fitness.png"));
+    outputs.put("--out search.json", out.resolve("search.json"));
     outputs.put("--out best-ablated.opt", out.resolve("best-ablated.opt"));
     outputs.put("--out funnel.jsonl", out.resolve("funnel.jsonl"));
     var inputs = new LinkedHashMap<String, Path>();

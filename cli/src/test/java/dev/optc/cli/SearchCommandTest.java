@@ -92,6 +92,35 @@ class SearchCommandTest {
     assertTrue(ablated.lines().count() <= best.lines().count(), ablated + "\nvs\n" + best);
   }
 
+  /** 40 candidates, then --resume to 80: the history of an uninterrupted 80 (times aside), and the same files. */
+  @Test
+  void resumeEqualsUninterrupted() throws Exception {
+    var first = CliTest.optc("search", "--task", "toy", "--from", "sgd", "--evals", "40", "--population", "8",
+        "--tournament", "3", "--seed", "4", "--out", dir.resolve("r").toString());
+    assertEquals(0, first.code(), first.toString());
+    assertEquals(40, Files.readAllLines(dir.resolve("r/history.jsonl")).size());
+    assertTrue(Files.exists(dir.resolve("r/search.json")));
+    var resumed = CliTest.optc("search", "--task", "toy", "--from", "sgd", "--evals", "80", "--population", "8",
+        "--tournament", "3", "--seed", "4", "--out", dir.resolve("r").toString(), "--resume");
+    assertEquals(0, resumed.code(), resumed.toString());
+    assertEquals(0, toy("u", "4").code());
+    assertEquals(withoutTimes(Files.readAllLines(dir.resolve("u/history.jsonl"))),
+        withoutTimes(Files.readAllLines(dir.resolve("r/history.jsonl"))));
+    assertEquals(Files.readString(dir.resolve("u/best.opt")).lines().filter(l -> !l.startsWith("#")).toList(),
+        Files.readString(dir.resolve("r/best.opt")).lines().filter(l -> !l.startsWith("#")).toList());
+    // other settings: refused in one line, the history left as it was
+    var before = Files.readString(dir.resolve("r/history.jsonl"));
+    var other = CliTest.optc("search", "--task", "toy", "--from", "sgd", "--evals", "90", "--population", "8",
+        "--tournament", "3", "--seed", "5", "--out", dir.resolve("r").toString(), "--resume");
+    assertEquals(2, other.code(), other.toString());
+    assertTrue(other.err().contains("ran with seed 4, not 5"), other.toString());
+    assertEquals(before, Files.readString(dir.resolve("r/history.jsonl")));
+    var none = CliTest.optc("search", "--task", "toy", "--from", "sgd", "--evals", "10", "--out",
+        dir.resolve("empty").toString(), "--resume");
+    assertEquals(2, none.code(), none.toString());
+    assertTrue(none.err().contains("holds no search to resume"), none.toString());
+  }
+
   private static List<String> withoutTimes(List<String> lines) {
     return lines.stream().map(l -> l.replaceAll("\"(eval_ms|compile_ms)\":[0-9.]+,", "")
         .replaceAll("\"run_ms\":\\[[0-9.,]*\\],", "")).toList();

@@ -4,6 +4,7 @@ import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.diag.SourceFile;
 import dev.optc.compiler.pass.Pipeline;
 import dev.optc.runtime.OptProgram;
+import dev.optc.runtime.OptcException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -103,6 +104,12 @@ public final class Search {
 
   private record Fit(double loss, double lr) {}
 
+  /**
+   * A fresh evaluation of an earlier run of the same search, from its {@code history.jsonl}: {@link #resume} uses it
+   * instead of training again.
+   */
+  public record Recorded(String hash, double loss, double lr, double evalMs, List<Double> runMs) {}
+
 
   private final Config config;
   private final Mutator mutator;
@@ -116,11 +123,27 @@ public final class Search {
   private int functionalHits;
   private double best = Double.POSITIVE_INFINITY;
   private long start;
+  /** The earlier run's candidates in order (their structural hashes), and its fresh evaluations by hash. */
+  private List<String> replayOrder = List.of();
+  private final Map<String, Recorded> replay = new HashMap<>();
 
   public Search(Config config) {
     this.config = config;
     this.mutator = new Mutator(config.mutations());
     this.random = new SplittableRandom(config.randomSeed());
+  }
+
+  /**
+   * Continues an earlier run of this search (same settings) whose history is {@code order}, the structural hash of
+   * each candidate in order, with {@code evaluated}, its fresh evaluations. The search is deterministic given its
+   * fitness values, so it makes the same candidates again, takes their fitness from the record instead of training,
+   * and goes on from where the record ends: the result equals an uninterrupted run. A candidate that differs from the
+   * record's at its index means the settings differ, and fails the run.
+   */
+  public Search resume(List<String> order, List<Recorded> evaluated) {
+    replayOrder = List.copyOf(order);
+    evaluated.forEach(r -> replay.putIfAbsent(r.hash(), r));
+    return this;
   }
 
   public Result run(Listener listener) throws CompileException {
@@ -240,7 +263,10 @@ public final class Search {
       }
       firstOf.put("s:" + k.structural(), k);
       firstOf.put("f:" + k.functional(), k);
-      jobs.put(k, () -> train(c));
+      var recorded = replay.get(k.structural());
+      jobs.put(k, recorded != null
+          ? () -> new Evaluated(new Fit(recorded.loss(), recorded.lr()), recorded.evalMs(), recorded.runMs())
+          : () -> train(c));
     }
     var results = new HashMap<Keys, Evaluated>();
     try {
@@ -293,6 +319,11 @@ public final class Search {
       var candidate = new Candidate(history.size(), k.structural(), k.functional(),
           c.parent() == null ? "" : c.parent().hash(), fit.loss(), fit.lr(), fresh == null ? 0 : fresh.ms(),
           c.compileMs(), cached, c.generation(), c.lineage(), c.genome(), fresh == null ? List.of() : fresh.runMs());
+      if (candidate.index() < replayOrder.size() && !replayOrder.get(candidate.index()).equals(candidate.hash())) {
+        throw new OptcException("--resume: candidate " + candidate.index() + " differs from the one in the history "
+            + "being resumed; the search's settings (seed, population, tournament, workers, mutations, program) must be "
+            + "those of the first run");
+      }
       history.add(candidate);
       out.add(candidate);
     }
