@@ -209,6 +209,7 @@ final class SearchCommand implements Callable<Integer> {
       order = readHistory(stateFile, state, recorded);
     }
     AtomicFiles.write(stateFile, Json.write(state) + "\n");
+    int replayed = order.size();
     var progress = Progress.forItems(spec.commandLine().getErr(), "search",
         maxCandidates > 0 ? maxCandidates : (int) limit.toSeconds(), maxCandidates > 0 ? "candidate" : "s");
     var history = new StringBuilder();
@@ -224,8 +225,8 @@ final class SearchCommand implements Callable<Integer> {
         progress.update(maxCandidates > 0 ? s.candidates()
             : (int) Math.min(limit.toSeconds(), s.elapsedNanos() / 1_000_000_000L),
             maxCandidates > 0 ? maxCandidates : (int) limit.toSeconds(), label);
-        if (System.nanoTime() - lastSave[0] > 60_000_000_000L) {
-          // a long search keeps its history on disk as it goes
+        if (s.candidates() > replayed && System.nanoTime() - lastSave[0] > 60_000_000_000L) {
+          // a long search keeps its history on disk as it goes (never shorter than the one being resumed)
           AtomicFiles.write(out.resolve("history.jsonl"), history.toString());
           lastSave[0] = System.nanoTime();
         }
