@@ -208,7 +208,7 @@ final class SearchCommand implements Callable<Integer> {
     if (resume) {
       order = readHistory(stateFile, state, recorded);
     }
-    AtomicFiles.write(stateFile, Json.write(state) + "\n");
+    var stateText = Json.write(state) + "\n";
     int replayed = order.size();
     var progress = Progress.forItems(spec.commandLine().getErr(), "search",
         maxCandidates > 0 ? maxCandidates : (int) limit.toSeconds(), maxCandidates > 0 ? "candidate" : "s");
@@ -227,7 +227,11 @@ final class SearchCommand implements Callable<Integer> {
             maxCandidates > 0 ? maxCandidates : (int) limit.toSeconds(), label);
         if (s.candidates() > replayed && System.nanoTime() - lastSave[0] > 60_000_000_000L) {
           // a long search keeps its history on disk as it goes (never shorter than the one being resumed)
-          AtomicFiles.write(out.resolve("history.jsonl"), history.toString());
+          try (var batch = new AtomicFiles.Batch()) {
+            batch.add(stateFile, AtomicFiles.content(stateText));
+            batch.add(out.resolve("history.jsonl"), AtomicFiles.content(history.toString()));
+            batch.commit();
+          }
           lastSave[0] = System.nanoTime();
         }
       });
@@ -257,6 +261,7 @@ final class SearchCommand implements Callable<Integer> {
         batch.add(out.resolve("best-ablated.opt"), AtomicFiles.content(Search.opt(ablated, from, fitness, seed,
             command)));
       }
+      batch.add(out.resolve("search.json"), AtomicFiles.content(stateText));
       batch.add(out.resolve("history.jsonl"), AtomicFiles.content(history.toString()));
       batch.add(out.resolve("fitness.png"), AtomicFiles.content(FitnessChart.png(result.history(), population,
           "optc search from " + from + ": " + fitness.describe())));
