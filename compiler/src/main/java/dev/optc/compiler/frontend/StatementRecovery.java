@@ -36,13 +36,10 @@ final class StatementRecovery extends DefaultErrorStrategy {
       var token = tokens.get(i);
       int previous = i > 0 ? tokens.get(i - 1).getType() : Token.INVALID_TYPE;
       var next = i + 1 < n ? tokens.get(i + 1) : null;
-      starts[i] = switch (token.getType()) {
-        case OptLexer.OPTIMIZER, OptLexer.HYPER, OptLexer.STATE, OptLexer.DEF, OptLexer.METRIC -> true;
-        // Not the name a declaration declares (hyper lr = ...).
-        case OptLexer.NAME -> next != null && isAssignment(next.getType()) && !isDeclaration(previous)
-            || isForeignStatement(token, i == 0 ? null : tokens.get(i - 1), next);
-        default -> false;
-      };
+      // A name starts one before an assignment, unless it is the name a declaration declares (hyper lr = ...).
+      starts[i] = isDeclaration(token.getType()) || token.getType() == OptLexer.NAME
+          && (next != null && isAssignment(next.getType()) && !isDeclaration(previous)
+              || isForeignStatement(token, i == 0 ? null : tokens.get(i - 1), next));
       if (starts[i]) {
         chunk++;
       }
