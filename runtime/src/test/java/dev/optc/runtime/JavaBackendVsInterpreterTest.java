@@ -47,8 +47,13 @@ class JavaBackendVsInterpreterTest {
       var group = roundToFloat(RandomPrograms.group(ir, r, overrides));
       var expected = Interpreter.step(ir, group, overrides, 1, Interpreter.Precision.F64);
       for (var fusion : Fusion.values()) {
-        compare(program, fusion, group, overrides, expected, source + "\n(program seed " + programSeed
-            + ", fusion " + fusion.label() + ")");
+        var context = source + "\n(program seed " + programSeed + ", fusion " + fusion.label() + ")";
+        try {
+          compare(program, fusion, group, overrides, expected, context);
+        } catch (RuntimeException e) {
+          // A program the backend cannot build: say which, so that it can be reproduced.
+          throw new AssertionError(e.getMessage() + "\n" + context, e);
+        }
       }
       checked++;
     }
