@@ -88,6 +88,11 @@ final class SearchCommand implements Callable<Integer> {
           + "toy: 0.03, 0.3, 3).")
   String lrGrid;
 
+  @Option(names = "--engine", defaultValue = "interpreted", paramLabel = "E", description = "How candidates' steps "
+      + "run: interpreted (default: the plan run op by op, no javac and no warm-up per candidate) or javac (a "
+      + "generated class per candidate). Both give the same bits, so the same fitness.")
+  String engine;
+
   @Option(names = "--eval-timeout", defaultValue = "60", paramLabel = "SECONDS",
       description = "A training run past this gets the worst fitness (default 60).")
   int evalTimeout;
@@ -170,6 +175,10 @@ final class SearchCommand implements Callable<Integer> {
     check("--top", top, 1, 1000);
     check("--funnel", funnel, 0, 1000);
     boolean toy = taskName.equals("toy");
+    if (!engine.equals("interpreted") && !engine.equals("javac")) {
+      throw new OptcException("--engine '" + engine + "': give interpreted or javac");
+    }
+    boolean interpreted = engine.equals("interpreted");
     var task = toy ? null : Tasks.named(taskName);
     int n = steps == null ? (toy ? 60 : 100) : check("--steps", steps, 1, 1_000_000);
     var settings = new Mutator.Settings(Mutator.Settings.DEFAULT.weights(), maxStates, maxStatements);
@@ -185,7 +194,7 @@ final class SearchCommand implements Callable<Integer> {
     }
     var grid = grid(task, program);
     Fitness fitness = toy ? new ToyFitness(n, taskSeed)
-        : new TaskFitness(task, n, task.defaults().batch(), taskSeed);
+        : new TaskFitness(task, n, task.defaults().batch(), taskSeed, interpreted);
     var command = "optc " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
     var config = new Search.Config(genome, from, fitness, grid, population, tournament, seed, maxCandidates, limit,
         Duration.ofSeconds(evalTimeout), settings, workers);
@@ -244,7 +253,7 @@ final class SearchCommand implements Callable<Integer> {
     if (funnel > 0) {
       long n5 = Math.min(5L * n, 1_000_000);
       longer = toy ? new ToyFitness((int) n5, taskSeed + 1)
-          : new TaskFitness(task, (int) n5, task.defaults().batch(), taskSeed + 1);
+          : new TaskFitness(task, (int) n5, task.defaults().batch(), taskSeed + 1, interpreted);
       var which = new ArrayList<Search.Candidate>();
       which.add(result.history().getFirst());
       result.top(funnel + 1).stream().filter(c -> !c.hash().equals(which.getFirst().hash())).limit(funnel)

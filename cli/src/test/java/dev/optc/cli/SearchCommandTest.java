@@ -6,11 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.optc.bench.Json;
 import dev.optc.training.Natives;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -32,7 +34,8 @@ class SearchCommandTest {
         List.of("--task", "toy", "--from", "sgd", "--population", "1"),
         List.of("--task", "toy", "--from", "sgd", "--tournament", "50"),
         List.of("--task", "toy", "--from", "sgd", "--lr-grid", "0.1,-1"),
-        List.of("--task", "toy", "--from", "sgd", "--mutations", "grow=1"));
+        List.of("--task", "toy", "--from", "sgd", "--mutations", "grow=1"),
+        List.of("--task", "toy", "--from", "sgd", "--engine", "fast"));
   }
 
   @ParameterizedTest
@@ -134,5 +137,31 @@ class SearchCommandTest {
     assertEquals(0, r.code(), r.toString());
     assertEquals(3, Files.readAllLines(dir.resolve("d/history.jsonl")).size());
     assertTrue(Files.readString(dir.resolve("d/best.opt")).contains("digits, 100 steps"));
+  }
+
+  /**
+   * The interpreted steps give the generated classes' bits: a digits search from AdamW writes the same history
+   * (hashes, fitness, lr) with either engine.
+   */
+  @Test
+  void bothEnginesGiveTheSameHistory() throws Exception {
+    assumeTrue(Natives.unavailable() == null, () -> "skipped: " + Natives.unavailable());
+    var fields = new ArrayList<List<Object>>();
+    for (var engine : List.of("interpreted", "javac")) {
+      var r = CliTest.optc("search", "--task", "digits", "--from", "adamw", "--evals", "10", "--steps", "30",
+          "--population", "4", "--tournament", "2", "--seed", "5", "--engine", engine, "--out",
+          dir.resolve(engine).toString());
+      assertEquals(0, r.code(), r.toString());
+      var lines = Files.readAllLines(dir.resolve(engine + "/history.jsonl"));
+      assertEquals(10, lines.size());
+      var list = new ArrayList<Object>();
+      for (var line : lines) {
+        var c = (Map<?, ?>) Json.parse(line);
+        list.add(List.of(c.get("hash"), String.valueOf(c.get("fitness")), String.valueOf(c.get("lr"))));
+      }
+      fields.add(list);
+    }
+    assertEquals(fields.get(0), fields.get(1));
+    assertTrue(fields.get(0).stream().map(Object::toString).distinct().count() > 2, "the search evaluated several");
   }
 }

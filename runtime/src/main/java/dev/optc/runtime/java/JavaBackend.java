@@ -1,6 +1,7 @@
 package dev.optc.runtime.java;
 
 import com.palantir.javapoet.JavaFile;
+import dev.optc.compiler.codegen.java.InterpretedStep;
 import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.Backend;
@@ -14,7 +15,7 @@ import dev.optc.runtime.OptcException;
  * of threads. In {@link JavaEmitter.Precision#F32} it is the oracle every other backend is tested
  * against; in {@link JavaEmitter.Precision#F64} it measures float32's own error.
  */
-public record JavaBackend(JavaEmitter.Precision precision, int threads) implements Backend {
+public record JavaBackend(JavaEmitter.Precision precision, int threads, boolean interpreted) implements Backend {
 
   /**
    * The most threads a Java engine takes: far more than any machine's cores, far fewer than a thread
@@ -24,6 +25,18 @@ public record JavaBackend(JavaEmitter.Precision precision, int threads) implemen
 
   public JavaBackend {
     checkThreads(threads, "threads");
+  }
+
+  public JavaBackend(JavaEmitter.Precision precision, int threads) {
+    this(precision, threads, false);
+  }
+
+  /**
+   * The float32 backend with steps run by {@link InterpretedStep} where the plan allows (no javac, no warm-up
+   * per program; the generated class's bits): what a program search evaluates candidates with.
+   */
+  public static JavaBackend interpreted(int threads) {
+    return new JavaBackend(JavaEmitter.Precision.F32, threads, true);
   }
 
   /** A thread count a user gave under {@code flag}: 1 to {@link #MAX_THREADS}, or a one-line error. */
@@ -57,6 +70,6 @@ public record JavaBackend(JavaEmitter.Precision precision, int threads) implemen
 
   @Override
   public Engine open(OptProgram program, Plan plan, Layout layout) {
-    return new JavaEngine(program, layout, plan, precision, threads);
+    return new JavaEngine(program, layout, plan, precision, threads, interpreted);
   }
 }

@@ -3,6 +3,7 @@ package dev.optc.runtime.java;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import dev.optc.compiler.codegen.java.JavaEmitter;
+import dev.optc.compiler.codegen.java.InterpretedStep;
 import dev.optc.compiler.codegen.java.JavaStep;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.plan.Plan;
@@ -55,7 +56,8 @@ final class JavaEngine implements Engine {
   private final HostMemory host;
   private final ForkJoinPool pool;
 
-  JavaEngine(OptProgram program, Layout layout, Plan plan, JavaEmitter.Precision precision, int threads) {
+  JavaEngine(OptProgram program, Layout layout, Plan plan, JavaEmitter.Precision precision, int threads,
+      boolean interpreted) {
     this.plan = plan;
     this.layout = layout;
     this.precision = precision;
@@ -65,7 +67,9 @@ final class JavaEngine implements Engine {
       throw new OptcException("java64 keeps its float64 arenas in Java arrays; native arenas need the float32 "
           + "java backend");
     }
-    this.step = JavaSourceCompiler.instantiate(JavaEmitter.emit(plan, precision));
+    // InterpretedStep has the generated class's bits; where it cannot run the plan, the class is generated.
+    this.step = f32 && interpreted ? InterpretedStep.of(plan).orElseGet(() -> JavaSourceCompiler.instantiate(
+        JavaEmitter.emit(plan, precision))) : JavaSourceCompiler.instantiate(JavaEmitter.emit(plan, precision));
     var names = new ArrayList<String>(List.of("w", "g"));
     var kinds = new ArrayList<Kind>(List.of(Kind.ELEM, Kind.ELEM));
     program.ir().states().forEach(s -> {

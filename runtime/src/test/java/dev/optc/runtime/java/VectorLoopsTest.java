@@ -130,7 +130,7 @@ class VectorLoopsTest {
   }
 
   /** w, g, the states, the temporaries: fresh values, states positive (square roots of moments). */
-  private static MemorySegment[] buffers(Plan plan, Arena arena, Random r) {
+  static MemorySegment[] buffers(Plan plan, Arena arena, Random r) {
     var kinds = new ArrayList<Kind>(List.of(Kind.ELEM, Kind.ELEM));
     plan.program().states().forEach(s -> kinds.add(s.shape().kind()));
     kinds.addAll(plan.temps());
@@ -155,7 +155,7 @@ class VectorLoopsTest {
   }
 
   /** Every phase over both tensors; chunkable phases in three chunks of odd sizes. */
-  private static void run(JavaStep<MemorySegment> step, Plan plan, MemorySegment[] buffers, double[][] uniforms) {
+  static void run(JavaStep<MemorySegment> step, Plan plan, MemorySegment[] buffers, double[][] uniforms) {
     var red = new double[plan.reductions().size()][];
     for (int k = 0; k < red.length; k++) {
       red[k] = new double[length(plan.reductions().get(k).kind())];

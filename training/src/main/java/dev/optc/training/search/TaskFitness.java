@@ -1,8 +1,9 @@
 package dev.optc.training.search;
 
+import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.runtime.Backend;
-import dev.optc.runtime.BackendProvider;
 import dev.optc.runtime.OptProgram;
+import dev.optc.runtime.java.JavaBackend;
 import dev.optc.training.Natives;
 import dev.optc.training.OptcStepRunner;
 import dev.optc.training.Task;
@@ -22,12 +23,20 @@ public final class TaskFitness implements Fitness {
   private final long seed;
   private final Backend backend;
 
+  /** Steps by {@link JavaBackend#interpreted}: no javac and no JIT warm-up per candidate, the same bits. */
   public TaskFitness(Task task, int steps, int batch, long seed) {
+    this(task, steps, batch, seed, true);
+  }
+
+  /** {@code interpreted} false: each candidate's step is a generated class, compiled by javac. */
+  public TaskFitness(Task task, int steps, int batch, long seed, boolean interpreted) {
     this.task = task;
     this.steps = steps;
     this.batch = batch;
     this.seed = seed;
-    this.backend = BackendProvider.forName("java", Natives.configuredThreads());
+    int threads = Natives.configuredThreads();
+    this.backend = interpreted ? JavaBackend.interpreted(threads)
+        : new JavaBackend(JavaEmitter.Precision.F32, threads);
     Natives.load();
   }
 

@@ -118,12 +118,7 @@ public final class JavaEmitter {
     this.vectors = vectors && precision == Precision.F32;
     this.statementOf = ValueNames.statements(program);
     program.states().forEach(s -> states.put(s.name(), s));
-    var names = new ArrayList<String>(List.of("w", "g"));
-    program.states().forEach(s -> names.add(s.name()));
-    for (int i = 0; i < plan.temps().size(); i++) {
-      names.add(Plan.tempName(i));
-    }
-    this.buffers = List.copyOf(names);
+    this.buffers = bufferNames(plan);
     for (int i = 0; i < buffers.size(); i++) {
       position.put(buffers.get(i), i);
     }
@@ -192,6 +187,16 @@ public final class JavaEmitter {
   /** Buffer names in {@link JavaStep} order: w, g, the states, then the plan's temporaries. */
   private List<String> buffers() {
     return buffers;
+  }
+
+  /** The buffers a step of {@code plan} takes, in {@link JavaStep} order: w, g, the states, the temporaries. */
+  public static List<String> bufferNames(Plan plan) {
+    var names = new ArrayList<String>(List.of("w", "g"));
+    plan.program().states().forEach(s -> names.add(s.name()));
+    for (int i = 0; i < plan.temps().size(); i++) {
+      names.add(Plan.tempName(i));
+    }
+    return List.copyOf(names);
   }
 
   private static String locationName(Plan.Location at) {
