@@ -11,6 +11,7 @@ import dev.optc.runtime.cache.ProgramCache;
 import dev.optc.training.Tasks;
 import dev.optc.training.search.Fitness;
 import dev.optc.training.search.FitnessChart;
+import dev.optc.training.search.Funnel;
 import dev.optc.training.search.Genome;
 import dev.optc.training.search.Mutator;
 import dev.optc.training.search.Search;
@@ -47,9 +48,10 @@ import picocli.CommandLine.Spec;
         "  optc search --task digits --from adamw --budget 10m --population 24 --tournament 6 --out runs/adamw",
         "  optc search --task toy --from sgd --evals 300 --out /tmp/toy"})
 final class SearchCommand implements Callable<Integer> {
-  @Option(names = "--task", required = true, paramLabel = "TASK",
-      description = "digits, charlm, or toy (a noisy quadratic, no libtorch: seconds).")
-  String taskName;
+  @Option(names = "--task", required = true, split = ",", paramLabel = "TASK",
+      description = "digits, charlm, or toy (a noisy quadratic, no libtorch: seconds). The first task scores the "
+          + "search; with --funnel every task given (repeat the option or separate by commas) scores its finalists.")
+  List<String> taskNames;
 
   @Option(names = "--from", required = true, paramLabel = "PROGRAM",
       description = "The seed: a library name (sgd, adamw, ...) or a .opt file.")
@@ -118,8 +120,17 @@ final class SearchCommand implements Callable<Integer> {
   boolean ablate;
 
   @Option(names = "--funnel", defaultValue = "0", paramLabel = "K", description = "Train the seed and the top K "
-      + "again, 5x the steps on task seed + 1, over the lr grid; a table on stdout and DIR/funnel.jsonl (default 0).")
+      + "again on every --task, on task seeds the search did not use, with longer runs, each over its lr grid; those "
+      + "that beat the seed on every task enter the hall of fame, DIR/hall-of-fame-01.opt ... (default 0: no funnel).")
   int funnel;
+
+  @Option(names = "--funnel-seeds", defaultValue = "2", paramLabel = "N",
+      description = "Task seeds per task in the funnel: --task-seed + 1 ... + N (default 2).")
+  int funnelSeeds;
+
+  @Option(names = "--funnel-steps", paramLabel = "N", description = "Training steps per funnel run (default 5 x "
+      + "--steps).")
+  Integer funnelSteps;
 
   @Option(names = "--top", defaultValue = "5", paramLabel = "K", description = "How many top-N.opt files (default 5).")
   int top;
@@ -174,12 +185,24 @@ final class SearchCommand implements Callable<Integer> {
     check("--max-statements", maxStatements, 1, 256);
     check("--top", top, 1, 1000);
     check("--funnel", funnel, 0, 1000);
+    check("--funnel-seeds", funnelSeeds, 1, 100);
+    var taskName = taskNames.getFirst();
     boolean toy = taskName.equals("toy");
+    if (toy && taskNames.size() > 1) {
+      throw new OptcException("--task toy: cannot be combined with other tasks (it has no model to train)");
+    }
+    if (taskNames.stream().distinct().count() < taskNames.size()) {
+      throw new OptcException("--task " + String.join(",", taskNames) + ": a task is given twice");
+    }
+    var tasks = new ArrayList<dev.optc.training.Task>();
+    if (!toy) {
+      taskNames.forEach(t -> tasks.add(Tasks.named(t)));
+    }
     if (!engine.equals("interpreted") && !engine.equals("javac")) {
       throw new OptcException("--engine '" + engine + "': give interpreted or javac");
     }
     boolean interpreted = engine.equals("interpreted");
-    var task = toy ? null : Tasks.named(taskName);
+    var task = toy ? null : tasks.getFirst();
     int n = steps == null ? (toy ? 60 : 100) : check("--steps", steps, 1, 1_000_000);
     var settings = new Mutator.Settings(Mutator.Settings.DEFAULT.weights(), maxStates, maxStatements);
     if (mutations != null) {
@@ -248,17 +271,31 @@ final class SearchCommand implements Callable<Integer> {
       progress.done();
     }
     var best = result.top(top);
-    List<Search.Rescored> rescored = List.of();
-    Fitness longer = null;
+    List<Funnel.Entry> funnelled = List.of();
+    List<Funnel.Entry> fame = List.of();
     if (funnel > 0) {
-      long n5 = Math.min(5L * n, 1_000_000);
-      longer = toy ? new ToyFitness((int) n5, taskSeed + 1)
-          : new TaskFitness(task, (int) n5, task.defaults().batch(), taskSeed + 1, interpreted);
-      var which = new ArrayList<Search.Candidate>();
-      which.add(result.history().getFirst());
-      result.top(funnel + 1).stream().filter(c -> !c.hash().equals(which.getFirst().hash())).limit(funnel)
-          .forEach(which::add);
-      rescored = search.funnel(which, longer);
+      int longer = funnelSteps != null ? check("--funnel-steps", funnelSteps, 1, 1_000_000)
+          : (int) Math.min(5L * n, 1_000_000);
+      var stages = new ArrayList<Funnel.Stage>();
+      for (int k = 0; k < (toy ? 1 : tasks.size()); k++) {
+        var t = toy ? null : tasks.get(k);
+        var tGrid = k == 0 ? grid : grid(t, program);
+        for (int j = 1; j <= funnelSeeds; j++) {
+          stages.add(new Funnel.Stage(toy ? "toy" : t.name(), taskSeed + j, toy ? new ToyFitness(longer, taskSeed + j)
+              : new TaskFitness(t, longer, t.defaults().batch(), taskSeed + j, interpreted), tGrid));
+        }
+      }
+      var seedCandidate = result.history().getFirst();
+      var finalists = result.top(funnel + 1).stream().filter(c -> !c.hash().equals(seedCandidate.hash()))
+          .limit(funnel).toList();
+      var funnelProgress = Progress.forItems(spec.commandLine().getErr(), "funnel", finalists.size() + 1, "candidate");
+      try {
+        funnelled = Funnel.run(search::rescore, seedCandidate, finalists, stages,
+            (done, total) -> funnelProgress.update(done, total, "candidates scored on " + stages.size() + " runs"));
+      } finally {
+        funnelProgress.done();
+      }
+      fame = Funnel.hallOfFame(funnelled);
     }
     Search.Ablation ablation = ablate && !best.isEmpty() ? search.ablate(best.getFirst()) : null;
     try (var batch = new AtomicFiles.Batch()) {
@@ -274,13 +311,17 @@ final class SearchCommand implements Callable<Integer> {
       batch.add(out.resolve("history.jsonl"), AtomicFiles.content(history.toString()));
       batch.add(out.resolve("fitness.png"), AtomicFiles.content(FitnessChart.png(result.history(), population,
           "optc search from " + from + ": " + fitness.describe())));
-      if (!rescored.isEmpty()) {
+      if (!funnelled.isEmpty()) {
         var lines = new StringBuilder();
-        for (var r : rescored) {
-          lines.append(String.format(Locale.ROOT, "{\"hash\":\"%s\",\"search_fitness\":%s,\"funnel_fitness\":%s,"
-              + "\"lr\":%s}%n", r.candidate().hash(), json(r.candidate().loss()), json(r.loss()), json(r.lr())));
+        for (var e : funnelled) {
+          lines.append(Funnel.json(e)).append('\n');
         }
         batch.add(out.resolve("funnel.jsonl"), AtomicFiles.content(lines.toString()));
+        for (int i = 0; i < fame.size(); i++) {
+          batch.add(out.resolve(String.format(Locale.ROOT, "hall-of-fame-%02d.opt", i + 1)),
+              AtomicFiles.content(withFunnel(Search.opt(fame.get(i).candidate(), from, fitness, seed, command),
+                  Funnel.header(fame.get(i), funnelled.getFirst()))));
+        }
       }
       if (!best.isEmpty()) {
         batch.add(out.resolve("best.opt"), AtomicFiles.content(Search.opt(best.getFirst(), from, fitness, seed,
@@ -311,14 +352,19 @@ final class SearchCommand implements Callable<Integer> {
           b.loss(), lr(b.lr()), b.generation(), b.hash(), out.resolve("best.opt"),
           Search.opt(b, from, fitness, seed, command));
     }
-    if (!rescored.isEmpty()) {
-      outWriter.printf(Locale.ROOT, "%nfunnel: %s%n%-18s %-14s %-14s %s%n", longer.describe(), "hash", "search fitness",
-          "funnel fitness", "lr");
-      for (int i = 0; i < rescored.size(); i++) {
-        var r = rescored.get(i);
-        outWriter.printf(Locale.ROOT, "%-18s %-14.6g %-14.6g %s%s%n", r.candidate().hash(), r.candidate().loss(),
-            r.loss(), lr(r.lr()), i == 0 ? "  (the seed)" : "");
+    if (!funnelled.isEmpty()) {
+      var first = funnelled.getFirst().scores();
+      outWriter.printf(Locale.ROOT, "%nfunnel: %d runs per candidate (%s), each the best of its lr grid%n", first.size(),
+          String.join("; ", first.stream().map(sc -> sc.stage().fitness().describe()).toList()));
+      outWriter.printf(Locale.ROOT, "%-18s %-14s %-10s %s%n", "hash", "search fitness", "score", "loss / seed's, per task");
+      for (int i = 0; i < funnelled.size(); i++) {
+        var e = funnelled.get(i);
+        outWriter.printf(Locale.ROOT, "%-18s %-14.6g %-10.4g %s%s%n", e.candidate().hash(), e.candidate().loss(),
+            e.score(), Funnel.ratiosText(e), i == 0 ? "  (the seed)" : e.admitted() ? "  hall of fame" : "");
       }
+      outWriter.printf(Locale.ROOT, "hall of fame: %d of %d beat the seed on every task%s%n", fame.size(),
+          funnelled.size() - 1, fame.isEmpty() ? "" : "; written to " + out.resolve("hall-of-fame-01.opt")
+              + (fame.size() > 1 ? " ..." : ""));
     }
     if (ablation != null) {
       outWriter.printf(Locale.ROOT, "%nablation: %d removals kept, fitness %.6g at the same lr; written to %s%n",
@@ -328,8 +374,11 @@ final class SearchCommand implements Callable<Integer> {
     return 0;
   }
 
-  private static String json(double v) {
-    return Double.isFinite(v) ? Double.toString(v) : "null";
+  /** A found program's text with the funnel's lines added at the end of its header comment. */
+  private static String withFunnel(String opt, String funnelLines) {
+    var m = Pattern.compile("(?m)^[^#]").matcher(opt);
+    int at = m.find() ? m.start() : opt.length();
+    return opt.substring(0, at) + funnelLines + opt.substring(at);
   }
 
   private static String lr(double v) {

@@ -35,7 +35,9 @@ class SearchCommandTest {
         List.of("--task", "toy", "--from", "sgd", "--tournament", "50"),
         List.of("--task", "toy", "--from", "sgd", "--lr-grid", "0.1,-1"),
         List.of("--task", "toy", "--from", "sgd", "--mutations", "grow=1"),
-        List.of("--task", "toy", "--from", "sgd", "--engine", "fast"));
+        List.of("--task", "toy", "--from", "sgd", "--engine", "fast"),
+        List.of("--task", "toy,digits", "--from", "sgd"),
+        List.of("--task", "digits", "--task", "digits", "--from", "sgd"));
   }
 
   @ParameterizedTest
@@ -84,10 +86,18 @@ class SearchCommandTest {
     var r = CliTest.optc("search", "--task", "toy", "--from", "sgd", "--evals", "60", "--ablate", "--funnel", "2",
         "--out", dir.resolve("ab").toString());
     assertEquals(0, r.code(), r.toString());
-    assertTrue(r.out().contains("\nfunnel: toy quadratic, 300 steps, seed 1"), r.toString());
+    assertTrue(r.out().contains("\nfunnel: 2 runs per candidate (toy quadratic, 300 steps, seed 1: final loss; "
+        + "toy quadratic, 300 steps, seed 2"), r.toString());
     var funnel = Files.readAllLines(dir.resolve("ab/funnel.jsonl"));
     assertEquals(3, funnel.size(), funnel.toString());
     assertEquals(3, funnel.stream().map(l -> l.substring(0, 28)).distinct().count(), funnel.toString());
+    // the hall of fame: one file per admitted candidate, best score first, each with the funnel's lines
+    var admitted = funnel.stream().filter(l -> l.contains("\"admitted\":true")).count();
+    for (int i = 1; i <= admitted; i++) {
+      var text = Files.readString(dir.resolve(String.format("ab/hall-of-fame-%02d.opt", i)));
+      assertTrue(text.startsWith("# Found by optc search") && text.contains("\n# funnel: score "), text);
+    }
+    assertFalse(Files.exists(dir.resolve(String.format("ab/hall-of-fame-%02d.opt", admitted + 1))));
     assertTrue(r.out().contains("\nablation: "), r.toString());
     var ablated = Files.readString(dir.resolve("ab/best-ablated.opt"));
     var best = Files.readString(dir.resolve("ab/best.opt"));
@@ -163,5 +173,23 @@ class SearchCommandTest {
     }
     assertEquals(fields.get(0), fields.get(1));
     assertTrue(fields.get(0).stream().map(Object::toString).distinct().count() > 2, "the search evaluated several");
+  }
+
+  /** A second task scores the finalists: the funnel trains each on digits and on charlm, each at its own lr grid. */
+  @Test
+  void theFunnelTriesEveryTask() throws Exception {
+    assumeTrue(Natives.unavailable() == null, () -> "skipped: " + Natives.unavailable());
+    var r = CliTest.optc("search", "--task", "digits", "--task", "charlm", "--from", "sgd", "--evals", "4", "--steps",
+        "10", "--population", "2", "--tournament", "1", "--funnel", "1", "--funnel-seeds", "1", "--funnel-steps", "3",
+        "--out", dir.resolve("two").toString());
+    assertEquals(0, r.code(), r.toString());
+    var funnel = Files.readAllLines(dir.resolve("two/funnel.jsonl"));
+    // the seed, and the best other candidate if the 4 made one that is not a copy of the seed
+    assertTrue(funnel.size() == 1 || funnel.size() == 2, funnel.toString());
+    for (var line : funnel) {
+      var runs = (List<?>) ((Map<?, ?>) Json.parse(line)).get("runs");
+      assertEquals(List.of("digits", "charlm"), runs.stream().map(x -> ((Map<?, ?>) x).get("task")).toList(), line);
+    }
+    assertTrue(r.out().contains("hall of fame: "), r.toString());
   }
 }

@@ -480,28 +480,24 @@ public final class Search {
   }
 
   /**
-   * The funnel: each candidate trained again with {@code fitness} (longer runs, another task seed or task) over
-   * the lr grid, the best kept.
+   * {@code c} trained again with {@code fitness} (a longer run, another task seed or task) at each lr of
+   * {@code grid}, the best kept; +∞ where it no longer compiles.
    */
-  public List<Rescored> funnel(List<Candidate> candidates, Fitness fitness) {
-    var out = new ArrayList<Rescored>();
-    for (var c : candidates) {
-      var child = new Child(c.genome(), compileOrNull(c.genome()), null, c.generation(), c.lineage(), 0);
-      if (child.program() == null) {
-        continue;
-      }
-      var fit = new Fit(Double.POSITIVE_INFINITY, Double.NaN);
-      boolean hasLr = c.genome().hasHyper("lr");
-      for (double lr : hasLr ? config.lrGrid() : List.of(Double.NaN)) {
-        var h = hasLr ? Map.of("lr", lr) : Map.<String, Double>of();
-        double loss = fitness.loss(child.program(), h, System.nanoTime() + config.evalTimeout().toNanos());
-        if (loss < fit.loss()) {
-          fit = new Fit(loss, lr);
-        }
-      }
-      out.add(new Rescored(c, fit.loss(), fit.lr()));
+  public Rescored rescore(Candidate c, Fitness fitness, List<Double> grid) {
+    var program = compileOrNull(c.genome());
+    var fit = new Fit(Double.POSITIVE_INFINITY, Double.NaN);
+    if (program == null) {
+      return new Rescored(c, fit.loss(), fit.lr());
     }
-    return out;
+    boolean hasLr = c.genome().hasHyper("lr");
+    for (double lr : hasLr ? grid : List.of(Double.NaN)) {
+      var h = hasLr ? Map.of("lr", lr) : Map.<String, Double>of();
+      double loss = fitness.loss(program, h, System.nanoTime() + config.evalTimeout().toNanos());
+      if (loss < fit.loss()) {
+        fit = new Fit(loss, lr);
+      }
+    }
+    return new Rescored(c, fit.loss(), fit.lr());
   }
 
   /** A candidate's fitness in the funnel. */
