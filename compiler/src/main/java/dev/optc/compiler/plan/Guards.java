@@ -55,7 +55,9 @@ public final class Guards {
         alwaysUsed.add(w.value());
         continue;
       }
-      if (w.value() instanceof Node.Select s && s.cond().kind().isUniform()
+      // A select an earlier phase computed is read back whole here: its flag is not at hand, and storing the
+      // read-back value is right either way.
+      if (w.value() instanceof Node.Select s && s.cond().kind().isUniform() && !plan.available(phase, s)
           && (s.cond() instanceof Node.Uniform || s.cond() instanceof Node.Const)) {
         var old = p.factory().load(b.name(), Kind.ELEM);
         if (s.b() == old) {
