@@ -42,10 +42,13 @@ import picocli.CommandLine.Spec;
             + "model's calls from one thread). The same --seed and --workers give the same history.",
         "DIR gets best.opt, top-01.opt ... (a header comment says where each came from and how it scored) and "
             + "history.jsonl (one line per candidate: hash, parent hash, fitness, lr, eval ms, program) and fitness.png "
-            + "(the best fitness so far and the population's median over the candidates)."},
+            + "(the best fitness so far and the population's median over the candidates).",
+        "With --funnel K the seed and the top K are trained again, longer, on unseen task seeds of every --task; "
+            + "those that beat the seed on every task enter the hall of fame (DIR/hall-of-fame-NN.opt, funnel.jsonl)."},
     footer = {"%nExamples:",
         "  optc search --task digits --from sgd --evals 200 --out runs/sgd",
         "  optc search --task digits --from adamw --budget 10m --population 24 --tournament 6 --out runs/adamw",
+        "  optc search --task digits --from sgd --budget 30m --workers 2 --funnel 5 --out runs/sgd-30m",
         "  optc search --task toy --from sgd --evals 300 --out /tmp/toy"})
 final class SearchCommand implements Callable<Integer> {
   @Option(names = "--task", required = true, split = ",", paramLabel = "TASK",
