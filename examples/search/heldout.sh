@@ -2,7 +2,7 @@
 # Held-out check of a program optc search found: train it on a task and seed the search did not use, beside SGD with
 # momentum 0.9, AdamW and Lion, each at the best lr of a 3-value grid, and print the validation losses.
 #
-#   examples/search/heldout.sh FOUND.opt [TASK] [SEED] [STEPS]      (default: digits 7 500)
+#   examples/search/heldout.sh FOUND.opt[,MORE.opt...] [TASK] [SEED] [STEPS]      (default: digits 7 500)
 #
 # Grids (the task's lr for each optimizer, docs/training.md, times 0.1, 1 and 10): the found program gets SGD's grid,
 # the one the search tuned it on (for digits exactly the search's grid), so it and SGD with momentum are compared at
@@ -11,6 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+optc=${OPTC:-$root/optc}   # another optc launcher, e.g. a copy of a build that is not being rebuilt
 if [[ $# -lt 1 || $1 == -h || $1 == --help ]]; then
   sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
   exit $(( $# < 1 ? 2 : 0 ))
@@ -19,7 +20,10 @@ found=$1
 task=${2:-digits}
 seed=${3:-7}
 steps=${4:-500}
-[[ -f $found ]] || { echo "heldout.sh: $found: no such file" >&2; exit 2; }
+IFS=, read -ra files <<<"$found"
+for f in "${files[@]}"; do
+  [[ -f $f ]] || { echo "heldout.sh: $f: no such file" >&2; exit 2; }
+done
 case $task in
   digits) sgd=0.05 ;;
   charlm) sgd=0.3 ;;
@@ -34,7 +38,7 @@ for factor in 0.1 1 10; do
     optimizers=${pair%%:*}
     lr=$(python3 -c "print('%.3g' % ($factor * ${pair##*:}))")
     echo "heldout.sh: $task seed $seed, $steps steps: $optimizers at lr $lr" >&2
-    "$root/optc" train "$task" --optimizer "$optimizers" --set "lr=$lr" --seed "$seed" --steps "$steps" \
+    "$optc" train "$task" --optimizer "$optimizers" --set "lr=$lr" --seed "$seed" --steps "$steps" \
       --json "$runs/$lr@${optimizers//[^a-z0-9]/_}.json" >/dev/null 2>"$runs/log" \
       || { cat "$runs/log" >&2; exit 1; }
   done

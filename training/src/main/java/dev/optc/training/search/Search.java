@@ -63,7 +63,7 @@ public final class Search {
    * @param loss the fitness, lower is better; {@link Double#POSITIVE_INFINITY} for a diverged run
    * @param lr the best lr of the grid, or NaN for a program without one
    * @param cached "" for a fresh evaluation, else "structural" or "functional"
-   * @param lineage the mutations from the seed, oldest first
+   * @param lineage the mutations from the seed, oldest first (past 12, a summary: {@link #extend})
    * @param runMs the time of each training run of the lr grid, in grid order (the first one builds the step:
    *     javac for the Java backend, unless its cache has the class); empty for a cache hit
    */
@@ -232,7 +232,7 @@ public final class Search {
       var program = new OptProgram(SourceFile.of("candidate.opt", g.text()), result.program(), result.warnings(),
           Fingerprint.sha(g.text()));
       double compileMs = (System.nanoTime() - t0) / 1e6;
-      var lineage = parent.lineage().isEmpty() ? kind[0].label() : parent.lineage() + " " + kind[0].label();
+      var lineage = extend(parent.lineage(), kind[0].label());
       return new Child(g, program, parent, parent.generation() + 1, lineage, compileMs);
     }
     return null;
@@ -534,6 +534,45 @@ public final class Search {
 
   private static String structural(Genome g) {
     return Fingerprint.structural(g.text());
+  }
+
+  private static final java.util.regex.Pattern SUMMARY =
+      java.util.regex.Pattern.compile("(\\d+) mutations \\((.*)\\), the last 12: (.*)");
+
+  /**
+   * {@code lineage} with one more mutation. Up to 12 mutations a lineage lists them; past that it is their count,
+   * the count per kind and the last 12 (a long search's lineages would otherwise grow with every generation: 151 MB
+   * of history for a 30-minute one). The whole chain is in the history's parent hashes.
+   */
+  static String extend(String lineage, String kind) {
+    var counts = new java.util.TreeMap<String, Integer>();
+    var last = new ArrayList<String>();
+    int total;
+    var m = SUMMARY.matcher(lineage);
+    if (m.matches()) {
+      total = Integer.parseInt(m.group(1));
+      for (var part : m.group(2).split(", ")) {
+        int space = part.lastIndexOf(' ');
+        counts.put(part.substring(0, space), Integer.parseInt(part.substring(space + 1)));
+      }
+      last.addAll(List.of(m.group(3).split(" ")));
+    } else {
+      for (var w : lineage.isBlank() ? new String[0] : lineage.strip().split(" ")) {
+        counts.merge(w, 1, Integer::sum);
+        last.add(w);
+      }
+      total = last.size();
+    }
+    counts.merge(kind, 1, Integer::sum);
+    last.add(kind);
+    total++;
+    if (total <= 12) {
+      return String.join(" ", last);
+    }
+    var kinds = new ArrayList<String>();
+    counts.forEach((k, n) -> kinds.add(k + " " + n));
+    return total + " mutations (" + String.join(", ", kinds) + "), the last 12: "
+        + String.join(" ", last.subList(last.size() - 12, last.size()));
   }
 
   /** {@code c} as a .opt file with a header comment: where it came from and how it scored. */

@@ -147,4 +147,20 @@ class SearchTest {
       }
     }
   }
+
+  /** Lineages list up to 12 mutations, then summarize: a count per kind and the last 12, never growing past that. */
+  @Test
+  void lineagesStaySmall() {
+    String lineage = "";
+    var kinds = List.of("insert", "modify", "constant");
+    for (int i = 0; i < 12; i++) {
+      lineage = Search.extend(lineage, kinds.get(i % 3));
+    }
+    assertEquals("insert modify constant insert modify constant insert modify constant insert modify constant", lineage);
+    for (int i = 12; i < 1000; i++) {
+      lineage = Search.extend(lineage, kinds.get(i % 3));
+    }
+    assertEquals("1000 mutations (constant 333, insert 334, modify 333), the last 12: modify constant insert modify "
+        + "constant insert modify constant insert modify constant insert", lineage);
+  }
 }
