@@ -196,22 +196,30 @@ class FlagStatesTest {
 
   /**
    * Laziness changes memory, never values: the same schedule (amsgrad on in group 1 at step 3, in both at 7) on
-   * AdamW and on a copy whose state a metric also reads (so it is allocated at build), bit for bit.
+   * AdamW and on a copy whose state a metric also reads (so it is allocated at build), bit for bit; with the
+   * standard metrics (update_norm reads max_exp_avg_sq under amsgrad's guard) the same metric values too.
    */
   @ParameterizedTest(name = "{0}")
   @MethodSource("backends")
   void lazyAndEagerAllocationGiveTheSameBits(Named b) throws Exception {
     var backend = b.backend().get();
+    var lazyProgram = adamw().withStandardMetrics();
     var eagerProgram = Fixtures.compile("adamw_eager", adamw().source().text()
-        + "\nmetric max_maxabs = maxabs(max_exp_avg_sq)\n");
+        + "\nmetric max_maxabs = maxabs(max_exp_avg_sq)\n").withStandardMetrics();
     var r = new Random(8);
     var w0 = weights(r);
     var grads = grads(r, 12);
-    try (var lazy = build(adamw(), backend, SPECS, Fixtures.noOverrides(2), w0);
+    try (var lazy = build(lazyProgram, backend, SPECS, Fixtures.noOverrides(2), w0);
         var eager = build(eagerProgram, backend, SPECS, Fixtures.noOverrides(2), w0)) {
+      assertFalse(lazy.stateAllocated("max_exp_avg_sq"));
       assertTrue(eager.stateAllocated("max_exp_avg_sq"));
+      var metrics = new HashMap<Optimizer, List<Optimizer.StepMetrics>>();
       for (var opt : List.of(lazy, eager)) {
+        var seen = new ArrayList<Optimizer.StepMetrics>();
+        opt.onMetrics(seen::add);
+        metrics.put(opt, seen);
         run(opt, grads, 0, 3);
+        assertEquals(opt == eager, opt.stateAllocated("max_exp_avg_sq"));
         opt.setHyper(1, "amsgrad", 1);
         run(opt, grads, 3, 7);
         opt.setHyper("amsgrad", 1);
@@ -219,6 +227,16 @@ class FlagStatesTest {
       }
       assertSameBits(Fixtures.weights(eager), Fixtures.weights(lazy), b + ": weights");
       assertSameBits(Fixtures.states(eager), Fixtures.states(lazy), b + ": states");
+      for (int k = 0; k < 12; k++) {
+        for (var m : List.of("grad_norm", "weight_norm", "update_norm", "update_ratio", "effective_lr")) {
+          var want = metrics.get(eager).get(k).values().get(m);
+          var got = metrics.get(lazy).get(k).values().get(m);
+          for (int i = 0; i < want.length; i++) {
+            assertEquals(Double.doubleToLongBits(want[i]), Double.doubleToLongBits(got[i]),
+                b + ": metric " + m + " of tensor " + i + " at step " + (k + 1) + ": " + want[i] + " vs " + got[i]);
+          }
+        }
+      }
     }
   }
 
