@@ -4,10 +4,15 @@ import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.ir.HostEvaluator;
 import dev.optc.compiler.ir.Infix;
 import dev.optc.compiler.ir.IrPrinter;
+import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.plan.Cost;
 import dev.optc.compiler.plan.Fusion;
+import dev.optc.compiler.plan.Guards;
 import dev.optc.compiler.plan.Planner;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -48,20 +53,35 @@ final class InfoCommand implements Callable<Integer> {
     }
     out.println();
     out.println("states:");
+    var plan = Planner.plan(ir, Fusion.FULL);
+    // A flag state takes memory only once its flag is on (Guards.flagStates): counted for the defaults only if
+    // its flag's default turns it on, and listed per flag.
+    var flagStates = new LinkedHashMap<String, Guards.FlagState>();
+    Guards.flagStates(plan).forEach(f -> flagStates.put(f.state(), f));
     int stateBytes = 0;
+    var extra = new LinkedHashMap<String, List<IrProgram.StateInfo>>();
     for (var s : ir.states()) {
       var init = Infix.print(s.init());
-      out.printf("  %-26s %-6s %-5s init %s%n", s.name(), s.shape().label(), s.dtype().label(), init);
-      if (s.shape().kind() == Kind.ELEM) {
+      var f = flagStates.get(s.name());
+      out.printf("  %-26s %-6s %-5s init %s%s%n", s.name(), s.shape().label(), s.dtype().label(), init,
+          f == null ? "" : "  (memory only while " + when(f) + ")");
+      if (s.shape().kind() != Kind.ELEM) {
+        continue;
+      }
+      if (f == null || f.neededAt(values.get(f.hyper()))) {
         stateBytes += s.dtype().bytes();
+      } else {
+        extra.computeIfAbsent(when(f), k -> new ArrayList<>()).add(s);
       }
     }
     if (ir.states().isEmpty()) {
       out.println("  (none)");
     }
-    out.printf("  state bytes per parameter: %d (row, col and scalar states add O(rows + cols) per tensor)%n",
+    out.printf("  state bytes per parameter with the defaults: %d (row, col and scalar states add O(rows + cols) per tensor)%n",
         stateBytes);
-    var plan = Planner.plan(ir, Fusion.FULL);
+    extra.forEach((when, states) -> out.printf("  + %d bytes per parameter while %s (%s: allocated when it is "
+        + "first switched on)%n", states.stream().mapToInt(s -> s.dtype().bytes()).sum(), when,
+        String.join(", ", states.stream().map(IrProgram.StateInfo::name).toList())));
     var cost = Cost.of(plan);
     out.println();
     out.printf("per parameter per step: %d bytes moved (lower bound %d: each input read once, each output "
@@ -94,5 +114,9 @@ final class InfoCommand implements Callable<Integer> {
     }
     out.flush();
     return 0;
+  }
+
+  private static String when(Guards.FlagState f) {
+    return f.hyper() + " is " + (f.whenNonZero() ? "on" : "off");
   }
 }

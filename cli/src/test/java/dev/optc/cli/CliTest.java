@@ -441,6 +441,37 @@ class CliTest {
     }
   }
 
+  /**
+   * State memory per parameter: AdamW's 8 with the defaults (max_exp_avg_sq takes none while amsgrad is off)
+   * and 4 more while amsgrad is on; a flag that is on by default counts its state in the defaults.
+   */
+  @Test
+  void infoPrintsStateBytesForTheDefaultsAndPerFlag() throws IOException {
+    var r = optc("info", "adamw");
+    assertEquals(0, r.code(), r.toString());
+    var out = r.out().replace(System.lineSeparator(), "\n");
+    assertTrue(out.contains("  state bytes per parameter with the defaults: 8 "), out);
+    assertTrue(out.contains("\n  + 4 bytes per parameter while amsgrad is on (max_exp_avg_sq: allocated when it is "
+        + "first switched on)\n"), out);
+    assertTrue(Pattern.compile("(?m)^  max_exp_avg_sq +elem +f32 +init 0  \\(memory only while amsgrad is on\\)$")
+        .matcher(out).find(), out);
+    var on = Files.writeString(dir.resolve("on.opt"), """
+        hyper keep = true
+        state m
+        state v
+        m = keep ? 0.9 * m + g : m
+        v = 0.9 * v + g * g
+        w -= 0.1 * (keep ? m : g) / (sqrt(v) + 1e-8)
+        """);
+    r = optc("info", on.toString());
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(r.out().contains("state bytes per parameter with the defaults: 8 "), r.out());
+    assertFalse(r.out().contains("bytes per parameter while"), r.out());
+    r = optc("info", "lion");
+    assertTrue(r.out().contains("state bytes per parameter with the defaults: 4 "), r.out());
+    assertFalse(r.out().contains("bytes per parameter while"), r.out());
+  }
+
   /** Flags show as written (amsgrad = false), numbers as numbers, a flag computed from a number too. */
   @Test
   void infoShowsFlagsAsTrueOrFalse() throws IOException {

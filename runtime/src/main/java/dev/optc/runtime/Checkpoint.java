@@ -35,6 +35,12 @@ import java.util.zip.CRC32;
  * checksum can be recomputed: 0 <= t <= 2^53, and hyper values finite unless the program's default
  * is not (the rule {@link Optimizer#setHyper} applies).
  *
+ * A flag state without memory (see {@link Optimizer#stateAllocated}: AdamW's {@code max_exp_avg_sq} while
+ * {@code amsgrad} is off) is saved as the init values {@link Optimizer#state} answers for it, so the format
+ * is the same whether it was allocated or not. Restoring writes the hypers first, which allocates each flag
+ * state they need; a flag state still without memory then stays so when the file holds exactly its init
+ * values, and is allocated to hold them otherwise.
+ *
  * Saving writes a temporary file in the same directory, forces it to disk and renames it over the
  * target, so a crash leaves the old file or the new one, never half of one. Restoring reads and checks
  * the whole file (checksum, program, tensors, sizes) before it touches the optimizer.
@@ -234,13 +240,15 @@ final class Checkpoint {
     } catch (IOException e) {
       throw new OptcException(path + ": cannot read it (" + e.getMessage() + ")");
     }
-    // Everything checked: now change the optimizer.
+    // Everything checked: now change the optimizer. Hypers and t first: they decide which flag states need
+    // memory (allocated, init values written) and what an unallocated one's init is; then the states, where a
+    // flag state without memory stays so if the file holds its init values, bit for bit.
+    opt.replaceOverrides(overrides);
+    opt.restoreStep(t);
     for (var e : values.entrySet()) {
       for (int i = 0; i < e.getValue().size(); i++) {
         opt.setState(e.getKey(), i, e.getValue().get(i));
       }
     }
-    opt.replaceOverrides(overrides);
-    opt.restoreStep(t);
   }
 }

@@ -29,6 +29,25 @@ public interface Engine extends AutoCloseable {
   }
 
   /**
+   * Whether {@code buffer} has memory. A state in the plan's {@link dev.optc.compiler.plan.Guards#flagStates
+   * flag states} has none until {@link #allocate}: no kernel touches it while its flag is off, and kernels get a
+   * placeholder they never dereference. Reading or writing an unallocated state through the engine throws;
+   * the {@link Optimizer} answers its init value instead.
+   */
+  default boolean allocated(String buffer) {
+    return true;
+  }
+
+  /**
+   * Gives flag state {@code state} its memory, zeroed, for every tensor (the caller then writes its init
+   * values); nothing where it has memory already. Between steps only.
+   */
+  default void allocate(String state) {}
+
+  /** Bytes of memory {@code buffer}'s arena holds now: 0 for a state not yet {@link #allocate allocated}. */
+  long allocatedBytes(String buffer);
+
+  /**
    * Runs every phase of one step.
    *
    * @param uniforms hoisted uniforms per tensor (index = tensor, then slot)

@@ -6,6 +6,7 @@ import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.ir.Node;
 import dev.optc.compiler.plan.Fusion;
+import dev.optc.compiler.plan.Guards;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.compiler.plan.Planner;
 import dev.optc.runtime.java.JavaBackend;
@@ -85,6 +86,8 @@ public final class Optimizer implements AutoCloseable {
   private final List<Consumer<StepMetrics>> listeners = new ArrayList<>();
   private final List<String> scalarStatesInMetrics;
   private final Map<String, Integer> hyperIndex = new HashMap<>();
+  /** States that take memory only once a flag needs them ({@link Guards#flagStates}). */
+  private final List<Guards.FlagState> flagStates;
   private long t;
 
   private Optimizer(OptProgram program, Layout layout, Engine engine, Plan plan,
@@ -103,6 +106,7 @@ public final class Optimizer implements AutoCloseable {
     for (int i = 0; i < hypers.size(); i++) {
       hyperIndex.put(hypers.get(i).name(), i);
     }
+    this.flagStates = Guards.flagStates(plan);
     var metricRoots = program.ir().metrics().stream().map(IrProgram.Metric::value).toList();
     this.scalarStatesInMetrics = Graph.topological(metricRoots).stream()
         .filter(n -> n instanceof Node.Load l && l.kind() == Kind.UNIFORM)
@@ -227,15 +231,52 @@ public final class Optimizer implements AutoCloseable {
 
   private void initStates() {
     for (var s : program.ir().states()) {
-      var kind = s.shape().kind();
-      for (int i = 0; i < layout.tensors().size(); i++) {
-        var env = env(i, null, null);
-        float v = (float) new HostEvaluator(env).eval(s.init());
-        var values = new float[layout.length(kind, i)];
-        Arrays.fill(values, v);
-        engine.write(s.name(), i, values);
+      if (engine.allocated(s.name())) {
+        initState(s);
       }
     }
+    allocateFlagStates();
+  }
+
+  /** Writes {@code s}'s init values, evaluated now, into every tensor's entries. */
+  private void initState(IrProgram.StateInfo s) {
+    for (int i = 0; i < layout.tensors().size(); i++) {
+      engine.write(s.name(), i, initValues(s, i));
+    }
+  }
+
+  /** What {@code s} holds for tensor {@code i} until something writes it: its init, evaluated now. */
+  private float[] initValues(IrProgram.StateInfo s, int i) {
+    float v = (float) new HostEvaluator(env(i, null, null)).eval(s.init());
+    var values = new float[layout.length(s.shape().kind(), i)];
+    Arrays.fill(values, v);
+    return values;
+  }
+
+  /**
+   * Allocates each flag state that a group's hyper values now need and that has no memory yet, and writes its
+   * init values: the state is created as torch creates AdamW's {@code max_exp_avg_sq} (zeros), at the
+   * first moment a kernel can touch it. Never freed again: a flag switched off keeps the state's values, as
+   * with eager allocation.
+   */
+  private void allocateFlagStates() {
+    for (var f : flagStates) {
+      if (engine.allocated(f.state())) {
+        continue;
+      }
+      int h = hyperIndex.get(f.hyper());
+      for (int g = 0; g < overrides.size(); g++) {
+        if (f.neededAt(hypers(g)[h])) {
+          allocate(f.state());
+          break;
+        }
+      }
+    }
+  }
+
+  private void allocate(String state) {
+    engine.allocate(state);
+    initState(program.ir().state(state));
   }
 
   /** Resolved hyper values of a group, in declaration order. */
@@ -274,16 +315,55 @@ public final class Optimizer implements AutoCloseable {
     return out;
   }
 
-  /** Downloads one state of one tensor (its row, column or scalar values for those shapes). */
+  /**
+   * Downloads one state of one tensor (its row, column or scalar values for those shapes). A flag state that
+   * has no memory yet (see {@link #stateAllocated}) answers its init value for every entry: what it would
+   * hold if it were allocated now.
+   */
   public float[] state(String state, String tensor) {
     int i = layout.index(tensor);
+    stateKind(state);
+    if (!engine.allocated(state)) {
+      return initValues(program.ir().state(state), i);
+    }
     var out = new float[layout.length(stateKind(state), i)];
     engine.read(state, i, out);
     return out;
   }
 
+  /**
+   * Writes one state of one tensor. A flag state without memory stays so where the values are its init's, bit
+   * for bit (what {@link #state} answers for it); other values allocate it first.
+   */
   void setState(String state, int tensor, float[] values) {
+    if (!engine.allocated(state)) {
+      var init = initValues(program.ir().state(state), tensor);
+      boolean same = init.length == values.length;
+      for (int k = 0; same && k < values.length; k++) {
+        same = Float.floatToRawIntBits(init[k]) == Float.floatToRawIntBits(values[k]);
+      }
+      if (same) {
+        return;
+      }
+      allocate(state);
+    }
     engine.write(state, tensor, values);
+  }
+
+  /**
+   * Whether {@code state} has memory now. Every state does, except a flag state (one the program reads and
+   * writes only while a flag is on, as AdamW's {@code max_exp_avg_sq} under {@code amsgrad}): it is allocated
+   * when the flag is first on in some group, at {@link Builder#build} or by {@link #setHyper}, and its init
+   * values written then.
+   */
+  public boolean stateAllocated(String state) {
+    stateKind(state);
+    return engine.allocated(state);
+  }
+
+  /** Bytes of memory the states hold now, every tensor's (as allocated by the engine; 0 for a flag state off). */
+  public long stateBytes() {
+    return program.ir().states().stream().mapToLong(s -> engine.allocatedBytes(s.name())).sum();
   }
 
   Kind stateKind(String state) {
@@ -319,6 +399,7 @@ public final class Optimizer implements AutoCloseable {
     });
     t++;
     scheduled.forEach(this::setHyper);
+    allocateFlagStates();
     var n = layout.tensors().size();
     var hoisted = program.ir().hoisted();
     var uniforms = new double[n][];
@@ -393,6 +474,7 @@ public final class Optimizer implements AutoCloseable {
     }
     overrides.get(group).put(name, value);
     resolved.set(group, null);
+    allocateFlagStates();
   }
 
   /**
@@ -425,6 +507,7 @@ public final class Optimizer implements AutoCloseable {
       overrides.get(g).putAll(newOverrides.get(g));
       resolved.set(g, null);
     }
+    allocateFlagStates();
   }
 
   /** Calls {@code listener} with the metrics after every step. */
@@ -474,6 +557,11 @@ public final class Optimizer implements AutoCloseable {
 
   /** The whole arena of {@code w}, {@code g} or a state (see {@link Engine#arena}), float32 values. */
   public MemorySegment arena(String buffer) {
+    if (!engine.allocated(buffer)) {
+      throw new OptcException("state '" + buffer + "' has no memory while its flag is off in every group ("
+          + flagStates.stream().filter(f -> f.state().equals(buffer)).map(Guards.FlagState::hyper).findFirst()
+              .orElse("?") + "); it is allocated when the flag is first switched on");
+    }
     return engine.arena(buffer).orElseThrow(() -> new OptcException("the " + buffer + " arena of this optimizer "
         + "is not host memory it can share (backend " + engine.getClass().getSimpleName() + ", "
         + layout.arenas().kind().name().toLowerCase(java.util.Locale.ROOT) + " arenas)"));

@@ -10,6 +10,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BiConsumer;
 
 /**
  * Memory a phase can skip while a flag is off. A state written as {@code flag ? new : state} (AdamW's
@@ -30,6 +31,70 @@ public final class Guards {
    */
   public record PhaseGuards(Map<Node, Guard> loads, Map<String, Guard> stores) {
     public static final PhaseGuards NONE = new PhaseGuards(Map.of(), Map.of());
+  }
+
+  /**
+   * A state no kernel touches while hyper {@code hyper} is off ({@code whenNonZero}) or on (not
+   * {@code whenNonZero}): an engine need not allocate it until the hyper first makes it needed.
+   */
+  public record FlagState(String state, String hyper, boolean whenNonZero) {
+    /** Whether the state is needed while the hyper has {@code value}, as the kernels test it (in float32). */
+    public boolean neededAt(double value) {
+      // The kernels compare the hyper's float32 value with 0 (a NaN is nonzero); a tiny double that rounds to 0
+      // is off there, and for a state needed while the hyper is on, "needed" errs on the side of allocating.
+      boolean nonZero = whenNonZero ? value != 0 : (float) value != 0f;
+      return nonZero == whenNonZero;
+    }
+  }
+
+  /**
+   * The per-element states of {@code plan} that every phase loads and stores only under one guard whose
+   * condition is a hyper (AdamW's {@code max_exp_avg_sq} under {@code amsgrad}), in declaration order: while
+   * the hyper keeps the guard off in every tensor, no kernel reads or writes them, so they need no memory. A
+   * state read back unguarded anywhere (a later phase reading a value stored in it, a reduction over it) or
+   * under two different guards is not one of them.
+   */
+  public static List<FlagState> flagStates(Plan plan) {
+    var p = plan.program();
+    var states = new HashSet<String>();
+    p.states().forEach(s -> states.add(s.name()));
+    var guardOf = new HashMap<String, Guard>();
+    var unguarded = new HashSet<String>();
+    BiConsumer<String, Guard> access = (buffer, guard) -> {
+      if (!states.contains(buffer)) {
+        return;
+      }
+      if (guard == null) {
+        unguarded.add(buffer);
+      } else if (guardOf.putIfAbsent(buffer, guard) != null && !guardOf.get(buffer).equals(guard)) {
+        unguarded.add(buffer);
+      }
+    };
+    for (var phase : plan.phases()) {
+      var guards = of(plan, phase);
+      for (var n : plan.needed(phase)) {
+        var at = plan.locations().get(n);
+        if (at != null && plan.available(phase, n)) {
+          access.accept(Plan.bufferOf(at), null);
+        } else if (n instanceof Node.Load l) {
+          access.accept(l.buffer(), guards.loads().get(l));
+        }
+      }
+      for (var w : phase.writes()) {
+        var b = Plan.bufferOf(w.location());
+        access.accept(b, guards.stores().get(b));
+      }
+    }
+    var out = new ArrayList<FlagState>();
+    for (var s : p.states()) {
+      var g = guardOf.get(s.name());
+      if (g == null || unguarded.contains(s.name()) || s.shape().kind() != Kind.ELEM
+          || !(g.cond() instanceof Node.Uniform u) || !(p.hoisted().get(u.slot()) instanceof Node.Hyper h)) {
+        continue;
+      }
+      out.add(new FlagState(s.name(), h.name(), g.whenNonZero()));
+    }
+    return List.copyOf(out);
   }
 
   public static PhaseGuards of(Plan plan, Plan.Phase phase) {

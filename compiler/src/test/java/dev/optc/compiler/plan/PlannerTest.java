@@ -1,6 +1,7 @@
 package dev.optc.compiler.plan;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -12,6 +13,7 @@ import dev.optc.compiler.pass.Pipeline;
 import dev.optc.compiler.testing.RandomPrograms;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -145,6 +147,34 @@ class PlannerTest {
     var cost = Cost.of(plan);
     assertEquals(20, cost.bytesPerElement(), "w g v read, w v written");
     assertEquals(8, cost.conditionalBytes(), "vmax read and written while amsgrad is on");
+  }
+
+  /**
+   * A state every kernel touches only under one hyper's guard needs no memory while the hyper is off
+   * (Guards.flagStates); one also read unguarded (a sum over it), or stored back for a later kernel to read
+   * unguarded (fusion statement), does.
+   */
+  @Test
+  void aStateOnlyAFlagUsesIsAFlagState() {
+    var source = """
+        hyper lr = 1e-3; hyper amsgrad = false; hyper plain = true
+        state v; state vmax; state u
+        v = 0.9*v + 0.1*g*g
+        vmax = amsgrad ? max(vmax, v) : vmax
+        u = plain ? u : u + g
+        w -= lr * g / (sqrt(amsgrad ? vmax : v) + 1e-8) + (plain ? 0 : u)
+        """;
+    var p = compile(source);
+    assertEquals(List.of(new Guards.FlagState("vmax", "amsgrad", true), new Guards.FlagState("u", "plain", false)),
+        Guards.flagStates(Planner.plan(p, Fusion.FULL)));
+    var u = Guards.flagStates(Planner.plan(p, Fusion.FULL)).get(1);
+    assertTrue(u.neededAt(0));
+    assertFalse(u.neededAt(1));
+    assertTrue(u.neededAt(1e-50), "a value float32 rounds to 0 is 0 in the kernels");
+    assertEquals(List.of(), Guards.flagStates(Planner.plan(p, Fusion.STATEMENT)));
+    var summed = compile(source + "w -= 1e-9 * sum(vmax)\n");
+    assertEquals(List.of(new Guards.FlagState("u", "plain", false)),
+        Guards.flagStates(Planner.plan(summed, Fusion.FULL)));
   }
 
   @Test

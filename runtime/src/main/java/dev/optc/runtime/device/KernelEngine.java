@@ -9,6 +9,7 @@ import dev.optc.compiler.codegen.c.CEmitter;
 import dev.optc.compiler.codegen.c.KernelConfig;
 import dev.optc.compiler.ir.Dtype;
 import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.plan.Guards;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.Arenas;
 import dev.optc.runtime.Backend;
@@ -21,10 +22,12 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * A plan's generated kernels bound to the flat device buffers of one {@link Layout}, for any device API
@@ -44,6 +47,13 @@ public class KernelEngine<B, K> implements Engine {
   private final Map<String, Kind> kinds = new LinkedHashMap<>();
   private final Map<String, Dtype> dtypes = new HashMap<>();
   private final List<B> owned = new ArrayList<>();
+  /**
+   * Flag states with no memory yet ({@link Guards#flagStates}): in {@link #buffers} a 4-byte placeholder of
+   * their own, which the kernels are passed and never dereference (each access tests the flag first).
+   */
+  private final Set<String> deferred = new HashSet<>();
+  /** Bytes of each arena's memory (a deferred state's placeholder counts 0). */
+  private final Map<String, Long> arenaBytes = new HashMap<>();
   /** Host memory of native arenas ({@code w} and {@code g}), by buffer, in use by the device in place. */
   private final Map<String, MemorySegment> hostArenas = new HashMap<>();
   private HostMemory host;
@@ -131,10 +141,21 @@ public class KernelEngine<B, K> implements Engine {
     for (int i = 0; i < plan.temps().size(); i++) {
       declare(Plan.tempName(i), plan.temps().get(i), Dtype.F32);
     }
+    Guards.flagStates(plan).forEach(f -> deferred.add(f.state()));
     var arenas = layout.arenas();
     int position = 0;
     for (var name : kinds.keySet()) {
       long bytes = layout.arenaLength(kinds.get(name)) * (long) dtypes.get(name).bytes();
+      if (deferred.contains(name)) {
+        if (source.doubleBuffered().contains(name)) {
+          throw new IllegalStateException("flag state " + name + " is double-buffered");
+        }
+        position++;
+        buffers.put(name, allocate(4));
+        arenaBytes.put(name, 0L);
+        continue;
+      }
+      arenaBytes.put(name, bytes);
       if (arenas.kind() == Arenas.Kind.NATIVE && (name.equals("w") || name.equals("g")) && bytes > 0) {
         // Native arenas: w and g in host memory (the caller's, or allocated staggered like the Java
         // engine's), used by the device in place; the states stay in the device's own buffers.
@@ -272,9 +293,60 @@ public class KernelEngine<B, K> implements Engine {
     return b;
   }
 
+  /** {@link #buffer}, refusing a flag state that has no memory yet. */
+  private B allocatedBuffer(String name) {
+    var b = buffer(name);
+    if (deferred.contains(name)) {
+      throw new OptcException("state '" + name + "' has no memory yet: its flag has not been on");
+    }
+    return b;
+  }
+
+  @Override
+  public boolean allocated(String name) {
+    buffer(name);
+    return !deferred.contains(name);
+  }
+
+  @Override
+  public void allocate(String name) {
+    var placeholder = buffer(name);
+    if (!deferred.contains(name)) {
+      return;
+    }
+    long bytes = layout.arenaLength(kinds.get(name)) * (long) dtypes.get(name).bytes();
+    var memory = allocate(bytes);
+    // Device memory starts undefined: zeros, as the Java engine's and as a newly allocated state is defined.
+    if (dtypes.get(name) == Dtype.F32) {
+      ops.fill(memory, 0f);
+    } else {
+      zero(memory, bytes);
+    }
+    buffers.put(name, memory);
+    deferred.remove(name);
+    arenaBytes.put(name, bytes);
+    ops.finish();
+    owned.remove(placeholder);
+    ops.release(placeholder);
+  }
+
+  private void zero(B b, long bytes) {
+    if (bytes > 0) {
+      try (var arena = Arena.ofConfined()) {
+        ops.write(b, 0, arena.allocate(bytes));
+      }
+    }
+  }
+
+  @Override
+  public long allocatedBytes(String name) {
+    buffer(name);
+    return arenaBytes.get(name);
+  }
+
   @Override
   public void write(String name, int tensor, float[] values) {
-    write(buffer(name), name, tensor, values);
+    write(allocatedBuffer(name), name, tensor, values);
     if (nextCopies.containsKey(name)) {
       write(nextCopies.get(name), name, tensor, values);
     }
@@ -308,7 +380,7 @@ public class KernelEngine<B, K> implements Engine {
 
   @Override
   public void read(String name, int tensor, float[] out) {
-    var b = buffer(name);
+    var b = allocatedBuffer(name);
     var kind = kinds.get(name);
     int len = layout.length(kind, tensor);
     if (len == 0) {
@@ -339,7 +411,7 @@ public class KernelEngine<B, K> implements Engine {
 
   @Override
   public Optional<MemorySegment> arena(String name) {
-    buffer(name);
+    allocatedBuffer(name);
     return Optional.ofNullable(hostArenas.get(name));
   }
 

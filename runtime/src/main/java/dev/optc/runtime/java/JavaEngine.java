@@ -6,6 +6,7 @@ import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.codegen.java.InterpretedStep;
 import dev.optc.compiler.codegen.java.JavaStep;
 import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.plan.Guards;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.Arenas;
 import dev.optc.runtime.Engine;
@@ -17,9 +18,11 @@ import dev.optc.runtime.Reductions;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ForkJoinPool;
 import java.util.stream.IntStream;
 
@@ -52,6 +55,8 @@ final class JavaEngine implements Engine {
   private final Object[] buffers;
   private final Map<String, Integer> bufferIndex = new HashMap<>();
   private final Map<String, Kind> bufferKind = new HashMap<>();
+  /** Flag states with no memory yet ({@link Guards#flagStates}): a placeholder in {@link #buffers}. */
+  private final Set<String> deferred = new HashSet<>();
   /** The native arenas this engine allocated, or null. */
   private final HostMemory host;
   private final ForkJoinPool pool;
@@ -82,26 +87,18 @@ final class JavaEngine implements Engine {
     }
     this.host = f32 ? new HostMemory() : null;
     this.buffers = f32 ? new MemorySegment[names.size()] : new double[names.size()][];
+    Guards.flagStates(plan).forEach(f -> deferred.add(f.state()));
     try {
       for (int i = 0; i < names.size(); i++) {
         var name = names.get(i);
-        var kind = kinds.get(i);
         bufferIndex.put(name, i);
-        bufferKind.put(name, kind);
-        int n = layout.arenaLength(kind);
-        var adopted = arenas.adopted(name);
-        if (!f32) {
-          buffers[i] = new double[n];
-        } else if (adopted != null) {
-          buffers[i] = adopted.asSlice(0, (long) Float.BYTES * n);
+        bufferKind.put(name, kinds.get(i));
+        if (deferred.contains(name)) {
+          // No memory until its flag is first on: the kernels test the flag before every access, and an access
+          // that slipped through would fail on the empty placeholder instead of reading stray memory.
+          buffers[i] = f32 ? MemorySegment.NULL : new double[0];
         } else {
-          var memory = kind == Kind.ELEM ? host.allocate((long) Float.BYTES * n, i, Float.BYTES)
-              : host.allocate((long) Float.BYTES * n);
-          if (Plan.isTemp(name)) {
-            // Poisoned: a value read before it was written shows up as NaN (as in the device engines).
-            memory.fill((byte) 0xff);
-          }
-          buffers[i] = memory;
+          buffers[i] = arena(i, name, kinds.get(i));
         }
       }
     } catch (RuntimeException e) {
@@ -111,6 +108,57 @@ final class JavaEngine implements Engine {
       throw e;
     }
     this.pool = threads == 1 ? null : new ForkJoinPool(threads);
+  }
+
+  /** The memory of buffer {@code name} at {@code position}: adopted, or allocated (zeros) here. */
+  private Object arena(int position, String name, Kind kind) {
+    int n = layout.arenaLength(kind);
+    if (host == null) {
+      return new double[n];
+    }
+    var adopted = layout.arenas().adopted(name);
+    if (adopted != null) {
+      return adopted.asSlice(0, (long) Float.BYTES * n);
+    }
+    var memory = kind == Kind.ELEM ? host.allocate((long) Float.BYTES * n, position, Float.BYTES)
+        : host.allocate((long) Float.BYTES * n);
+    if (Plan.isTemp(name)) {
+      // Poisoned: a value read before it was written shows up as NaN (as in the device engines).
+      memory.fill((byte) 0xff);
+    }
+    return memory;
+  }
+
+  @Override
+  public boolean allocated(String buffer) {
+    index(buffer);
+    return !deferred.contains(buffer);
+  }
+
+  @Override
+  public void allocate(String state) {
+    int i = index(state);
+    if (deferred.remove(state)) {
+      // At its own position, so it is staggered as if it had been allocated with the others.
+      buffers[i] = arena(i, state, bufferKind.get(state));
+    }
+  }
+
+  @Override
+  public long allocatedBytes(String buffer) {
+    int i = index(buffer);
+    if (deferred.contains(buffer)) {
+      return 0;
+    }
+    return buffers[i] instanceof MemorySegment m ? m.byteSize() : (long) Double.BYTES * ((double[]) buffers[i]).length;
+  }
+
+  private int checkedIndex(String buffer) {
+    int i = index(buffer);
+    if (deferred.contains(buffer)) {
+      throw new OptcException("state '" + buffer + "' has no memory yet: its flag has not been on");
+    }
+    return i;
   }
 
   private int index(String buffer) {
@@ -123,7 +171,7 @@ final class JavaEngine implements Engine {
 
   @Override
   public void write(String buffer, int tensor, float[] values) {
-    int b = index(buffer);
+    int b = checkedIndex(buffer);
     var kind = bufferKind.get(buffer);
     int off = layout.offset(kind, tensor);
     int len = layout.length(kind, tensor);
@@ -143,7 +191,7 @@ final class JavaEngine implements Engine {
 
   @Override
   public void read(String buffer, int tensor, float[] out) {
-    int b = index(buffer);
+    int b = checkedIndex(buffer);
     var kind = bufferKind.get(buffer);
     int off = layout.offset(kind, tensor);
     int len = layout.length(kind, tensor);
@@ -159,7 +207,7 @@ final class JavaEngine implements Engine {
 
   @Override
   public Optional<MemorySegment> arena(String buffer) {
-    return buffers[index(buffer)] instanceof MemorySegment m ? Optional.of(m) : Optional.empty();
+    return buffers[checkedIndex(buffer)] instanceof MemorySegment m ? Optional.of(m) : Optional.empty();
   }
 
   private record Task(JavaStep.Segment segment, int lo, int hi) {}
