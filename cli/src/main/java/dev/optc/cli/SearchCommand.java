@@ -127,9 +127,9 @@ final class SearchCommand implements Callable<Integer> {
       + "that beat the seed on every task enter the hall of fame, DIR/hall-of-fame-01.opt ... (default 0: no funnel).")
   int funnel;
 
-  @Option(names = "--funnel-seeds", defaultValue = "2", paramLabel = "N",
+  @Option(names = "--funnel-seeds", paramLabel = "N",
       description = "Task seeds per task in the funnel: --task-seed + 1 ... + N (default 2).")
-  int funnelSeeds;
+  Integer funnelSeeds;
 
   @Option(names = "--funnel-steps", paramLabel = "N", description = "Training steps per funnel run (default 5 x "
       + "--steps).")
@@ -188,7 +188,11 @@ final class SearchCommand implements Callable<Integer> {
     check("--max-statements", maxStatements, 1, 256);
     check("--top", top, 1, 1000);
     check("--funnel", funnel, 0, 1000);
-    check("--funnel-seeds", funnelSeeds, 1, 100);
+    if (funnel == 0 && (funnelSeeds != null || funnelSteps != null)) {
+      throw new OptcException((funnelSeeds != null ? "--funnel-seeds" : "--funnel-steps") + " shapes the funnel: "
+          + "give --funnel K too");
+    }
+    int seedsPerTask = funnelSeeds == null ? 2 : check("--funnel-seeds", funnelSeeds, 1, 100);
     var taskName = taskNames.getFirst();
     boolean toy = taskName.equals("toy");
     if (toy && taskNames.size() > 1) {
@@ -283,7 +287,7 @@ final class SearchCommand implements Callable<Integer> {
       for (int k = 0; k < (toy ? 1 : tasks.size()); k++) {
         var t = toy ? null : tasks.get(k);
         var tGrid = k == 0 ? grid : grid(t, program);
-        for (int j = 1; j <= funnelSeeds; j++) {
+        for (int j = 1; j <= seedsPerTask; j++) {
           stages.add(new Funnel.Stage(toy ? "toy" : t.name(), taskSeed + j, toy ? new ToyFitness(longer, taskSeed + j)
               : new TaskFitness(t, longer, t.defaults().batch(), taskSeed + j, interpreted), tGrid));
         }

@@ -37,7 +37,8 @@ class SearchCommandTest {
         List.of("--task", "toy", "--from", "sgd", "--mutations", "grow=1"),
         List.of("--task", "toy", "--from", "sgd", "--engine", "fast"),
         List.of("--task", "toy,digits", "--from", "sgd"),
-        List.of("--task", "digits", "--task", "digits", "--from", "sgd"));
+        List.of("--task", "digits", "--task", "digits", "--from", "sgd"),
+        List.of("--task", "toy", "--from", "sgd", "--funnel-steps", "100"));
   }
 
   @ParameterizedTest
