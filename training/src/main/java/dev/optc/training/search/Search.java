@@ -2,6 +2,7 @@ package dev.optc.training.search;
 
 import dev.optc.compiler.diag.CompileException;
 import dev.optc.compiler.diag.SourceFile;
+import dev.optc.compiler.frontend.Ast;
 import dev.optc.compiler.pass.Pipeline;
 import dev.optc.runtime.OptProgram;
 import dev.optc.runtime.OptcException;
@@ -406,6 +407,13 @@ public final class Search {
         g = smaller;
       }
     }
+    // a select on a literal (a frozen flag: AdamW's `amsgrad ? max_exp_avg_sq : exp_avg_sq`) is the branch it takes
+    var taken = new ArrayList<Genome.Stmt>();
+    g.statements().forEach(st -> taken.add(st.with(branchTaken(st.value()))));
+    var folded = new Genome(g.name(), g.hypers(), g.states(), g.defs(), taken);
+    if (key.equals(structural(folded))) {
+      g = folded;
+    }
     for (int i = g.states().size() - 1; i >= 0; i--) {
       var states = new ArrayList<>(g.states());
       var name = states.remove(i).name();
@@ -428,6 +436,23 @@ public final class Search {
       }
     }
     return g;
+  }
+
+  /** {@code e} with each select whose condition is a literal replaced by the branch it takes. */
+  private static Ast.Expr branchTaken(Ast.Expr e) {
+    return switch (e) {
+      case Ast.Number n -> n;
+      case Ast.Bool b -> b;
+      case Ast.Name n -> n;
+      case Ast.Call c -> new Ast.Call(c.function(), c.args().stream().map(Search::branchTaken).toList(), null);
+      case Ast.Unary u -> new Ast.Unary(u.op(), branchTaken(u.operand()), null);
+      case Ast.Binary b -> new Ast.Binary(b.op(), branchTaken(b.left()), branchTaken(b.right()), null);
+      case Ast.Ternary t -> switch (t.cond()) {
+        case Ast.Bool b -> branchTaken(b.value() ? t.then() : t.otherwise());
+        case Ast.Number n -> branchTaken(n.value() != 0 ? t.then() : t.otherwise());
+        default -> new Ast.Ternary(branchTaken(t.cond()), branchTaken(t.then()), branchTaken(t.otherwise()), null);
+      };
+    };
   }
 
   /**

@@ -1,6 +1,7 @@
 package dev.optc.training.search;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -162,5 +163,14 @@ class SearchTest {
     }
     assertEquals("1000 mutations (constant 333, insert 334, modify 333), the last 12: modify constant insert modify "
         + "constant insert modify constant insert modify constant insert", lineage);
+  }
+
+  /** Cleaning AdamW with its hypers frozen leaves the branch amsgrad = false takes, and drops max_exp_avg_sq. */
+  @Test
+  void cleaningTakesTheBranchOfAFrozenFlag() {
+    var cleaned = Search.clean(library("adamw").frozen()).text();
+    assertFalse(cleaned.contains("?"), cleaned);
+    assertFalse(cleaned.contains("max_exp_avg_sq"), cleaned);
+    assertEquals(Fingerprint.structural(library("adamw").frozen().text()), Fingerprint.structural(cleaned), cleaned);
   }
 }
