@@ -446,43 +446,18 @@ public final class InterpretedStep implements JavaStep<MemorySegment> {
     }
   }
 
-  // The operations, each as JavaEmitter.compute writes it for float32.
+  // The operations, each as JavaEmitter.compute writes it for float32. The IR's own double operations rounded to
+  // float give the same bits (double has more than 2 x 24 + 2 bits, so +, -, *, / and sqrt rounded twice are
+  // rounded once; pow, exp, log and the like the generated code also computes in double; min, max, comparisons
+  // and logic are exact), except rsqrt, which the generated code rounds after the square root and again after the
+  // division.
 
   static float unary(UnaryOp op, float x) {
-    return switch (op) {
-      case NEG -> -x;
-      case NOT -> x == 0f ? 1f : 0f;
-      case ABS -> Math.abs(x);
-      case SIGN -> Ops.sign(x);
-      case SQRT -> (float) Math.sqrt(x);
-      case RSQRT -> 1f / (float) Math.sqrt(x);
-      case EXP -> (float) Math.exp(x);
-      case LOG -> (float) Math.log(x);
-      case TANH -> (float) Math.tanh(x);
-      case SIN -> (float) Math.sin(x);
-      case COS -> (float) Math.cos(x);
-      case FLOOR -> (float) Math.floor(x);
-    };
+    return op == UnaryOp.RSQRT ? 1f / (float) Math.sqrt(x) : (float) op.apply(x);
   }
 
   static float binary(BinaryOp op, float x, float y) {
-    return switch (op) {
-      case ADD -> x + y;
-      case SUB -> x - y;
-      case MUL -> x * y;
-      case DIV -> x / y;
-      case POW -> (float) Math.pow(x, y);
-      case MIN -> Math.min(x, y);
-      case MAX -> Math.max(x, y);
-      case LT -> x < y ? 1f : 0f;
-      case LE -> x <= y ? 1f : 0f;
-      case GT -> x > y ? 1f : 0f;
-      case GE -> x >= y ? 1f : 0f;
-      case EQ -> x == y ? 1f : 0f;
-      case NE -> x != y ? 1f : 0f;
-      case AND -> x != 0f && y != 0f ? 1f : 0f;
-      case OR -> x != 0f || y != 0f ? 1f : 0f;
-    };
+    return (float) op.apply(x, y);
   }
 
   /** {@link #unary(UnaryOp, float)} over a block: a loop per operation, so that the JIT compiles each tight. */
