@@ -50,22 +50,27 @@ class FlagStatesTest {
   @TempDir
   Path dir;
 
-  /** Name, backend (null: skip, with the reason), bytes of one stored state element. */
-  record Named(String name, Supplier<Backend> backend, int elementBytes) {
+  /** Name, backend (null: skip, with the reason), bytes of one stored state element, fusion level. */
+  record Named(String name, Supplier<Backend> backend, int elementBytes, Fusion fusion) {
     @Override
     public String toString() {
-      return name;
+      return name + " at fusion " + fusion.name().toLowerCase(java.util.Locale.ROOT);
     }
   }
 
+  /**
+   * Each backend at each fusion level: at statement and none a later kernel reads the value an earlier one
+   * stored in max_exp_avg_sq, under amsgrad's guard as it loads it.
+   */
   static Stream<Arguments> backends() {
-    return Stream.of(new Named("java", () -> new JavaBackend(JavaEmitter.Precision.F32, 2), 4),
-        new Named("java-interpreted", () -> JavaBackend.interpreted(2), 4),
-        new Named("java64", () -> new JavaBackend(JavaEmitter.Precision.F64, 1), 8),
+    return Stream.of(Fusion.values()).flatMap(f -> Stream.of(
+        new Named("java", () -> new JavaBackend(JavaEmitter.Precision.F32, 2), 4, f),
+        new Named("java-interpreted", () -> JavaBackend.interpreted(2), 4, f),
+        new Named("java64", () -> new JavaBackend(JavaEmitter.Precision.F64, 1), 8, f),
         new Named("opencl", () -> {
           assumeTrue(OpenCl.isAvailable(), "no OpenCL device: " + OpenCl.unavailableReason());
           return OpenClBackend.select("");
-        }, 4)).map(Arguments::of);
+        }, 4, f))).map(Arguments::of);
   }
 
   static OptProgram adamw() {
@@ -81,15 +86,15 @@ class FlagStatesTest {
   }
 
   /**
-   * At fusion full (the default) the library's flag states are AdamW's and Adam's {@code max_exp_avg_sq} and
-   * RMSprop's {@code grad_avg}. (At statement and none levels a later kernel reads the stored select back
-   * unguarded, so there they are allocated at build.)
+   * At every fusion level the library's flag states are AdamW's and Adam's {@code max_exp_avg_sq} and RMSprop's
+   * {@code grad_avg} (at statement and none a later kernel reads the stored select back under the flag's guard).
    */
-  @Test
-  void theAnalysisFindsTheLibrarysFlagStatesAtFullFusion() throws CompileException {
+  @ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.EnumSource(Fusion.class)
+  void theAnalysisFindsTheLibrarysFlagStatesAtEveryFusionLevel(Fusion fusion) throws CompileException {
     var found = new java.util.TreeMap<String, List<Guards.FlagState>>();
     for (var name : Library.NAMES) {
-      var states = Guards.flagStates(Planner.plan(OptProgram.load(name).ir(), Fusion.FULL));
+      var states = Guards.flagStates(Planner.plan(OptProgram.load(name).ir(), fusion));
       if (!states.isEmpty()) {
         found.put(name, states);
       }
@@ -128,7 +133,7 @@ class FlagStatesTest {
   @MethodSource("backends")
   void amsgradsStateTakesMemoryOnlyOnceItIsOn(Named b) {
     var backend = b.backend().get();
-    try (var opt = build(adamw(), backend, SPECS, Fixtures.noOverrides(2), weights(new Random(2)))) {
+    try (var opt = build(adamw(), backend, b.fusion(), SPECS, Fixtures.noOverrides(2), weights(new Random(2)))) {
       assertFalse(opt.stateAllocated("max_exp_avg_sq"));
       assertTrue(opt.stateAllocated("exp_avg"));
       assertEquals(2L * b.elementBytes() * NUMEL, opt.stateBytes(), "bytes with amsgrad off");
@@ -144,7 +149,7 @@ class FlagStatesTest {
       opt.setHyper(1, "amsgrad", 0);
       assertTrue(opt.stateAllocated("max_exp_avg_sq"), "once allocated, kept (its values with it)");
     }
-    try (var opt = build(adamw(), backend, SPECS, overrides(0, 1), weights(new Random(2)))) {
+    try (var opt = build(adamw(), backend, b.fusion(), SPECS, overrides(0, 1), weights(new Random(2)))) {
       assertTrue(opt.stateAllocated("max_exp_avg_sq"), "a group's override at build");
       assertEquals(3L * b.elementBytes() * NUMEL, opt.stateBytes());
     }
@@ -166,8 +171,8 @@ class FlagStatesTest {
     var w0 = weights(r);
     var grads = grads(r, 12);
     int k = 5;
-    try (var lazy = build(adamw(), backend, SPECS, Fixtures.noOverrides(2), w0);
-        var eager = build(adamw(), backend, SPECS, List.of(Map.of(), Map.of("amsgrad", 1.0)), w0)) {
+    try (var lazy = build(adamw(), backend, b.fusion(), SPECS, Fixtures.noOverrides(2), w0);
+        var eager = build(adamw(), backend, b.fusion(), SPECS, List.of(Map.of(), Map.of("amsgrad", 1.0)), w0)) {
       run(lazy, grads, 0, k);
       assertFalse(lazy.stateAllocated("max_exp_avg_sq"));
       lazy.setHyper(1, "amsgrad", 1);
@@ -210,8 +215,8 @@ class FlagStatesTest {
     var r = new Random(8);
     var w0 = weights(r);
     var grads = grads(r, 12);
-    try (var lazy = build(lazyProgram, backend, SPECS, Fixtures.noOverrides(2), w0);
-        var eager = build(eagerProgram, backend, SPECS, Fixtures.noOverrides(2), w0)) {
+    try (var lazy = build(lazyProgram, backend, b.fusion(), SPECS, Fixtures.noOverrides(2), w0);
+        var eager = build(eagerProgram, backend, b.fusion(), SPECS, Fixtures.noOverrides(2), w0)) {
       assertFalse(lazy.stateAllocated("max_exp_avg_sq"));
       assertTrue(eager.stateAllocated("max_exp_avg_sq"));
       var metrics = new HashMap<Optimizer, List<Optimizer.StepMetrics>>();
@@ -281,11 +286,11 @@ class FlagStatesTest {
     var w0 = weights(r);
     var grads = grads(r, 12);
     var file = dir.resolve(b.name() + ".state");
-    try (var original = build(adamw(), backend, SPECS, Fixtures.noOverrides(2), w0)) {
+    try (var original = build(adamw(), backend, b.fusion(), SPECS, Fixtures.noOverrides(2), w0)) {
       run(original, grads, 0, 4);
       original.save(file);
       for (var atBuild : List.of(overrides(0, 0), overrides(1, 1))) {
-        try (var restored = build(adamw(), backend, SPECS, atBuild, w0)) {
+        try (var restored = build(adamw(), backend, b.fusion(), SPECS, atBuild, w0)) {
           copyWeights(original, restored);
           restored.restore(file);
           assertEquals(atBuild.getFirst().get("amsgrad") == 1, restored.stateAllocated("max_exp_avg_sq"),
@@ -298,7 +303,7 @@ class FlagStatesTest {
       run(original, grads, 6, 9);
       original.setHyper("amsgrad", 0);
       original.save(file);
-      try (var restored = build(adamw(), backend, SPECS, Fixtures.noOverrides(2), w0)) {
+      try (var restored = build(adamw(), backend, b.fusion(), SPECS, Fixtures.noOverrides(2), w0)) {
         copyWeights(original, restored);
         restored.restore(file);
         assertTrue(restored.stateAllocated("max_exp_avg_sq"), "the file holds values besides the init");

@@ -62,10 +62,15 @@ public final class Cost {
       var guards = Guards.of(plan, phase);
       var reads = new LinkedHashSet<String>();
       var skippable = new LinkedHashSet<String>();
+      var guardedReads = new LinkedHashSet<String>();
       int f = 0;
       for (var n : plan.needed(phase)) {
         if (guards.loads().containsKey(n)) {
-          skippable.add(((Node.Load) n).buffer());
+          // A guarded load, or a state's value an earlier phase stored read back under a guard.
+          var at = plan.locations().get(n);
+          var buffer = at != null && plan.available(phase, n) ? name(at) : ((Node.Load) n).buffer();
+          skippable.add(buffer);
+          guardedReads.add(buffer);
           continue;
         }
         var at = plan.locations().get(n);
@@ -92,7 +97,7 @@ public final class Cost {
       phase.writes().stream().filter(w -> perElement(plan, w.location()))
           .forEach(w -> (guards.stores().containsKey(name(w.location())) ? skippable : writes)
               .add(name(w.location())));
-      int extra = guards.loads().keySet().stream().mapToInt(n -> bytesOf(p, ((Node.Load) n).buffer())).sum()
+      int extra = guardedReads.stream().mapToInt(b -> bytesOf(p, b)).sum()
           + guards.stores().keySet().stream().mapToInt(b -> bytesOf(p, b)).sum();
       conditional += extra;
       int r = reads.stream().mapToInt(b -> bytesOf(p, b)).sum();

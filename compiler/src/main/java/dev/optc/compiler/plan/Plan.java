@@ -11,6 +11,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.RandomAccess;
+import java.util.Set;
 
 /**
  * How a program runs: a sequence of phases, each one pass over the tensors of a group (one kernel launch
@@ -34,7 +35,7 @@ public record Plan(
   public Plan {
     temps = List.copyOf(temps);
     locations = Map.copyOf(locations);
-    phases = Indexed.phases(phases, locations);
+    phases = Indexed.phases(program, phases, locations);
     reductions = Indexed.reductions(reductions);
   }
 
@@ -49,21 +50,33 @@ public record Plan(
     private final Map<Node, Integer> first = new HashMap<>();
     /** For phases: the phase accumulating each reduction. */
     private final Map<Node, Integer> reducedIn = new HashMap<>();
+    /** For phases: each per-element state whose every store is guarded by one flag, with that guard. */
+    private final Map<String, Guards.Guard> flags = new HashMap<>();
+    /** For phases: {@link Guards#all}, once computed (immutable, so a race only computes it twice). */
+    private volatile List<Guards.PhaseGuards> guards;
 
     private Indexed(List<T> items) {
       this.items = List.copyOf(items);
     }
 
-    static List<Phase> phases(List<Phase> phases, Map<Node, Location> locations) {
+    static List<Phase> phases(IrProgram program, List<Phase> phases, Map<Node, Location> locations) {
       var list = new Indexed<>(phases);
+      var mixed = new HashSet<String>();
       for (var p : list.items) {
         for (var w : p.writes()) {
           if (w.location().equals(locations.get(w.value()))) {
             list.first.putIfAbsent(w.value(), p.index());
           }
+          if (w.location() instanceof Location.Buffer b && !b.name().equals("w")) {
+            var g = Guards.storedGuard(program, b.name(), w.value());
+            if (g == null || list.flags.putIfAbsent(b.name(), g) != null && !list.flags.get(b.name()).equals(g)) {
+              mixed.add(b.name());
+            }
+          }
         }
         p.reductions().forEach(r -> list.reducedIn.putIfAbsent(r, p.index()));
       }
+      mixed.forEach(list.flags::remove);
       return list;
     }
 
@@ -154,6 +167,44 @@ public record Plan(
     return locations.containsKey(n) && writtenIn(n) < phase.index();
   }
 
+  /**
+   * The guard of every store into the state a phase reads per element at {@code n} (a load of it, or a value an
+   * earlier phase stored there read back), where all of them are {@code flag ? new : state} under one flag:
+   * the read may then be skipped while the flag is off ({@link Guards#of}). Null otherwise.
+   */
+  public Guards.Guard flagGuard(Phase phase, Node n) {
+    String buffer = null;
+    if (available(phase, n) && locations.get(n) instanceof Location.Buffer b) {
+      buffer = b.name();
+    } else if (n instanceof Node.Load l && l.kind() == Kind.ELEM && !available(phase, n)) {
+      buffer = l.buffer();
+    }
+    return buffer == null ? null : ((Indexed<Phase>) phases).flags.get(buffer);
+  }
+
+  /** {@link Guards#all} of this plan, computed by {@code compute} on the first call only. */
+  List<Guards.PhaseGuards> guards(java.util.function.Supplier<List<Guards.PhaseGuards>> compute) {
+    var indexed = (Indexed<Phase>) phases;
+    var g = indexed.guards;
+    if (g == null) {
+      g = compute.get();
+      indexed.guards = g;
+    }
+    return g;
+  }
+
+  /** The distinct guards of {@link #flagGuard}s, in a stable order. */
+  public List<Guards.Guard> flagGuards() {
+    var flags = ((Indexed<Phase>) phases).flags;
+    var out = new java.util.LinkedHashSet<Guards.Guard>();
+    program.states().forEach(s -> {
+      if (flags.containsKey(s.name())) {
+        out.add(flags.get(s.name()));
+      }
+    });
+    return List.copyOf(out);
+  }
+
   /** The phase that writes {@code n} (which must be in {@link #locations()}). */
   public int writtenIn(Node n) {
     var at = ((Indexed<Phase>) phases).first.get(n);
@@ -174,12 +225,19 @@ public record Plan(
 
   /**
    * Every node a phase evaluates or reads, in topological order: the closure of its writes' values and
-   * its reductions' arguments, stopping at {@link #available} nodes (which are included, literals not).
+   * its reductions' arguments, stopping at {@link #available} nodes (which are included, literals not), and
+   * the flag of each {@link #flagGuard} of a read there (a kernel that reads a state only a flag uses tests it).
    */
   public List<Node> needed(Phase phase) {
     var roots = new ArrayList<Node>();
     phase.writes().forEach(w -> roots.add(w.value()));
     phase.reductions().forEach(r -> roots.add(r.x()));
+    return closure(phase, roots).stream().filter(n -> !(n instanceof Node.Const))
+        .sorted((a, b) -> Integer.compare(a.id(), b.id())).toList();
+  }
+
+  /** {@code roots} and what computing them in {@code phase} needs, as {@link #needed} defines it; unordered. */
+  public Set<Node> closure(Phase phase, List<Node> roots) {
     var seen = new HashSet<Node>();
     var stack = new ArrayDeque<>(roots);
     while (!stack.isEmpty()) {
@@ -188,8 +246,13 @@ public record Plan(
         stack.addAll(n.inputs());
       }
     }
-    return seen.stream().filter(n -> !(n instanceof Node.Const))
-        .sorted((a, b) -> Integer.compare(a.id(), b.id())).toList();
+    for (var n : List.copyOf(seen)) {
+      var g = flagGuard(phase, n);
+      if (g != null) {
+        seen.add(g.cond());
+      }
+    }
+    return seen;
   }
 
   public int reductionSlot(Node.Reduce r) {

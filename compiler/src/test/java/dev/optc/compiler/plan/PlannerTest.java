@@ -151,8 +151,8 @@ class PlannerTest {
 
   /**
    * A state every kernel touches only under one hyper's guard needs no memory while the hyper is off
-   * (Guards.flagStates); one also read unguarded (a sum over it), or stored back for a later kernel to read
-   * unguarded (fusion statement), does.
+   * (Guards.flagStates), at every fusion level (at statement and none a later kernel reads the value stored in
+   * it back under the guard); one also read unguarded (a sum over it) does.
    */
   @Test
   void aStateOnlyAFlagUsesIsAFlagState() {
@@ -171,7 +171,11 @@ class PlannerTest {
     assertTrue(u.neededAt(0));
     assertFalse(u.neededAt(1));
     assertTrue(u.neededAt(1e-50), "a value float32 rounds to 0 is 0 in the kernels");
-    assertEquals(List.of(), Guards.flagStates(Planner.plan(p, Fusion.STATEMENT)));
+    // At statement and none fusion later kernels read the stored values back, under the same guard.
+    for (var fusion : List.of(Fusion.STATEMENT, Fusion.NONE)) {
+      assertEquals(Guards.flagStates(Planner.plan(p, Fusion.FULL)), Guards.flagStates(Planner.plan(p, fusion)),
+          fusion.toString());
+    }
     var summed = compile(source + "w -= 1e-9 * sum(vmax)\n");
     assertEquals(List.of(new Guards.FlagState("u", "plain", false)),
         Guards.flagStates(Planner.plan(summed, Fusion.FULL)));

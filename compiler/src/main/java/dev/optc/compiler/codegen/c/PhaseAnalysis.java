@@ -134,7 +134,9 @@ final class PhaseAnalysis {
   Optional<Read> read(Node n) {
     var at = plan.locations().get(n);
     if (at != null && plan.available(phase, n)) {
-      return Optional.of(new Read.FromBuffer(Plan.bufferOf(at), buffers.kind(at), Optional.empty()));
+      // A state's value read back under a guard (Guards.of) is read as a guarded load is.
+      return Optional.of(new Read.FromBuffer(Plan.bufferOf(at), buffers.kind(at),
+          Optional.ofNullable(guards.loads().get(n))));
     }
     return switch (n) {
       case Node.Load l -> Optional.of(new Read.FromBuffer(l.buffer(), l.kind(),
@@ -210,15 +212,7 @@ final class PhaseAnalysis {
 
   /** Nodes to compute for {@code roots}, in statement order (a valid topological order). */
   private List<Node> nodesFor(List<Node> roots) {
-    var needed = new LinkedHashSet<Node>();
-    var stack = new ArrayList<>(roots);
-    while (!stack.isEmpty()) {
-      var n = stack.removeLast();
-      if (needed.add(n) && !plan.available(phase, n)) {
-        stack.addAll(n.inputs());
-      }
-    }
-    var list = new ArrayList<>(needed);
+    var list = new ArrayList<>(plan.closure(phase, roots));
     list.removeIf(n -> n instanceof Node.Const);
     list.sort(Comparator.<Node>comparingInt(n -> statementOf.getOrDefault(n, Integer.MAX_VALUE))
         .thenComparingInt(Node::id));

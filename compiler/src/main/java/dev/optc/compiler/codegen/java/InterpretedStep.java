@@ -218,7 +218,10 @@ public final class InterpretedStep implements JavaStep<MemorySegment> {
         if (plan.locations().containsKey(n) && plan.available(phase, n)) {
           int buffer = index.get(Plan.bufferOf(plan.locations().get(n)));
           if (elem) {
-            elemOps.add(load(newArray(n), buffer, -1, true));
+            // A state's value read back under a guard (Guards.of): zeros, the buffer untouched, while it is off.
+            var guard = guards.loads().get(n);
+            elemOps.add(load(newArray(n), buffer, guard == null ? -1 : scalarOf(guard.cond()),
+                guard == null || guard.whenNonZero()));
           } else {
             scalarOps.add(loadScalar(newScalar(n), buffer));
           }

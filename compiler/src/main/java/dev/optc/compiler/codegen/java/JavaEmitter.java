@@ -557,8 +557,11 @@ public final class JavaEmitter {
     /** Reads a value an earlier phase wrote, from where it was written. */
     private String readBack(Node n) {
       var at = plan.locations().get(n);
+      var guard = guards.loads().get(n);
       return switch (kindOf(at)) {
-        case ELEM -> elemAt(locationName(at));
+        // A state's value read back only under its flag, as a guarded load: the buffer untouched while it is off.
+        case ELEM -> guard == null ? elemAt(locationName(at))
+            : "(" + condition(guard) + " ? " + elemAt(locationName(at)) + " : " + zero() + ")";
         case ROW -> read(locationName(at), "s.rowOffset() + r");
         case COL -> read(locationName(at), "s.colOffset() + c");
         case UNIFORM, CONST -> read(locationName(at), "s.index()");
@@ -875,6 +878,11 @@ public final class JavaEmitter {
       return "FloatVector.fromMemorySegment(LANES, " + buffer(key) + ", 4L * i, ORDER)";
     }
 
+    /** The lanes of {@code key} at {@code i}, or zeros without touching it while {@code guard} (if any) is off. */
+    private String guardedLoad(String key, Guards.Guard guard) {
+      return guard == null ? load(key) : "(" + condition(guard) + " ? " + load(key) + " : FloatVector.zero(LANES))";
+    }
+
     /** 1 where {@code mask} is set, 0 elsewhere: a comparison's value. */
     private static String truth(String mask) {
       return "FloatVector.zero(LANES).blend(1f, " + mask + ")";
@@ -889,14 +897,10 @@ public final class JavaEmitter {
     /** The lanewise computation of element value {@code n}; each rounds as {@link #compute} does. */
     private String lanes(Node n) {
       if (plan.locations().containsKey(n) && plan.available(phase, n)) {
-        return load(locationName(plan.locations().get(n)));
+        return guardedLoad(locationName(plan.locations().get(n)), guards.loads().get(n));
       }
       return switch (n) {
-        case Node.Load l -> {
-          var guard = guards.loads().get(l);
-          yield guard == null ? load(l.buffer())
-              : "(" + condition(guard) + " ? " + load(l.buffer()) + " : FloatVector.zero(LANES))";
-        }
+        case Node.Load l -> guardedLoad(l.buffer(), guards.loads().get(l));
         case Node.Unary u -> {
           var x = vec(u.x());
           yield switch (u.op()) {
