@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.function.Supplier;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
@@ -30,9 +31,16 @@ public final class Chart {
 
   /** The PNG's bytes, for a caller that writes it with other files as one ({@link AtomicFiles.Batch}). */
   public static byte[] png(Report report, String title) {
-    // No display is needed or wanted: draw into an image only.
+    return render(() -> build(report, title));
+  }
+
+  /**
+   * The PNG's bytes of the chart {@code build} makes, headless: no display is needed or wanted, and the property
+   * must be set before the chart is built. Every chart of optc (bench, train, search) is rendered here.
+   */
+  public static byte[] render(Supplier<? extends org.knowm.xchart.internal.chartpart.Chart<?, ?>> build) {
     System.setProperty("java.awt.headless", "true");
-    var chart = build(report, title);
+    var chart = build.get();
     try {
       var out = new ByteArrayOutputStream();
       BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);

@@ -1,12 +1,9 @@
 package dev.optc.training;
 
-import dev.optc.runtime.OptcException;
+import dev.optc.bench.Chart;
 import java.awt.BasicStroke;
 import java.awt.Color;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.util.ArrayList;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
@@ -26,16 +23,9 @@ public final class LossChart {
 
   /** The PNG's bytes, for a caller that writes it with other files as one batch. */
   public static byte[] png(TrainReport report, String title) {
-    System.setProperty("java.awt.headless", "true");
-    var chart = build(report, title);
-    try {
-      var out = new ByteArrayOutputStream();
-      BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
-      return out.toByteArray();
-    } catch (IOException e) {
-      throw new OptcException("cannot render the chart (" + e.getMessage() + ")");
-    }
+    return Chart.render(() -> build(report, title));
   }
+
 
   static XYChart build(TrainReport report, String title) {
     var chart = new XYChartBuilder().width(960).height(560).title(title).xAxisTitle("step")

@@ -1,12 +1,9 @@
 package dev.optc.training.search;
 
-import dev.optc.runtime.OptcException;
+import dev.optc.bench.Chart;
 import java.awt.Color;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
@@ -23,16 +20,9 @@ public final class FitnessChart {
 
   /** The PNG's bytes, for a caller that writes it with other files as one batch. */
   public static byte[] png(List<Search.Candidate> history, int window, String title) {
-    System.setProperty("java.awt.headless", "true");
-    var chart = build(history, window, title);
-    try {
-      var out = new ByteArrayOutputStream();
-      BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
-      return out.toByteArray();
-    } catch (IOException e) {
-      throw new OptcException("cannot render the chart (" + e.getMessage() + ")");
-    }
+    return Chart.render(() -> build(history, window, title));
   }
+
 
   static XYChart build(List<Search.Candidate> history, int window, String title) {
     var chart = new XYChartBuilder().width(960).height(520).title(title).xAxisTitle("candidate")
