@@ -66,22 +66,7 @@ public final class OptcStepRunner implements StepRunner {
   /** A factory for {@code program} on {@code backend}, with hyper values set over the program's defaults. */
   public static Factory factory(OptProgram program, Backend backend, Map<String, Double> hypers) {
     var copy = Map.copyOf(hypers);
-    return new Factory() {
-      @Override
-      public String optimizer() {
-        return program.name();
-      }
-
-      @Override
-      public String runner() {
-        return "optc";
-      }
-
-      @Override
-      public StepRunner open(Module module) {
-        return new OptcStepRunner(program, backend, copy, module);
-      }
-    };
+    return new Factory(program.name(), "optc", module -> new OptcStepRunner(program, backend, copy, module));
   }
 
   static boolean hasHyper(OptProgram program, String name) {

@@ -1,6 +1,7 @@
 package dev.optc.training;
 
 import java.util.Map;
+import java.util.function.Function;
 import org.bytedeco.pytorch.Module;
 
 /**
@@ -35,11 +36,9 @@ public interface StepRunner extends AutoCloseable {
    * Binds a model's parameters to the buffers its runner steps, and makes the runner: libtorch's optimizers
    * step buffers of their own, optc its own arenas. One factory serves every run of its optimizer.
    */
-  interface Factory {
-    String optimizer();
-
-    String runner();
-
-    StepRunner open(Module module);
+  record Factory(String optimizer, String runner, Function<Module, StepRunner> opener) {
+    public StepRunner open(Module module) {
+      return opener.apply(module);
+    }
   }
 }

@@ -97,28 +97,15 @@ public final class TorchStepRunner implements StepRunner {
             + "); leave it at 0 or drop --peers");
       }
     }
-    return new Factory() {
-      @Override
-      public String optimizer() {
-        return name;
+    return new Factory(name, "libtorch", module -> {
+      var params = FlatParameters.bind(module);
+      try {
+        return new TorchStepRunner(name, used, params);
+      } catch (RuntimeException | Error e) {
+        params.close();
+        throw e;
       }
-
-      @Override
-      public String runner() {
-        return "libtorch";
-      }
-
-      @Override
-      public StepRunner open(Module module) {
-        var params = FlatParameters.bind(module);
-        try {
-          return new TorchStepRunner(name, used, params);
-        } catch (RuntimeException | Error e) {
-          params.close();
-          throw e;
-        }
-      }
-    };
+    });
   }
 
   /** The optc hyper names libtorch's options cover, per optimizer. */
