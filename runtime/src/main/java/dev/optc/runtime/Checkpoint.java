@@ -28,8 +28,13 @@ import java.util.zip.CRC32;
  *   i32 groups, per group: i32 n, n × (UTF hyper, f64 value)
  *   i32 tensors, per tensor: UTF name, i32 group, i32 rank, rank × i64 dim
  *   i32 states, per state: UTF name, per tensor: i32 n, n × f32
+ *                                    or (version 2) i32 -1, i32 n, i32 c, c × u8 codes, i32 b, b × f32 absmax
  *   i64 CRC-32 of everything above
  * </pre>
+ *
+ * A quantized state ({@code as q8}, {@code as q4}) of a tensor at or above the quantization threshold is
+ * saved as it is stored, codes and block absmax values (the second form), so a restored optimizer continues
+ * bit for bit; a file with such entries is version 2, any other version 1.
  *
  * Names are at most 65,535 bytes (UTF), checked before saving. Restoring also checks meaning, since a
  * checksum can be recomputed: 0 <= t <= 2^53, and hyper values finite unless the program's default
@@ -47,7 +52,7 @@ import java.util.zip.CRC32;
  */
 final class Checkpoint {
   private static final byte[] MAGIC = "OPTC-STATE".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-  private static final int VERSION = 1;
+  private static final int VERSION = 2;
   /** The largest step counter a state file may hold: 2^53, past which t is not exact in float64. */
   static final long MAX_STEP = 1L << 53;
   /** The most bytes of one name (program, hyper, tensor, state) in the file: DataOutput's UTF limit. */
@@ -65,7 +70,8 @@ final class Checkpoint {
     var bytes = new ByteArrayOutputStream();
     try (var out = new DataOutputStream(bytes)) {
       out.write(MAGIC);
-      out.writeByte(VERSION);
+      boolean quantized = opt.program().ir().states().stream().anyMatch(s -> s.dtype().quantized());
+      out.writeByte(quantized ? VERSION : 1);
       out.writeUTF(opt.program().name());
       out.writeUTF(opt.program().hash());
       out.writeLong(opt.t());
@@ -92,7 +98,20 @@ final class Checkpoint {
       out.writeInt(states.size());
       for (var s : states) {
         out.writeUTF(s.name());
-        for (var t : layout.tensors()) {
+        for (int i = 0; i < layout.tensors().size(); i++) {
+          var t = layout.tensors().get(i);
+          var stored = opt.quantizedState(s.name(), i);
+          if (stored != null) {
+            out.writeInt(-1);
+            out.writeInt(layout.length(s.shape().kind(), i));
+            out.writeInt(stored.codes().length);
+            out.write(stored.codes());
+            out.writeInt(stored.absmax().length);
+            var buf = ByteBuffer.allocate(stored.absmax().length * 4);
+            buf.asFloatBuffer().put(stored.absmax());
+            out.write(buf.array());
+            continue;
+          }
           var values = opt.state(s.name(), t.name());
           out.writeInt(values.length);
           var buf = ByteBuffer.allocate(values.length * 4);
@@ -141,14 +160,15 @@ final class Checkpoint {
     var program = opt.program();
     long t;
     var overrides = new ArrayList<Map<String, Double>>();
-    var values = new LinkedHashMap<String, List<float[]>>();
+    // Per state and tensor: float[] values, or an Engine.Quantized as stored.
+    var values = new LinkedHashMap<String, List<Object>>();
     // The body: after the magic, before the checksum (the third argument is a length, not an end).
     var body = new ByteArrayInputStream(data, MAGIC.length, data.length - 8 - MAGIC.length);
     try (var in = new DataInputStream(body)) {
       int version = in.readUnsignedByte();
-      if (version != VERSION) {
+      if (version != 1 && version != VERSION) {
         throw new OptcException(path + ": state file version " + version + " is not supported (this optc "
-            + "reads version " + VERSION + ")");
+            + "reads versions 1 and " + VERSION + ")");
       }
       var name = in.readUTF();
       var hash = in.readUTF();
@@ -215,9 +235,13 @@ final class Checkpoint {
         if (!sn.equals(s.name())) {
           throw new OptcException(path + ": state '" + sn + "' where '" + s.name() + "' was expected");
         }
-        var perTensor = new ArrayList<float[]>();
+        var perTensor = new ArrayList<Object>();
         for (int i = 0; i < layout.tensors().size(); i++) {
           int n = in.readInt();
+          if (n == -1 && version >= 2) {
+            perTensor.add(readQuantized(in, path, opt, s, i));
+            continue;
+          }
           if (n != layout.length(s.shape().kind(), i)) {
             throw new OptcException(path + ": state '" + sn + "' of tensor '" + layout.tensors().get(i).name()
                 + "' has " + n + " values, expected " + layout.length(s.shape().kind(), i));
@@ -247,8 +271,53 @@ final class Checkpoint {
     opt.restoreStep(t);
     for (var e : values.entrySet()) {
       for (int i = 0; i < e.getValue().size(); i++) {
-        opt.setState(e.getKey(), i, e.getValue().get(i));
+        switch (e.getValue().get(i)) {
+          case float[] v -> opt.setState(e.getKey(), i, v);
+          case Engine.Quantized q -> opt.setQuantizedState(e.getKey(), i, q);
+          default -> throw new IllegalStateException();
+        }
       }
     }
+  }
+
+  /** A tensor's quantized state as the file stores it, checked against what this optimizer stores. */
+  private static Engine.Quantized readQuantized(DataInputStream in, Path path, Optimizer opt, IrProgram.StateInfo s,
+      int tensor) throws IOException {
+    var name = opt.layout().tensors().get(tensor).name();
+    var map = opt.quantization().map(s.name());
+    var segment = opt.layout().segments().get(tensor);
+    int n = in.readInt();
+    if (map == null || !segment.quantized() || n != segment.numel()) {
+      throw new OptcException(path + ": state '" + s.name() + "' of tensor '" + name + "' is stored quantized ("
+          + n + " elements), but this optimizer keeps it " + (map == null ? "unquantized"
+          : !segment.quantized() ? "in float32 (the tensor is below its quantization threshold, "
+          + opt.layout().quantizeFrom() + " elements)" : "for " + segment.numel() + " elements")
+          + "; restore it with the program and threshold that saved it");
+    }
+    int c = in.readInt();
+    if (c != map.codeBytes(n)) {
+      throw new OptcException(path + ": state '" + s.name() + "' of tensor '" + name + "' has " + c
+          + " code bytes, expected " + map.codeBytes(n) + " (" + map + ")");
+    }
+    var codes = in.readNBytes(c);
+    if (codes.length != c) {
+      throw new EOFException();
+    }
+    int b = in.readInt();
+    if (b != map.blocks(n)) {
+      throw new OptcException(path + ": state '" + s.name() + "' of tensor '" + name + "' has " + b
+          + " block absmax values, expected " + map.blocks(n));
+    }
+    var bytes = in.readNBytes(b * 4);
+    if (bytes.length != b * 4) {
+      throw new EOFException();
+    }
+    var absmax = new float[b];
+    ByteBuffer.wrap(bytes).asFloatBuffer().get(absmax);
+    if (map.bits() == 4 && n % 2 == 1 && (codes[c - 1] & 0xf0) != 0) {
+      throw new OptcException(path + ": state '" + s.name() + "' of tensor '" + name + "' has a code past its "
+          + "last element; this file was not written by optc or was changed");
+    }
+    return new Engine.Quantized(codes, absmax);
   }
 }

@@ -44,8 +44,35 @@ public interface Engine extends AutoCloseable {
    */
   default void allocate(String state) {}
 
-  /** Bytes of memory {@code buffer}'s arena holds now: 0 for a state not yet {@link #allocate allocated}. */
+  /**
+   * Bytes of memory {@code buffer}'s arena holds now: 0 for a state not yet {@link #allocate allocated}; a
+   * quantized state's codes, block absmax values and float32 values of small tensors together.
+   */
   long allocatedBytes(String buffer);
+
+  /**
+   * One tensor's quantized state as stored: its code bytes ({@code QuantMap}: q8 one per element, q4 two per
+   * byte, even elements low) and one float32 absmax per block.
+   */
+  record Quantized(byte[] codes, float[] absmax) {}
+
+  /**
+   * The map {@code state} is stored with, or empty where it is not quantized ({@code as q8}, {@code as q4}) on
+   * this engine. {@link #read} and {@link #write} of a quantized state read its codes back and quantize.
+   */
+  default Optional<dev.optc.compiler.ir.QuantMap> quantized(String state) {
+    return Optional.empty();
+  }
+
+  /** A quantized state's codes and absmax values for one tensor; null where that tensor keeps float32. */
+  default Quantized readQuantized(String state, int tensor) {
+    throw new OptcException("state '" + state + "' is not quantized");
+  }
+
+  /** Puts back what {@link #readQuantized} gave, bit for bit. */
+  default void writeQuantized(String state, int tensor, Quantized values) {
+    throw new OptcException("state '" + state + "' is not quantized");
+  }
 
   /**
    * Runs every phase of one step.

@@ -2,6 +2,7 @@ package dev.optc.runtime;
 
 import dev.optc.compiler.codegen.java.JavaStep.Segment;
 import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.ir.Quantization;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -25,6 +26,9 @@ public final class Layout {
   private final int rows;
   private final int cols;
   private final Arenas arenas;
+  private final int quantizeFrom;
+  private final long quantized;
+  private final int raw;
   private final Map<String, Integer> byName = new HashMap<>();
 
   /** Tensors in the arenas the backend chooses. */
@@ -33,9 +37,23 @@ public final class Layout {
   }
 
   public Layout(List<Tensor> tensors, int groups, Arenas arenas) {
+    this(tensors, groups, arenas, Quantization.DEFAULT_MIN_ELEMENTS);
+  }
+
+  /**
+   * @param quantizeFrom the fewest elements a tensor has for its quantized states ({@code as q8}, {@code as
+   *     q4}) to be stored as codes; smaller tensors keep them in float32 ({@link Segment})
+   */
+  public Layout(List<Tensor> tensors, int groups, Arenas arenas, int quantizeFrom) {
+    if (quantizeFrom < 1) {
+      throw new OptcException("the quantization threshold is " + quantizeFrom + " elements; give 1 or more");
+    }
     this.tensors = List.copyOf(tensors);
     this.groups = groups;
     this.arenas = arenas;
+    this.quantizeFrom = quantizeFrom;
+    long q = 0;
+    long f = 0;
     var segs = new ArrayList<Segment>();
     long e = 0;
     long r = 0;
@@ -51,12 +69,25 @@ public final class Layout {
         throw new OptcException("the tensors hold more than 2^31 - 9 elements (or rows, or columns) in "
             + "all; split them into several optimizers");
       }
-      segs.add(new Segment(i, (int) e, v.numel(), v.rows(), v.cols(), (int) r, (int) c));
+      boolean quantize = v.numel() >= quantizeFrom;
+      if (quantize && q + v.numel() + 256 > Integer.MAX_VALUE - 8) {
+        throw new OptcException("the tensors hold more than 2^31 - 9 quantized elements in all; split them into "
+            + "several optimizers");
+      }
+      segs.add(new Segment(i, (int) e, v.numel(), v.rows(), v.cols(), (int) r, (int) c, quantize ? (int) q : -1,
+          quantize ? 0 : (int) f));
+      if (quantize) {
+        q += (v.numel() + 255L) / 256 * 256;
+      } else {
+        f += v.numel();
+      }
       e += v.numel();
       r += v.rows();
       c += v.cols();
     }
     this.segments = List.copyOf(segs);
+    this.quantized = q;
+    this.raw = (int) f;
     this.elems = (int) e;
     this.rows = (int) r;
     this.cols = (int) c;
@@ -66,6 +97,24 @@ public final class Layout {
             + "the tensors need " + (long) Float.BYTES * elems + " (" + elems + " floats)");
       }
     });
+  }
+
+  /** The fewest elements a tensor has for its quantized states to be stored as codes. */
+  public int quantizeFrom() {
+    return quantizeFrom;
+  }
+
+  /**
+   * Length in elements of the code arena of a quantized state: every tensor at or above the threshold, each
+   * rounded up to 256 elements ({@link Segment#qOffset}).
+   */
+  public int quantizedLength() {
+    return (int) quantized;
+  }
+
+  /** Length of the float32 arena of a quantized state: the tensors below the threshold. */
+  public int rawLength() {
+    return raw;
   }
 
   /** Where the engine keeps the arenas. */

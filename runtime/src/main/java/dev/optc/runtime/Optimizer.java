@@ -4,6 +4,7 @@ import dev.optc.compiler.ir.Graph;
 import dev.optc.compiler.ir.HostEvaluator;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.ir.Node;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.compiler.plan.Guards;
@@ -88,6 +89,8 @@ public final class Optimizer implements AutoCloseable {
   private final Map<String, Integer> hyperIndex = new HashMap<>();
   /** States that take memory only once a flag needs them ({@link Guards#flagStates}). */
   private final List<Guards.FlagState> flagStates;
+  /** The states this engine quantizes, with their maps, and what the unsigned maps assume. */
+  private final Quantization quantization;
   private long t;
 
   private Optimizer(OptProgram program, Layout layout, Engine engine, Plan plan,
@@ -107,6 +110,11 @@ public final class Optimizer implements AutoCloseable {
       hyperIndex.put(hypers.get(i).name(), i);
     }
     this.flagStates = Guards.flagStates(plan);
+    var all = Quantization.of(plan.program());
+    var maps = new LinkedHashMap<String, dev.optc.compiler.ir.QuantMap>();
+    all.maps().forEach((state, map) -> engine.quantized(state).ifPresent(m -> maps.put(state, m)));
+    this.quantization = new Quantization(maps,
+        all.assumptions().stream().filter(a -> maps.containsKey(a.state())).toList());
     var metricRoots = program.ir().metrics().stream().map(IrProgram.Metric::value).toList();
     this.scalarStatesInMetrics = Graph.topological(metricRoots).stream()
         .filter(n -> n instanceof Node.Load l && l.kind() == Kind.UNIFORM)
@@ -124,11 +132,24 @@ public final class Optimizer implements AutoCloseable {
     private Backend backend = JavaBackend.reference();
     private Fusion fusion = Fusion.FULL;
     private Arenas arenas = Arenas.BACKEND;
+    private int quantizeFrom = Quantization.DEFAULT_MIN_ELEMENTS;
     private final List<Map<String, Double>> groups = new ArrayList<>();
     private final List<List<Tensor>> tensors = new ArrayList<>();
 
     private Builder(OptProgram program) {
       this.program = program;
+    }
+
+    /**
+     * The fewest elements a tensor needs for its quantized states ({@code as q8}, {@code as q4}) to be stored as
+     * codes; smaller ones keep them in float32. Default 4,096 (bitsandbytes' {@code min_8bit_size}).
+     */
+    public Builder quantizeFrom(int elements) {
+      if (elements < 1) {
+        throw new OptcException("the quantization threshold is " + elements + " elements; give 1 or more");
+      }
+      this.quantizeFrom = elements;
+      return this;
     }
 
     public Builder backend(Backend b) {
@@ -194,7 +215,7 @@ public final class Optimizer implements AutoCloseable {
           weights.add(t.weights());
         }
       }
-      var layout = new Layout(all, groups.size(), arenas);
+      var layout = new Layout(all, groups.size(), arenas, quantizeFrom);
       // Planned once: the engine runs this plan and the optimizer reads its reduction slots from it.
       var plan = Planner.plan(program.ir(), fusion);
       var engine = backend.open(program, plan, layout);
@@ -351,6 +372,30 @@ public final class Optimizer implements AutoCloseable {
   }
 
   /**
+   * One tensor's quantized state as stored (codes and block absmax values), or null where it is not stored so:
+   * a state not {@code as q8}/{@code as q4}, a tensor below the threshold, a flag state without memory.
+   */
+  Engine.Quantized quantizedState(String state, int tensor) {
+    if (quantization.map(state) == null || !engine.allocated(state)) {
+      return null;
+    }
+    return engine.readQuantized(state, tensor);
+  }
+
+  /** Puts back what {@link #quantizedState} gave, bit for bit (allocating a flag state first). */
+  void setQuantizedState(String state, int tensor, Engine.Quantized values) {
+    if (!engine.allocated(state)) {
+      allocate(state);
+    }
+    engine.writeQuantized(state, tensor, values);
+  }
+
+  /** The maps of the program's quantized states and what their unsigned maps assume. */
+  public Quantization quantization() {
+    return quantization;
+  }
+
+  /**
    * Whether {@code state} has memory now. Every state does, except a flag state (one the program reads and
    * writes only while a flag is on, as AdamW's {@code max_exp_avg_sq} under {@code amsgrad}): it is allocated
    * when the flag is first on in some group, at {@link Builder#build} or by {@link #setHyper}, and its init
@@ -410,6 +455,18 @@ public final class Optimizer implements AutoCloseable {
         u[k] = eval.eval(hoisted.get(k));
       }
       uniforms[i] = u;
+      for (var a : quantization.assumptions()) {
+        var env = env(i, u, null);
+        double v = new HostEvaluator(env).eval(a.value());
+        if (!a.holds(v)) {
+          // Nothing has run yet: t goes back, and the scheduled hypers are taken back by the caller's next step.
+          t--;
+          throw new OptcException("state '" + a.state() + "' is stored with the unsigned " + quantization.map(a.state())
+              + " map, which holds no negative value, because " + a.describe() + " at the defaults; with the "
+              + "hypers of tensor '" + layout.tensors().get(i).name() + "' at step " + (t + 1) + " it is " + v
+              + ": keep it so, or write the state as q8/q4 of a signed value");
+        }
+      }
     }
     Map<String, float[]> oldScalars = new HashMap<>();
     if (!listeners.isEmpty()) {

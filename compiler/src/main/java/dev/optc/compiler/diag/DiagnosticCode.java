@@ -28,7 +28,8 @@ public enum DiagnosticCode {
   NOT_CONSTANT("E030", Severity.ERROR, "a hyper default that is not a constant expression"),
   BAD_STATE_INIT("E031", Severity.ERROR, "a state initializer that is not uniform"),
   UNKNOWN_SHAPE("E032", Severity.ERROR, "a state shape other than elem, row, col, scalar"),
-  UNKNOWN_DTYPE("E033", Severity.ERROR, "a state dtype other than f32, bf16, f16"),
+  UNKNOWN_DTYPE("E033", Severity.ERROR, "a state dtype other than f32, bf16, f16, q8, q4"),
+  QUANTIZED_SHAPE("E034", Severity.ERROR, "a row, col or scalar state stored as q8 or q4"),
 
   // Functions
   ARITY("E040", Severity.ERROR, "a call with the wrong number of arguments"),

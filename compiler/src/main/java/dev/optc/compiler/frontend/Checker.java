@@ -232,12 +232,19 @@ public final class Checker {
     if (s.dtype() != null) {
       var parsed = Dtype.parse(s.dtype().name());
       if (parsed.isEmpty()) {
-        var hint = Suggest.didYouMean(s.dtype().name(), List.of("f32", "bf16", "f16"));
+        var hint = Suggest.didYouMean(s.dtype().name(), List.of("f32", "bf16", "f16", "q8", "q4"));
         diags.report(DiagnosticCode.UNKNOWN_DTYPE, s.dtype().span(),
             "unknown state dtype '" + s.dtype().name() + "'",
-            hint != null ? hint : "a state is stored as f32 (the default), bf16 or f16");
+            hint != null ? hint : "a state is stored as f32 (the default), bf16, f16, q8 or q4");
       } else {
         dtype = parsed.get();
+        if (dtype.quantized() && shape != Shape.ELEM) {
+          diags.report(DiagnosticCode.QUANTIZED_SHAPE, s.dtype().span(),
+              "a " + shape.label() + " state cannot be stored as " + dtype.label(),
+              dtype.label() + " quantizes blocks of consecutive elements: only elem states have them (a "
+                  + shape.label() + " state is small; keep it f32, bf16 or f16)");
+          dtype = Dtype.F32;
+        }
       }
     }
     Node init = factory.constant(0);

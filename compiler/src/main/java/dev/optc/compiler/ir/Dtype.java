@@ -4,22 +4,36 @@ import java.util.Locale;
 import java.util.Optional;
 
 /**
- * Storage type of a state (DSL.md §3). Arithmetic is always f32; a bf16 or f16 state is rounded to its
- * type when stored and widened when loaded.
+ * Storage type of a state (DSL.md §3, §11). Arithmetic is always f32; a bf16 or f16 state is rounded to its
+ * type when stored and widened when loaded; a q8 or q4 state is block-quantized ({@link QuantMap}: codes
+ * plus one float32 absmax per block), which needs a whole block of new values before anything is stored.
  */
 public enum Dtype {
-  F32(4),
-  BF16(2),
-  F16(2);
+  F32(32),
+  BF16(16),
+  F16(16),
+  Q8(8),
+  Q4(4);
 
-  private final int bytes;
+  private final int bits;
 
-  Dtype(int bytes) {
-    this.bytes = bytes;
+  Dtype(int bits) {
+    this.bits = bits;
   }
 
+  /** Bits per element of the values or codes (a quantized state also keeps an absmax per block). */
+  public int bits() {
+    return bits;
+  }
+
+  /** Whole bytes per element, rounded up (q4: 1); for traffic estimates. */
   public int bytes() {
-    return bytes;
+    return (bits + 7) / 8;
+  }
+
+  /** Whether this is a block-quantized storage ({@code q8}, {@code q4}). */
+  public boolean quantized() {
+    return this == Q8 || this == Q4;
   }
 
   public String label() {
@@ -35,10 +49,13 @@ public enum Dtype {
     return Optional.empty();
   }
 
-  /** The value a store of {@code v} leaves in memory, widened back to float. */
+  /**
+   * The value a store of {@code v} leaves in memory, widened back to float. Quantized storage rounds a whole
+   * block at once ({@link QuantMap}), not one value: here it leaves {@code v} as it is.
+   */
   public float round(float v) {
     return switch (this) {
-      case F32 -> v;
+      case F32, Q8, Q4 -> v;
       case F16 -> Float.float16ToFloat(Float.floatToFloat16(v));
       case BF16 -> bf16ToFloat(floatToBf16(v));
     };

@@ -167,6 +167,7 @@ public final class Interpreter {
       }
     }
     var hypers = hypers(p, overrides);
+    var quant = Quantization.of(p);
     var slots = group.stream().map(d -> new Slot(d.rows(), d.cols(), d)).toList();
     var eval = new Eval(p, slots, hypers, t, precision);
     var roots = new ArrayList<Node>();
@@ -183,7 +184,9 @@ public final class Interpreter {
       var w = store(d.w().clone(), Dtype.F32, precision);
       var states = new LinkedHashMap<String, double[]>();
       for (var s : p.states()) {
-        states.put(s.name(), store(d.states().get(s.name()).clone(), s.dtype(), precision));
+        // A quantized state's values are taken as stored (a block read back is not quantized again).
+        states.put(s.name(), s.dtype().quantized() ? d.states().get(s.name()).clone()
+            : store(d.states().get(s.name()).clone(), s.dtype(), precision));
       }
       for (var o : p.outputs()) {
         var v = eval.value(o.value())[k];
@@ -191,7 +194,11 @@ public final class Interpreter {
           w = store(expand(v, Kind.ELEM, d.rows(), d.cols()), Dtype.F32, precision);
         } else {
           var s = p.state(o.buffer());
-          states.put(s.name(), store(expand(v, s.shape().kind(), d.rows(), d.cols()), s.dtype(), precision));
+          var values = store(expand(v, s.shape().kind(), d.rows(), d.cols()), s.dtype(), precision);
+          if (s.dtype().quantized() && precision == Precision.F32 && values.length >= QUANTIZE_FROM) {
+            values = quantized(values, quant.map(s.name()));
+          }
+          states.put(s.name(), values);
         }
       }
       tensors.add(new TensorData(d.rows(), d.cols(), w, d.g(), states));
@@ -273,6 +280,31 @@ public final class Interpreter {
             out[i * cols + j] = v.at(i, j, cols);
           }
         }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The fewest elements a tensor has for its quantized states to be stored as codes (the runtime's default
+   * threshold); in float64 a quantized state is never quantized.
+   */
+  public static final int QUANTIZE_FROM = Quantization.DEFAULT_MIN_ELEMENTS;
+
+  /**
+   * What a tensor's new values of a quantized state read back as: per block of the map, the float32 absmax of
+   * their magnitudes, then each value's code read back ({@link QuantMap}).
+   */
+  static double[] quantized(double[] values, QuantMap map) {
+    var out = new double[values.length];
+    for (int from = 0; from < values.length; from += map.block()) {
+      int to = Math.min(values.length, from + map.block());
+      float absmax = 0;
+      for (int i = from; i < to; i++) {
+        absmax = Math.max(absmax, Math.abs((float) values[i]));
+      }
+      for (int i = from; i < to; i++) {
+        out[i] = map.dequantize(map.code((float) values[i], absmax), absmax);
       }
     }
     return out;
@@ -437,7 +469,7 @@ public final class Interpreter {
       }
       var dtype = switch (l.buffer()) {
         case "w", "g" -> Dtype.F32;
-        default -> p.state(l.buffer()).dtype();
+        default -> p.state(l.buffer()).dtype().quantized() ? Dtype.F32 : p.state(l.buffer()).dtype();
       };
       return new Val(l.kind(), store(raw.clone(), dtype, precision));
     }

@@ -1,11 +1,15 @@
 package dev.optc.runtime.java;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.codegen.java.InterpretedStep;
 import dev.optc.compiler.codegen.java.JavaStep;
+import dev.optc.compiler.codegen.java.Ops;
 import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.ir.QuantMap;
+import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.plan.Guards;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.Arenas;
@@ -57,6 +61,8 @@ final class JavaEngine implements Engine {
   private final Map<String, Kind> bufferKind = new HashMap<>();
   /** Flag states with no memory yet ({@link Guards#flagStates}): a placeholder in {@link #buffers}. */
   private final Set<String> deferred = new HashSet<>();
+  /** The maps of quantized states (float32 only: java64 keeps them unquantized, in float64). */
+  private final Quantization quant;
   /** The native arenas this engine allocated, or null. */
   private final HostMemory host;
   private final ForkJoinPool pool;
@@ -75,16 +81,14 @@ final class JavaEngine implements Engine {
     // InterpretedStep has the generated class's bits; where it cannot run the plan, the class is generated.
     this.step = f32 && interpreted ? InterpretedStep.of(plan).orElseGet(() -> JavaSourceCompiler.instantiate(
         JavaEmitter.emit(plan, precision))) : JavaSourceCompiler.instantiate(JavaEmitter.emit(plan, precision));
-    var names = new ArrayList<String>(List.of("w", "g"));
+    var names = JavaEmitter.bufferNames(plan);
     var kinds = new ArrayList<Kind>(List.of(Kind.ELEM, Kind.ELEM));
-    program.ir().states().forEach(s -> {
-      names.add(s.name());
-      kinds.add(s.shape().kind());
-    });
-    for (int i = 0; i < plan.temps().size(); i++) {
-      names.add(Plan.tempName(i));
-      kinds.add(plan.temps().get(i));
+    program.ir().states().forEach(s -> kinds.add(s.shape().kind()));
+    plan.temps().forEach(kinds::add);
+    while (kinds.size() < names.size()) {
+      kinds.add(Kind.ELEM); // a quantized state's absmax and float32 arenas
     }
+    this.quant = f32 ? Quantization.of(program.ir()) : new Quantization(Map.of(), List.of());
     this.host = f32 ? new HostMemory() : null;
     this.buffers = f32 ? new MemorySegment[names.size()] : new double[names.size()][];
     Guards.flagStates(plan).forEach(f -> deferred.add(f.state()));
@@ -93,7 +97,10 @@ final class JavaEngine implements Engine {
         var name = names.get(i);
         bufferIndex.put(name, i);
         bufferKind.put(name, kinds.get(i));
-        if (deferred.contains(name)) {
+      }
+      for (int i = 0; i < names.size(); i++) {
+        var name = names.get(i);
+        if (deferred.contains(owner(name))) {
           // No memory until its flag is first on: the kernels test the flag before every access, and an access
           // that slipped through would fail on the empty placeholder instead of reading stray memory.
           buffers[i] = f32 ? MemorySegment.NULL : new double[0];
@@ -110,11 +117,25 @@ final class JavaEngine implements Engine {
     this.pool = threads == 1 ? null : new ForkJoinPool(threads);
   }
 
+  /** The state a quantized state's absmax or float32 arena belongs to; else {@code buffer} itself. */
+  private static String owner(String buffer) {
+    int hash = buffer.indexOf('#');
+    return hash < 0 ? buffer : buffer.substring(0, hash);
+  }
+
   /** The memory of buffer {@code name} at {@code position}: adopted, or allocated (zeros) here. */
   private Object arena(int position, String name, Kind kind) {
     int n = layout.arenaLength(kind);
     if (host == null) {
-      return new double[n];
+      return new double[name.indexOf('#') < 0 ? n : 0];
+    }
+    var map = quant.map(owner(name));
+    if (map != null) {
+      // Codes in the state's own slot, then its block absmax values and the float32 values of small tensors.
+      long q = layout.quantizedLength();
+      long bytes = name.endsWith("#absmax") ? (long) Float.BYTES * map.blocks(q)
+          : name.endsWith("#f32") ? (long) Float.BYTES * layout.rawLength() : map.codeBytes(q);
+      return host.allocate(bytes, position, Float.BYTES);
     }
     var adopted = layout.arenas().adopted(name);
     if (adopted != null) {
@@ -137,20 +158,85 @@ final class JavaEngine implements Engine {
 
   @Override
   public void allocate(String state) {
-    int i = index(state);
+    index(state);
     if (deferred.remove(state)) {
       // At its own position, so it is staggered as if it had been allocated with the others.
-      buffers[i] = arena(i, state, bufferKind.get(state));
+      for (var name : parts(state)) {
+        int i = index(name);
+        buffers[i] = arena(i, name, bufferKind.get(name));
+      }
     }
+  }
+
+  /** The buffers that hold {@code state}: itself, and a quantized state's absmax and float32 arenas. */
+  private List<String> parts(String state) {
+    return quant.map(state) == null ? List.of(state)
+        : List.of(state, JavaEmitter.absmaxName(state), JavaEmitter.rawName(state));
   }
 
   @Override
   public long allocatedBytes(String buffer) {
-    int i = index(buffer);
+    index(buffer);
     if (deferred.contains(buffer)) {
       return 0;
     }
-    return buffers[i] instanceof MemorySegment m ? m.byteSize() : (long) Double.BYTES * ((double[]) buffers[i]).length;
+    long bytes = 0;
+    for (var name : parts(buffer)) {
+      int i = index(name);
+      bytes += buffers[i] instanceof MemorySegment m ? m.byteSize()
+          : (long) Double.BYTES * ((double[]) buffers[i]).length;
+    }
+    return bytes;
+  }
+
+  @Override
+  public Optional<QuantMap> quantized(String state) {
+    index(state);
+    return Optional.ofNullable(quant.map(state));
+  }
+
+  @Override
+  public Quantized readQuantized(String state, int tensor) {
+    var map = quantizedState(state);
+    var s = layout.segments().get(tensor);
+    if (!s.quantized()) {
+      return null;
+    }
+    var codes = new byte[(int) map.codeBytes(s.numel())];
+    var absmax = new float[(int) map.blocks(s.numel())];
+    long q = s.qOffset();
+    MemorySegment.copy((MemorySegment) buffers[index(state)], JAVA_BYTE, map.bits() == 8 ? q : q / 2, codes, 0,
+        codes.length);
+    MemorySegment.copy((MemorySegment) buffers[index(JavaEmitter.absmaxName(state))], JAVA_FLOAT,
+        (long) Float.BYTES * (q / map.block()), absmax, 0, absmax.length);
+    return new Quantized(codes, absmax);
+  }
+
+  @Override
+  public void writeQuantized(String state, int tensor, Quantized values) {
+    var map = quantizedState(state);
+    var s = layout.segments().get(tensor);
+    if (!s.quantized() || values.codes().length != map.codeBytes(s.numel())
+        || values.absmax().length != map.blocks(s.numel())) {
+      throw new OptcException("state '" + state + "' of tensor '" + layout.tensors().get(tensor).name() + "' holds "
+          + map.codeBytes(s.numel()) + " code bytes and " + map.blocks(s.numel()) + " block absmax values"
+          + (s.quantized() ? "" : " only at or above the quantization threshold") + ", not "
+          + values.codes().length + " and " + values.absmax().length);
+    }
+    long q = s.qOffset();
+    MemorySegment.copy(values.codes(), 0, (MemorySegment) buffers[index(state)], JAVA_BYTE,
+        map.bits() == 8 ? q : q / 2, values.codes().length);
+    MemorySegment.copy(values.absmax(), 0, (MemorySegment) buffers[index(JavaEmitter.absmaxName(state))],
+        JAVA_FLOAT, (long) Float.BYTES * (q / map.block()), values.absmax().length);
+  }
+
+  private QuantMap quantizedState(String state) {
+    checkedIndex(state);
+    var map = quant.map(state);
+    if (map == null) {
+      throw new OptcException("state '" + state + "' is not quantized");
+    }
+    return map;
   }
 
   private int checkedIndex(String buffer) {
@@ -163,7 +249,7 @@ final class JavaEngine implements Engine {
 
   private int index(String buffer) {
     var i = bufferIndex.get(buffer);
-    if (i == null) {
+    if (i == null || buffer.indexOf('#') >= 0 && !bufferIndex.containsKey(owner(buffer))) {
       throw new OptcException("no buffer '" + buffer + "' in this optimizer");
     }
     return i;
@@ -178,6 +264,14 @@ final class JavaEngine implements Engine {
     if (values.length != len) {
       throw new OptcException(buffer + " of tensor '" + layout.tensors().get(tensor).name() + "' has "
           + len + " values, not " + values.length);
+    }
+    var map = quant.map(buffer);
+    if (map != null) {
+      // Quantized as a step stores it: per block, its absmax and codes (float32 below the threshold).
+      var s = layout.segments().get(tensor);
+      Ops.qstore(map, (MemorySegment) buffers[b], (MemorySegment) buffers[index(JavaEmitter.absmaxName(buffer))],
+          (MemorySegment) buffers[index(JavaEmitter.rawName(buffer))], s, 0, len, values);
+      return;
     }
     if (buffers[b] instanceof MemorySegment m) {
       MemorySegment.copy(values, 0, m, JAVA_FLOAT, (long) Float.BYTES * off, len);
@@ -195,6 +289,17 @@ final class JavaEngine implements Engine {
     var kind = bufferKind.get(buffer);
     int off = layout.offset(kind, tensor);
     int len = layout.length(kind, tensor);
+    var map = quant.map(buffer);
+    if (map != null) {
+      var s = layout.segments().get(tensor);
+      var codes = (MemorySegment) buffers[b];
+      var absmax = (MemorySegment) buffers[index(JavaEmitter.absmaxName(buffer))];
+      var raw = (MemorySegment) buffers[index(JavaEmitter.rawName(buffer))];
+      for (int e = 0; e < len; e++) {
+        out[e] = Ops.qload(map, codes, absmax, raw, s, s.offset() + e);
+      }
+      return;
+    }
     if (buffers[b] instanceof MemorySegment m) {
       MemorySegment.copy(m, JAVA_FLOAT, (long) Float.BYTES * off, out, 0, len);
     } else {
@@ -207,7 +312,12 @@ final class JavaEngine implements Engine {
 
   @Override
   public Optional<MemorySegment> arena(String buffer) {
-    return buffers[checkedIndex(buffer)] instanceof MemorySegment m ? Optional.of(m) : Optional.empty();
+    int i = checkedIndex(buffer);
+    if (quant.map(buffer) != null) {
+      throw new OptcException("state '" + buffer + "' is stored as " + quant.map(buffer) + " codes, not float32: "
+          + "read it with Optimizer.state");
+    }
+    return buffers[i] instanceof MemorySegment m ? Optional.of(m) : Optional.empty();
   }
 
   private record Task(JavaStep.Segment segment, int lo, int hi) {}

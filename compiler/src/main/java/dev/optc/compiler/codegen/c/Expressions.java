@@ -81,6 +81,8 @@ final class Expressions {
       case F32 -> "float";
       case BF16 -> d.ushort();
       case F16 -> d.halfType();
+      case Q8, Q4 -> throw new UnsupportedOperationException("quantized states (" + dtype.label()
+          + ") are not compiled to OpenCL or CUDA yet: use the java backend");
     };
   }
 
@@ -90,6 +92,8 @@ final class Expressions {
       case F32 -> pointer + "[" + index + "]";
       case BF16 -> "optc_from_bf16(" + pointer + "[" + index + "])";
       case F16 -> String.format(d.loadHalf(), pointer, index);
+      case Q8, Q4 -> throw new UnsupportedOperationException("quantized states (" + dtype.label()
+          + ") are not compiled to OpenCL or CUDA yet: use the java backend");
     };
   }
 
@@ -99,6 +103,8 @@ final class Expressions {
       case F32 -> pointer + "[" + index + "] = " + value + ";";
       case BF16 -> pointer + "[" + index + "] = optc_to_bf16(" + value + ");";
       case F16 -> String.format(d.storeHalf(), pointer, index, value) + ";";
+      case Q8, Q4 -> throw new UnsupportedOperationException("quantized states (" + dtype.label()
+          + ") are not compiled to OpenCL or CUDA yet: use the java backend");
     };
   }
 

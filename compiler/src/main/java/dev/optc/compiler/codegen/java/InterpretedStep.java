@@ -55,8 +55,14 @@ public final class InterpretedStep implements JavaStep<MemorySegment> {
     this.frames = ThreadLocal.withInitial(() -> new Frame(new float[a + 1][BLOCK], new float[s], new double[r]));
   }
 
-  /** The interpreted step of a plan, or empty where it has values this class does not run (rows, columns). */
+  /**
+   * The interpreted step of a plan, or empty where it has values this class does not run (rows, columns) or
+   * quantized states (their block loops are the generated class's).
+   */
   public static Optional<JavaStep<MemorySegment>> of(Plan plan) {
+    if (plan.program().states().stream().anyMatch(st -> st.dtype().quantized())) {
+      return Optional.empty();
+    }
     var buffers = JavaEmitter.bufferNames(plan);
     var index = new HashMap<String, Integer>();
     for (int i = 0; i < buffers.size(); i++) {

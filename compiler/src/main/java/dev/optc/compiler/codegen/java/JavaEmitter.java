@@ -17,6 +17,8 @@ import dev.optc.compiler.ir.Infix;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
 import dev.optc.compiler.ir.Node;
+import dev.optc.compiler.ir.QuantMap;
+import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.ir.ReduceOp;
 import dev.optc.compiler.plan.Guards;
 import dev.optc.compiler.plan.Plan;
@@ -73,6 +75,11 @@ public final class JavaEmitter {
    * past 8,000 bytes the JIT no longer compiles it at all.
    */
   static final int SPLIT_ABOVE = 300;
+  /**
+   * Elements a phase gathers before it quantizes their new values: one q8 block, two q4 blocks. The engine's
+   * element ranges start at multiples of it.
+   */
+  public static final int QUANT_BLOCK = 256;
 
   /** Statements per helper method of a split phase (a few thousand bytes of bytecode). */
   static final int PER_METHOD = 100;
@@ -108,6 +115,8 @@ public final class JavaEmitter {
   private final List<String> buffers;
   private final Map<String, Integer> position = new HashMap<>();
   private final Map<String, IrProgram.StateInfo> states = new HashMap<>();
+  /** The maps of quantized states; none in the float64 reference, which keeps every state unquantized. */
+  private final Quantization quant;
 
   private JavaEmitter(Plan plan, Precision precision, boolean vectors) {
     this.plan = plan;
@@ -119,6 +128,7 @@ public final class JavaEmitter {
     this.statementOf = ValueNames.statements(program);
     program.states().forEach(s -> states.put(s.name(), s));
     this.buffers = bufferNames(plan);
+    this.quant = precision == Precision.F32 ? Quantization.of(program) : new Quantization(Map.of(), List.of());
     for (int i = 0; i < buffers.size(); i++) {
       position.put(buffers.get(i), i);
     }
@@ -189,14 +199,35 @@ public final class JavaEmitter {
     return buffers;
   }
 
-  /** The buffers a step of {@code plan} takes, in {@link JavaStep} order: w, g, the states, the temporaries. */
+  /**
+   * The buffers a step of {@code plan} takes, in {@link JavaStep} order: w, g, the states, the temporaries,
+   * then for each quantized state ({@code as q8}, {@code as q4}) its block absmax values ({@link #absmaxName})
+   * and the float32 values of tensors below the threshold ({@link #rawName}); the state's own slot holds its
+   * codes. (The float64 reference keeps quantized states unquantized in their own slot.)
+   */
   public static List<String> bufferNames(Plan plan) {
     var names = new ArrayList<String>(List.of("w", "g"));
     plan.program().states().forEach(s -> names.add(s.name()));
     for (int i = 0; i < plan.temps().size(); i++) {
       names.add(Plan.tempName(i));
     }
+    for (var s : plan.program().states()) {
+      if (s.dtype().quantized()) {
+        names.add(absmaxName(s.name()));
+        names.add(rawName(s.name()));
+      }
+    }
     return List.copyOf(names);
+  }
+
+  /** The buffer of quantized state {@code state}'s block absmax values. */
+  public static String absmaxName(String state) {
+    return state + "#absmax";
+  }
+
+  /** The buffer of quantized state {@code state}'s float32 values (tensors below the threshold). */
+  public static String rawName(String state) {
+    return state + "#f32";
   }
 
   private static String locationName(Plan.Location at) {
@@ -275,6 +306,11 @@ public final class JavaEmitter {
             program.source().name())
         .addStaticImport(Ops.class, "sign", "bf16", "f16")
         .skipJavaLangImports(true);
+    if (quant.any()) {
+      file.addStaticImport(Ops.class, "qload", "qstore");
+      file.addStaticImport(QuantMap.class, quant.maps().values().stream().distinct().map(QuantMap::name)
+          .toArray(String[]::new));
+    }
     if (precision == Precision.F32) {
       file.addStaticImport(ValueLayout.class, "JAVA_FLOAT");
     }
@@ -389,9 +425,25 @@ public final class JavaEmitter {
         }
       }
       phase.writes().forEach(w -> used.add(locationName(w.location())));
-      for (var b : used) {
-        bufferName.put(b, names.newName(Plan.isTemp(b) ? b.substring(1) : b, "buf:" + b));
+      for (var b : List.copyOf(used)) {
+        if (quantized(b)) {
+          used.add(absmaxName(b));
+          used.add(rawName(b));
+        }
       }
+      for (var b : used) {
+        bufferName.put(b, names.newName(Plan.isTemp(b) ? b.substring(1) : b.replace('#', '_'), "buf:" + b));
+      }
+    }
+
+    /** Whether {@code key} is a quantized state whose codes this (float32) class reads and writes. */
+    private boolean quantized(String key) {
+      return quant.maps().containsKey(key);
+    }
+
+    /** Whether this phase reads or writes a quantized state. */
+    private boolean touchesQuantized() {
+      return bufferName.keySet().stream().anyMatch(this::quantized);
     }
 
     /** The local holding buffer {@code key} in the method being generated; the method declares it. */
@@ -452,8 +504,12 @@ public final class JavaEmitter {
       return precision == Precision.F32 ? "1f" : "1.0";
     }
 
-    /** Element {@code i} of per-element buffer {@code key}. */
+    /** Element {@code i} of per-element buffer {@code key}; a quantized state's read back from its code. */
     private String elemAt(String key) {
+      if (quantized(key)) {
+        return "qload(" + quant.map(key).name() + ", " + buffer(key) + ", " + buffer(absmaxName(key)) + ", "
+            + buffer(rawName(key)) + ", s, i)";
+      }
       return read(key, "i");
     }
 
@@ -541,7 +597,7 @@ public final class JavaEmitter {
         return value;
       }
       return switch (states.get(buffer).dtype()) {
-        case F32 -> value;
+        case F32, Q8, Q4 -> value;
         case BF16 -> "bf16(" + value + ")";
         case F16 -> "f16(" + value + ")";
       };
@@ -677,15 +733,30 @@ public final class JavaEmitter {
         }));
       }
       boolean elemStores = false;
+      // A quantized state's new values gather in a block array, quantized when the block is complete.
+      var blocks = new LinkedHashMap<String, String>();
       for (var w : phase.writes()) {
         if (kindOf(w.location()) == Kind.ELEM) {
           var name = locationName(w.location());
           var guard = guards.stores().get(name);
+          if (quantized(name)) {
+            if (split) {
+              throw new IllegalStateException("the Java backend keeps a quantized state's block in a local "
+                  + "array, which a phase of more than " + SPLIT_ABOVE + " values (split into helper methods) "
+                  + "cannot share: store '" + name + "' as f32, or simplify the program");
+            }
+            blocks.put(name, names.newName("block_" + name, "block:" + name));
+          }
           body.add(fragment(code -> {
             if (guard != null) {
               code.beginControlFlow("if ($L)", condition(guard));
             }
-            code.addStatement("$L", write(name, "i", store(name, ref(w.value(), Section.ELEM))));
+            if (quantized(name)) {
+              code.addStatement("$L[(i - s.offset()) & $L] = $L", blocks.get(name), QUANT_BLOCK - 1,
+                  ref(w.value(), Section.ELEM));
+            } else {
+              code.addStatement("$L", write(name, "i", store(name, ref(w.value(), Section.ELEM))));
+            }
             if (guard != null) {
               code.endControlFlow();
             }
@@ -695,6 +766,30 @@ public final class JavaEmitter {
       }
       var elemSetup = declareAccumulators(Section.ELEM);
       body.addAll(accumulate(Section.ELEM));
+      if (!blocks.isEmpty()) {
+        elemSetup = new ArrayList<>(elemSetup);
+        for (var e : blocks.entrySet()) {
+          elemSetup.add(fragment(code -> code.addStatement("final float[] $L = new float[$L]", e.getValue(),
+              QUANT_BLOCK)));
+        }
+        body.add(fragment(code -> {
+          code.beginControlFlow("if (((i - s.offset() + 1) & $L) == 0 || i + 1 == s.offset() + hi)", QUANT_BLOCK - 1)
+              .addStatement("final int from = (i - s.offset()) & ~$L", QUANT_BLOCK - 1);
+          for (var e : blocks.entrySet()) {
+            var name = e.getKey();
+            var guard = guards.stores().get(name);
+            if (guard != null) {
+              code.beginControlFlow("if ($L)", condition(guard));
+            }
+            code.addStatement("qstore($L, $L, $L, $L, s, from, i - s.offset() - from + 1, $L)",
+                quant.map(name).name(), buffer(name), buffer(absmaxName(name)), buffer(rawName(name)), e.getValue());
+            if (guard != null) {
+              code.endControlFlow();
+            }
+          }
+          code.endControlFlow();
+        }));
+      }
       boolean elemLoop = elemStores || !bySection.get(Section.ELEM).isEmpty() || reducesIn(Section.ELEM);
       // The same element loop over whole vectors, where every value has an exact lanewise form.
       boolean vector = elemLoop && vectorizable(bySection.get(Section.ELEM));
@@ -828,8 +923,8 @@ public final class JavaEmitter {
      * nothing is rounded to bf16 or f16 when stored. (Sums over elements add each vector's lanes in order.)
      */
     private boolean vectorizable(List<Node> elemNodes) {
-      // nested: row or column values, or row and column sums.
-      if (!vectors || split || nested || elemNodes.size() > VECTOR_MAX) {
+      // nested: row or column values, or row and column sums. Quantized states: codes, scalar for now.
+      if (!vectors || split || nested || elemNodes.size() > VECTOR_MAX || touchesQuantized()) {
         return false;
       }
       for (var n : elemNodes) {

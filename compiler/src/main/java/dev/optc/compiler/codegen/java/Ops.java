@@ -1,6 +1,11 @@
 package dev.optc.compiler.codegen.java;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
 import dev.optc.compiler.ir.Dtype;
+import dev.optc.compiler.ir.QuantMap;
+import java.lang.foreign.MemorySegment;
 
 /** Helpers that generated Java code calls where Java has no single operator with the DSL's meaning. */
 public final class Ops {
@@ -27,5 +32,71 @@ public final class Ops {
 
   public static float f16(float x) {
     return Dtype.F16.round(x);
+  }
+
+  /**
+   * Element {@code i} (of the group's element buffers) of a quantized state of tensor {@code s}: its code read
+   * back through {@code map} times its block's absmax, or its float32 value where the tensor is below the
+   * quantization threshold ({@link JavaStep.Segment}).
+   */
+  public static float qload(QuantMap map, MemorySegment codes, MemorySegment absmax, MemorySegment raw,
+      JavaStep.Segment s, int i) {
+    int e = i - s.offset();
+    if (s.qOffset() < 0) {
+      return raw.getAtIndex(JAVA_FLOAT, s.rawOffset() + e);
+    }
+    int q = s.qOffset() + e;
+    return map.dequantize(code(map, codes, q), absmax.getAtIndex(JAVA_FLOAT, q / map.block()));
+  }
+
+  /** The code of quantized element {@code q}: a byte, or a nibble (even elements low). */
+  public static int code(QuantMap map, MemorySegment codes, long q) {
+    if (map.bits() == 8) {
+      return codes.get(JAVA_BYTE, q) & 0xff;
+    }
+    return (codes.get(JAVA_BYTE, q >> 1) >> ((q & 1) << 2)) & 15;
+  }
+
+  /**
+   * Stores {@code n} new values {@code v[0..n)} of elements {@code [from, from + n)} of tensor {@code s}
+   * ({@code from} a multiple of 256; the range whole blocks, or ending with the tensor): per block its absmax
+   * and the codes of its values (float32 where the tensor is below the threshold).
+   */
+  public static void qstore(QuantMap map, MemorySegment codes, MemorySegment absmax, MemorySegment raw,
+      JavaStep.Segment s, int from, int n, float[] v) {
+    if (s.qOffset() < 0) {
+      MemorySegment.copy(v, 0, raw, JAVA_FLOAT, (long) Float.BYTES * (s.rawOffset() + from), n);
+      return;
+    }
+    quantize(map, v, 0, n, codes, absmax, (long) s.qOffset() + from);
+  }
+
+  /**
+   * Quantizes {@code v[off..off+n)} into quantized elements {@code [q, q + n)} ({@code q} at a block start):
+   * each block's absmax ({@code Math.max} of magnitudes, so NaN spreads to its block) and its codes.
+   */
+  public static void quantize(QuantMap map, float[] v, int off, int n, MemorySegment codes, MemorySegment absmax,
+      long q) {
+    int block = map.block();
+    for (int k = 0; k < n; k += block) {
+      int m = Math.min(block, n - k);
+      float a = 0;
+      for (int j = 0; j < m; j++) {
+        a = Math.max(a, Math.abs(v[off + k + j]));
+      }
+      long at = q + k;
+      absmax.setAtIndex(JAVA_FLOAT, at / block, a);
+      if (map.bits() == 8) {
+        for (int j = 0; j < m; j++) {
+          codes.set(JAVA_BYTE, at + j, (byte) map.code(v[off + k + j], a));
+        }
+      } else {
+        for (int j = 0; j < m; j += 2) {
+          int low = map.code(v[off + k + j], a);
+          int high = j + 1 < m ? map.code(v[off + k + j + 1], a) : 0;
+          codes.set(JAVA_BYTE, (at + j) >> 1, (byte) (low | high << 4));
+        }
+      }
+    }
   }
 }
