@@ -152,6 +152,14 @@ public enum QuantMap {
     return values.clone();
   }
 
+  /**
+   * The midpoints between consecutive entries, exact in double ({@code (map[k] + map[k+1]) / 2}): the code of
+   * a quotient {@code q} is the number of midpoints strictly below it.
+   */
+  public double[] midpoints() {
+    return mid.clone();
+  }
+
   /** Entry {@code code}. */
   public float value(int code) {
     return values[code];
