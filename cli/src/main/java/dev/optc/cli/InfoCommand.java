@@ -6,6 +6,7 @@ import dev.optc.compiler.ir.Infix;
 import dev.optc.compiler.ir.IrPrinter;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.plan.Cost;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.compiler.plan.Guards;
@@ -58,18 +59,22 @@ final class InfoCommand implements Callable<Integer> {
     // its flag's default turns it on, and listed per flag.
     var flagStates = new LinkedHashMap<String, Guards.FlagState>();
     Guards.flagStates(plan).forEach(f -> flagStates.put(f.state(), f));
-    int stateBytes = 0;
+    var quant = Quantization.of(ir);
+    double stateBytes = 0;
     var extra = new LinkedHashMap<String, List<IrProgram.StateInfo>>();
     for (var s : ir.states()) {
       var init = Infix.print(s.init());
       var f = flagStates.get(s.name());
-      out.printf("  %-26s %-6s %-5s init %s%s%n", s.name(), s.shape().label(), s.dtype().label(), init,
+      var map = quant.map(s.name());
+      out.printf("  %-26s %-6s %-5s init %s%s%s%n", s.name(), s.shape().label(), s.dtype().label(), init,
+          map == null ? "" : "  (" + (map.signed() ? "signed map" : "unsigned map: never negative") + ", blocks of "
+              + map.block() + ")",
           f == null ? "" : "  (memory only while " + when(f) + ")");
       if (s.shape().kind() != Kind.ELEM) {
         continue;
       }
       if (f == null || f.neededAt(values.get(f.hyper()))) {
-        stateBytes += s.dtype().bytes();
+        stateBytes += bytesPerElement(quant, s);
       } else {
         extra.computeIfAbsent(when(f), k -> new ArrayList<>()).add(s);
       }
@@ -77,13 +82,23 @@ final class InfoCommand implements Callable<Integer> {
     if (ir.states().isEmpty()) {
       out.println("  (none)");
     }
-    out.printf("  state bytes per parameter with the defaults: %d (row, col and scalar states add O(rows + cols) per tensor)%n",
-        stateBytes);
-    extra.forEach((when, states) -> out.printf("  + %d bytes per parameter while %s (%s: allocated when it is "
-        + "first switched on)%n", states.stream().mapToInt(s -> s.dtype().bytes()).sum(), when,
+    out.printf("  state bytes per parameter with the defaults: %s (row, col and scalar states add O(rows + cols) per tensor)%n",
+        bytes(stateBytes));
+    if (quant.any()) {
+      out.printf("  (quantized states: in tensors of %,d elements or more; smaller ones keep 4 bytes per element)%n",
+          Quantization.DEFAULT_MIN_ELEMENTS);
+      for (var a : quant.assumptions()) {
+        out.printf("  (%s is never negative while %s, checked every step)%n", a.state(), a.describe());
+      }
+    }
+    extra.forEach((when, states) -> out.printf("  + %s bytes per parameter while %s (%s: allocated when it is "
+        + "first switched on)%n", bytes(states.stream().mapToDouble(s -> bytesPerElement(quant, s)).sum()), when,
         String.join(", ", states.stream().map(IrProgram.StateInfo::name).toList())));
     var cost = Cost.of(plan);
     out.println();
+    if (quant.any()) {
+      out.println("(moved bytes count a quantized state's code as 1 byte and leave out its block absmax values)");
+    }
     out.printf("per parameter per step: %d bytes moved (lower bound %d: each input read once, each output "
         + "written once), %d flops%n", cost.bytesPerElement(), cost.lowerBound(), cost.flopsPerElement());
     if (cost.conditionalBytes() > 0) {
@@ -118,5 +133,16 @@ final class InfoCommand implements Callable<Integer> {
 
   private static String when(Guards.FlagState f) {
     return f.hyper() + " is " + (f.whenNonZero() ? "on" : "off");
+  }
+
+  /** Bytes a state keeps per element of a large tensor: its storage, a quantized one's codes plus absmax. */
+  private static double bytesPerElement(Quantization quant, IrProgram.StateInfo s) {
+    var map = quant.map(s.name());
+    return map != null ? map.bytesPerElement() : s.dtype().bits() / 8.0;
+  }
+
+  /** 8, 2.03, 1.06: whole numbers as such, others to two decimals. */
+  private static String bytes(double b) {
+    return b == Math.rint(b) ? String.valueOf((long) b) : String.format(java.util.Locale.ROOT, "%.2f", b);
   }
 }

@@ -43,14 +43,15 @@ public record Quantization(Map<String, QuantMap> maps, List<Assumption> assumpti
    * @param state the state stored with the unsigned map
    * @param value the uniform expression (hypers, {@code t}, sizes)
    * @param nonNegative whether it must stay {@code >= 0} (else {@code <= 0})
+   * @param text the expression as written (a hoisted uniform's definition)
    */
-  public record Assumption(String state, Node value, boolean nonNegative) {
+  public record Assumption(String state, Node value, boolean nonNegative, String text) {
     public boolean holds(double v) {
       return nonNegative ? v >= 0 : v <= 0;
     }
 
     public String describe() {
-      return Infix.print(value) + (nonNegative ? " >= 0" : " <= 0");
+      return text + (nonNegative ? " >= 0" : " <= 0");
     }
   }
 
@@ -245,7 +246,8 @@ public record Quantization(Map<String, QuantMap> maps, List<Assumption> assumpti
       var s = Sign.of(v);
       if ((s.nonNegative() || s.nonPositive()) && assumed.add(n)) {
         // A zero default (weight_decay = 0) is assumed to stay >= 0.
-        assumptions.add(new Assumption(state, n, s.nonNegative()));
+        var text = Infix.print(n instanceof Node.Uniform u ? p.hoisted().get(u.slot()) : n);
+        assumptions.add(new Assumption(state, n, s.nonNegative(), text));
       }
       return s.nonNegative() ? Sign.NON_NEGATIVE : s.nonPositive() ? Sign.NON_POSITIVE : Sign.UNKNOWN;
     }
