@@ -1,0 +1,49 @@
+package dev.optc.compiler.ir;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The bucket table that finds a code with one lookup and one comparison gives the binary search's code (the
+ * nearest entry, a tie going down) for every midpoint exactly, the doubles next to each, every entry, zeros,
+ * ±1, and a million random quotients spread over 40 binary orders of magnitude.
+ */
+class QuantMapTest {
+  @Test
+  void theBucketTableAgreesWithTheBinarySearch() {
+    var rnd = new SplittableRandom(14);
+    for (var map : QuantMap.values()) {
+      for (double m : map.midpoints()) {
+        for (double q : new double[] {m, Math.nextUp(m), Math.nextDown(m), -m}) {
+          assertEquals(map.searchCode(q), map.codeOf(q), map + " at " + q);
+        }
+      }
+      for (float e : map.entries()) {
+        assertEquals(map.searchCode(e), map.codeOf(e), map + " at entry " + e);
+      }
+      for (double q : new double[] {0.0, -0.0, 1.0, -1.0, Double.MIN_VALUE, -Double.MIN_VALUE, 1e-40, -1e-12}) {
+        assertEquals(map.searchCode(q), map.codeOf(q), map + " at " + q);
+      }
+      for (int i = 0; i < 1_000_000; i++) {
+        double q = (rnd.nextBoolean() ? 1 : -1) * Math.scalb(1 + rnd.nextDouble(), -rnd.nextInt(41)) / 2;
+        assertEquals(map.searchCode(q), map.codeOf(q), map + " at " + q);
+      }
+    }
+  }
+
+  /** Ties go to the lower entry; the code of x / absmax with absmax 0 is the entry nearest 0. */
+  @Test
+  void tiesGoDownAndAZeroBlockTakesTheEntryNearestZero() {
+    var linear = QuantMap.Q4_UNSIGNED;
+    assertEquals(0, linear.code(3, 32), "3/32 lies halfway between 1/16 and 2/16");
+    assertEquals(1, linear.code(Math.nextUp(3f), 32));
+    assertEquals(0, linear.code(0, 0), "no zero entry: 1/16, which reads back 1/16 * 0 = 0");
+    assertEquals(0f, linear.dequantize(linear.code(0, 0), 0));
+    var signed = QuantMap.Q8_SIGNED;
+    assertEquals(0f, signed.value(signed.code(0, 0)));
+    assertEquals(0, signed.code(-5, 5), "no -1 in the signed map: its lowest entry");
+    assertEquals(1f, signed.value(signed.code(5, 5)));
+  }
+}
