@@ -134,6 +134,10 @@ class VectorLoopsTest {
     var kinds = new ArrayList<Kind>(List.of(Kind.ELEM, Kind.ELEM));
     plan.program().states().forEach(s -> kinds.add(s.shape().kind()));
     kinds.addAll(plan.temps());
+    // A quantized state's absmax and float32 arenas: SEGMENTS keep such states in float32, at their offsets.
+    while (kinds.size() < JavaEmitter.bufferNames(plan).size()) {
+      kinds.add(Kind.ELEM);
+    }
     var out = new MemorySegment[kinds.size()];
     for (int k = 0; k < out.length; k++) {
       int n = length(kinds.get(k));

@@ -774,7 +774,7 @@ public final class JavaEmitter {
         }
         body.add(fragment(code -> {
           code.beginControlFlow("if (((i - s.offset() + 1) & $L) == 0 || i + 1 == s.offset() + hi)", QUANT_BLOCK - 1)
-              .addStatement("final int from = (i - s.offset()) & ~$L", QUANT_BLOCK - 1);
+              .addStatement("final int from = Math.max(lo, (i - s.offset()) & ~$L)", QUANT_BLOCK - 1);
           for (var e : blocks.entrySet()) {
             var name = e.getKey();
             var guard = guards.stores().get(name);

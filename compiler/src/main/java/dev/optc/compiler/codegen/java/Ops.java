@@ -58,17 +58,25 @@ public final class Ops {
   }
 
   /**
-   * Stores {@code n} new values {@code v[0..n)} of elements {@code [from, from + n)} of tensor {@code s}
-   * ({@code from} a multiple of 256; the range whole blocks, or ending with the tensor): per block its absmax
-   * and the codes of its values (float32 where the tensor is below the threshold).
+   * Stores the new values of elements {@code [from, from + n)} of tensor {@code s}, element {@code e} at
+   * {@code v[e % 256]} (a block of 256 gathered by the caller): per block its absmax and the codes of its
+   * values, or float32 where the tensor is below the threshold. A quantized range starts at a block (the
+   * engine's element ranges start at multiples of 256) and is whole blocks or ends with the tensor.
    */
   public static void qstore(QuantMap map, MemorySegment codes, MemorySegment absmax, MemorySegment raw,
       JavaStep.Segment s, int from, int n, float[] v) {
-    if (s.qOffset() < 0) {
-      MemorySegment.copy(v, 0, raw, JAVA_FLOAT, (long) Float.BYTES * (s.rawOffset() + from), n);
+    if (n == 0) {
       return;
     }
-    quantize(map, v, 0, n, codes, absmax, (long) s.qOffset() + from);
+    int at = from % v.length;
+    if (s.qOffset() < 0) {
+      MemorySegment.copy(v, at, raw, JAVA_FLOAT, (long) Float.BYTES * (s.rawOffset() + from), n);
+      return;
+    }
+    if (from % map.block() != 0) {
+      throw new IllegalStateException("a quantized block of tensor " + s.index() + " split at element " + from);
+    }
+    quantize(map, v, at, n, codes, absmax, (long) s.qOffset() + from);
   }
 
   /**
