@@ -139,6 +139,11 @@ public enum QuantMap {
     return block;
   }
 
+  /** log2 of {@link #block()}: element {@code q}'s block is {@code q >> blockShift()} (no division per element). */
+  public int blockShift() {
+    return Integer.numberOfTrailingZeros(block);
+  }
+
   /** Bits per code: 8 or 4. */
   public int bits() {
     return bits;

@@ -307,7 +307,7 @@ public final class JavaEmitter {
         .addStaticImport(Ops.class, "sign", "bf16", "f16")
         .skipJavaLangImports(true);
     if (quant.any()) {
-      file.addStaticImport(Ops.class, "qload", "qstore");
+      file.addStaticImport(Ops.class, "qfill", "qstore");
       file.addStaticImport(QuantMap.class, quant.maps().values().stream().distinct().map(QuantMap::name)
           .toArray(String[]::new));
     }
@@ -504,14 +504,30 @@ public final class JavaEmitter {
       return precision == Precision.F32 ? "1f" : "1.0";
     }
 
-    /** Element {@code i} of per-element buffer {@code key}; a quantized state's read back from its code. */
+    /** Element {@code i} of per-element buffer {@code key}. */
     private String elemAt(String key) {
-      if (quantized(key)) {
-        return "qload(" + quant.map(key).name() + ", " + buffer(key) + ", " + buffer(absmaxName(key)) + ", "
-            + buffer(rawName(key)) + ", s, i)";
-      }
       return read(key, "i");
     }
+
+    /**
+     * Element {@code i} of per-element buffer {@code key} where it is read under {@code guard} (null: always);
+     * a quantized state's from the block of old values the loop fills once per block ({@link #oldBlocks}).
+     */
+    private String elemAt(String key, Guards.Guard guard) {
+      if (!quantized(key)) {
+        return elemAt(key);
+      }
+      var block = oldBlocks.computeIfAbsent(key, k -> new OldBlock(names.newName("old_" + k, "old:" + k), guard));
+      if (!java.util.Objects.equals(block.guard(), guard)) {
+        oldBlocks.put(key, new OldBlock(block.name(), null));
+      }
+      return block.name() + "[(i - s.offset()) & " + (QUANT_BLOCK - 1) + "]";
+    }
+
+    /** A quantized state's old values for the current block, filled under a guard if every read has it. */
+    private record OldBlock(String name, Guards.Guard guard) {}
+
+    private final Map<String, OldBlock> oldBlocks = new LinkedHashMap<>();
 
     /** Entry {@code index} of buffer {@code key}: a segment's float (float32) or an array's double. */
     private String read(String key, String index) {
@@ -542,8 +558,8 @@ public final class JavaEmitter {
           var guard = guards.loads().get(l);
           yield switch (l.kind()) {
             // Not needed while its flag is off: then the array is not read at all.
-            case ELEM -> guard == null ? elemAt(l.buffer())
-                : "(" + condition(guard) + " ? " + elemAt(l.buffer()) + " : " + zero() + ")";
+            case ELEM -> guard == null ? elemAt(l.buffer(), null)
+                : "(" + condition(guard) + " ? " + elemAt(l.buffer(), guard) + " : " + zero() + ")";
             case ROW -> read(l.buffer(), "s.rowOffset() + r");
             case COL -> read(l.buffer(), "s.colOffset() + c");
             case UNIFORM, CONST -> read(l.buffer(), "s.index()");
@@ -616,8 +632,8 @@ public final class JavaEmitter {
       var guard = guards.loads().get(n);
       return switch (kindOf(at)) {
         // A state's value read back only under its flag, as a guarded load: the buffer untouched while it is off.
-        case ELEM -> guard == null ? elemAt(locationName(at))
-            : "(" + condition(guard) + " ? " + elemAt(locationName(at)) + " : " + zero() + ")";
+        case ELEM -> guard == null ? elemAt(locationName(at), null)
+            : "(" + condition(guard) + " ? " + elemAt(locationName(at), guard) + " : " + zero() + ")";
         case ROW -> read(locationName(at), "s.rowOffset() + r");
         case COL -> read(locationName(at), "s.colOffset() + c");
         case UNIFORM, CONST -> read(locationName(at), "s.index()");
@@ -766,6 +782,37 @@ public final class JavaEmitter {
       }
       var elemSetup = declareAccumulators(Section.ELEM);
       body.addAll(accumulate(Section.ELEM));
+      if (!oldBlocks.isEmpty()) {
+        if (split) {
+          throw new IllegalStateException("the Java backend keeps a quantized state's block in a local array, "
+              + "which a phase of more than " + SPLIT_ABOVE + " values (split into helper methods) cannot share: "
+              + "store '" + oldBlocks.keySet().iterator().next() + "' as f32, or simplify the program");
+        }
+        elemSetup = new ArrayList<>(elemSetup);
+        for (var b : oldBlocks.values()) {
+          elemSetup.add(fragment(code -> code.addStatement("final float[] $L = new float[$L]", b.name(),
+              QUANT_BLOCK)));
+        }
+        // At the first element of each block (or of the range), the block's old values, read back once.
+        body.add(0, fragment(code -> {
+          code.beginControlFlow("if (i == s.offset() + lo || ((i - s.offset()) & $L) == 0)", QUANT_BLOCK - 1)
+              .addStatement("final int first = i - s.offset()")
+              .addStatement("final int count = Math.min(hi, (first | $L) + 1) - first", QUANT_BLOCK - 1);
+          for (var e : oldBlocks.entrySet()) {
+            var name = e.getKey();
+            var guard = e.getValue().guard();
+            if (guard != null) {
+              code.beginControlFlow("if ($L)", condition(guard));
+            }
+            code.addStatement("qfill($L, $L, $L, $L, s, first, count, $L)", quant.map(name).name(), buffer(name),
+                buffer(absmaxName(name)), buffer(rawName(name)), e.getValue().name());
+            if (guard != null) {
+              code.endControlFlow();
+            }
+          }
+          code.endControlFlow();
+        }));
+      }
       if (!blocks.isEmpty()) {
         elemSetup = new ArrayList<>(elemSetup);
         for (var e : blocks.entrySet()) {

@@ -46,7 +46,40 @@ public final class Ops {
       return raw.getAtIndex(JAVA_FLOAT, s.rawOffset() + e);
     }
     int q = s.qOffset() + e;
-    return map.dequantize(code(map, codes, q), absmax.getAtIndex(JAVA_FLOAT, q / map.block()));
+    return map.dequantize(code(map, codes, q), absmax.getAtIndex(JAVA_FLOAT, q >> map.blockShift()));
+  }
+
+  /**
+   * Reads elements {@code [from, from + n)} of tensor {@code s} (within one block of 256) into {@code v[e % 256]}:
+   * each code read back times its block's absmax, or the float32 values of a tensor below the threshold. A
+   * phase fills a block of the old values once, then its element loop reads the array.
+   */
+  public static void qfill(QuantMap map, MemorySegment codes, MemorySegment absmax, MemorySegment raw,
+      JavaStep.Segment s, int from, int n, float[] v) {
+    int at = from % v.length;
+    if (s.qOffset() < 0) {
+      MemorySegment.copy(raw, JAVA_FLOAT, (long) Float.BYTES * (s.rawOffset() + from), v, at, n);
+      return;
+    }
+    long q = (long) s.qOffset() + from;
+    int shift = map.blockShift();
+    int block = map.block();
+    for (int k = 0; k < n; ) {
+      // One absmax per block of the map (two per array for q4).
+      long qk = q + k;
+      int m = (int) Math.min(n - k, block - (qk & (block - 1)));
+      float a = absmax.getAtIndex(JAVA_FLOAT, qk >> shift);
+      if (map.bits() == 8) {
+        for (int j = 0; j < m; j++) {
+          v[at + k + j] = map.dequantize(codes.get(JAVA_BYTE, qk + j) & 0xff, a);
+        }
+      } else {
+        for (int j = 0; j < m; j++) {
+          v[at + k + j] = map.dequantize(code(map, codes, qk + j), a);
+        }
+      }
+      k += m;
+    }
   }
 
   /** The code of quantized element {@code q}: a byte, or a nibble (even elements low). */
@@ -93,7 +126,7 @@ public final class Ops {
         a = Math.max(a, Math.abs(v[off + k + j]));
       }
       long at = q + k;
-      absmax.setAtIndex(JAVA_FLOAT, at / block, a);
+      absmax.setAtIndex(JAVA_FLOAT, at >> map.blockShift(), a);
       if (map.bits() == 8) {
         for (int j = 0; j < m; j++) {
           codes.set(JAVA_BYTE, at + j, (byte) map.code(v[off + k + j], a));
