@@ -73,6 +73,17 @@ final class TrainCommand implements Callable<Integer> {
       description = "Set a hyper of every optimizer that has it, or of one (lion:lr=3e-4); repeatable.")
   List<String> sets = List.of();
 
+  @Option(names = "--quantize-from", defaultValue = "4096", paramLabel = "N",
+      description = "Quantized states (as q8, as q4: adamw8bit, adamw4bit, ...) are stored as codes in tensors of "
+          + "at least N elements; smaller ones keep float32 (default 4096, bitsandbytes' min_8bit_size).")
+  int quantizeFrom;
+
+  @Option(names = "--stable-embeddings",
+      description = "Keep the quantized states of the model's embedding tables in float32, as bitsandbytes "
+          + "recommends (its StableEmbedding): a rarely seen row's second moment falls to the map's zero while its "
+          + "momentum does not, and its step becomes lr * m / eps.")
+  boolean stableEmbeddings;
+
   @Option(names = "--backend", defaultValue = "java", paramLabel = "BACKEND",
       description = "optc's backend: java, opencl[:PLATFORM:DEVICE] or cuda[:DEVICE] (default java).")
   String backend;
@@ -113,6 +124,9 @@ final class TrainCommand implements Callable<Integer> {
       optimizers.add(opt.strip());
     }
     checkOutputs();
+    if (quantizeFrom < 1) {
+      throw new OptcException("--quantize-from " + quantizeFrom + ": give a number of elements, 1 or more");
+    }
     var programs = new ArrayList<OptProgram>();
     for (var opt : optimizers) {
       programs.add(OptProgram.load(opt));
@@ -124,7 +138,8 @@ final class TrainCommand implements Callable<Integer> {
     for (int i = 0; i < programs.size(); i++) {
       var p = programs.get(i);
       var h = hypers.get(i);
-      factories.add(OptcStepRunner.factory(p, optcBackend, h));
+      factories.add(OptcStepRunner.factory(p, optcBackend, h, quantizeFrom,
+          stableEmbeddings ? task.embeddings() : java.util.Set.of()));
       if (peers && TorchStepRunner.hasPeer(p.name())) {
         factories.add(TorchStepRunner.factory(p.name(), HostEvaluator.hyperValues(p.ir(), h)));
       }

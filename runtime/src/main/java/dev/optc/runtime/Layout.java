@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Where every tensor of an optimizer lives in the flat buffers (one arena per buffer kind, DSL.md §8):
@@ -37,14 +38,16 @@ public final class Layout {
   }
 
   public Layout(List<Tensor> tensors, int groups, Arenas arenas) {
-    this(tensors, groups, arenas, Quantization.DEFAULT_MIN_ELEMENTS);
+    this(tensors, groups, arenas, Quantization.DEFAULT_MIN_ELEMENTS, Set.of());
   }
 
   /**
    * @param quantizeFrom the fewest elements a tensor has for its quantized states ({@code as q8}, {@code as
    *     q4}) to be stored as codes; smaller tensors keep them in float32 ({@link Segment})
+   * @param unquantized tensors whose quantized states stay float32 whatever their size (bitsandbytes'
+   *     per-parameter {@code optim_bits=32}, which it recommends for embeddings)
    */
-  public Layout(List<Tensor> tensors, int groups, Arenas arenas, int quantizeFrom) {
+  public Layout(List<Tensor> tensors, int groups, Arenas arenas, int quantizeFrom, Set<String> unquantized) {
     if (quantizeFrom < 1) {
       throw new OptcException("the quantization threshold is " + quantizeFrom + " elements; give 1 or more");
     }
@@ -69,7 +72,7 @@ public final class Layout {
         throw new OptcException("the tensors hold more than 2^31 - 9 elements (or rows, or columns) in "
             + "all; split them into several optimizers");
       }
-      boolean quantize = v.numel() >= quantizeFrom;
+      boolean quantize = v.numel() >= quantizeFrom && !unquantized.contains(t.name());
       if (quantize && q + v.numel() + 256 > Integer.MAX_VALUE - 8) {
         throw new OptcException("the tensors hold more than 2^31 - 9 quantized elements in all; split them into "
             + "several optimizers");
@@ -84,6 +87,11 @@ public final class Layout {
       e += v.numel();
       r += v.rows();
       c += v.cols();
+    }
+    for (var name : unquantized) {
+      if (!byName.containsKey(name)) {
+        throw new OptcException("no tensor named '" + name + "' to keep unquantized");
+      }
     }
     this.segments = List.copyOf(segs);
     this.quantized = q;

@@ -133,6 +133,7 @@ public final class Optimizer implements AutoCloseable {
     private Fusion fusion = Fusion.FULL;
     private Arenas arenas = Arenas.BACKEND;
     private int quantizeFrom = Quantization.DEFAULT_MIN_ELEMENTS;
+    private final java.util.Set<String> unquantized = new java.util.LinkedHashSet<>();
     private final List<Map<String, Double>> groups = new ArrayList<>();
     private final List<List<Tensor>> tensors = new ArrayList<>();
 
@@ -149,6 +150,16 @@ public final class Optimizer implements AutoCloseable {
         throw new OptcException("the quantization threshold is " + elements + " elements; give 1 or more");
       }
       this.quantizeFrom = elements;
+      return this;
+    }
+
+    /**
+     * Tensors whose quantized states stay float32 whatever their size: bitsandbytes' per-parameter {@code
+     * optim_bits=32}, which it recommends for embeddings (a rarely seen row's second moment falls to the map's
+     * zero while its momentum does not, and the step becomes {@code lr * m / eps}).
+     */
+    public Builder unquantized(java.util.Collection<String> tensors) {
+      unquantized.addAll(tensors);
       return this;
     }
 
@@ -215,7 +226,7 @@ public final class Optimizer implements AutoCloseable {
           weights.add(t.weights());
         }
       }
-      var layout = new Layout(all, groups.size(), arenas, quantizeFrom);
+      var layout = new Layout(all, groups.size(), arenas, quantizeFrom, unquantized);
       // Planned once: the engine runs this plan and the optimizer reads its reduction slots from it.
       var plan = Planner.plan(program.ir(), fusion);
       var engine = backend.open(program, plan, layout);

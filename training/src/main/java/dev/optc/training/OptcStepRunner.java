@@ -1,6 +1,7 @@
 package dev.optc.training;
 
 import dev.optc.compiler.ir.HostEvaluator;
+import dev.optc.compiler.ir.Quantization;
 import dev.optc.runtime.Arenas;
 import dev.optc.runtime.Backend;
 import dev.optc.runtime.OptProgram;
@@ -28,10 +29,12 @@ public final class OptcStepRunner implements StepRunner {
   private final FlatParameters params;
   private final Map<String, Double> hypers;
 
-  private OptcStepRunner(OptProgram program, Backend backend, Map<String, Double> hypers, Module module) {
+  private OptcStepRunner(OptProgram program, Backend backend, Map<String, Double> hypers, int quantizeFrom,
+      java.util.Set<String> unquantized, Module module) {
     this.program = program;
     var layout = FlatParameters.layout(module);
-    var builder = Optimizer.builder(program).backend(backend).arenas(Arenas.NATIVE);
+    var builder = Optimizer.builder(program).backend(backend).arenas(Arenas.NATIVE).quantizeFrom(quantizeFrom)
+        .unquantized(unquantized);
     var order = new ArrayList<String>();
     for (var group : ParamGroup.of(layout)) {
       var params = new ArrayList<Optimizer.Param>();
@@ -65,8 +68,19 @@ public final class OptcStepRunner implements StepRunner {
 
   /** A factory for {@code program} on {@code backend}, with hyper values set over the program's defaults. */
   public static Factory factory(OptProgram program, Backend backend, Map<String, Double> hypers) {
+    return factory(program, backend, hypers, Quantization.DEFAULT_MIN_ELEMENTS, java.util.Set.of());
+  }
+
+  /**
+   * The same, with quantized states ({@code as q8}, {@code as q4}) stored as codes only in tensors of at least
+   * {@code quantizeFrom} elements that are not in {@code unquantized}.
+   */
+  public static Factory factory(OptProgram program, Backend backend, Map<String, Double> hypers, int quantizeFrom,
+      java.util.Set<String> unquantized) {
     var copy = Map.copyOf(hypers);
-    return new Factory(program.name(), "optc", module -> new OptcStepRunner(program, backend, copy, module));
+    var keep = java.util.Set.copyOf(unquantized);
+    return new Factory(program.name(), "optc",
+        module -> new OptcStepRunner(program, backend, copy, quantizeFrom, keep, module));
   }
 
   static boolean hasHyper(OptProgram program, String name) {

@@ -29,6 +29,14 @@ public interface Task {
    */
   Map<String, Double> hypers(String optimizer);
 
+  /**
+   * The model's embedding tables, by parameter name: their quantized optimizer states ({@code as q8}, {@code
+   * as q4}) are kept in float32 when a run asks for bitsandbytes' practice ({@code optc train --stable-embeddings}).
+   */
+  default java.util.Set<String> embeddings() {
+    return java.util.Set.of();
+  }
+
   /** What {@link Evaluation#accuracy} measures, for table headers: "val acc" or "val bpc". */
   Quality quality();
 

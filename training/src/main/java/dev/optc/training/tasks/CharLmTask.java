@@ -59,6 +59,11 @@ public final class CharLmTask implements Task {
   }
 
   @Override
+  public java.util.Set<String> embeddings() {
+    return java.util.Set.of("tok.weight", "pos.weight");
+  }
+
+  @Override
   public Map<String, Double> hypers(String optimizer) {
     return switch (optimizer) {
       case "sgd" -> Map.of("lr", 0.3, "momentum", 0.9);
