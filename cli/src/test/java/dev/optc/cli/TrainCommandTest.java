@@ -2,6 +2,7 @@ package dev.optc.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -36,7 +37,9 @@ class TrainCommandTest {
         List.of("digits", "--optimizer", "lion", "--set", "lion:beta3=1"),
         List.of("digits", "--plot", "chart.txt"),
         List.of("digits", "--json", "/no/such/dir/x.json"),
-        List.of("digits", "--backend", "nosuchbackend"));
+        List.of("digits", "--backend", "nosuchbackend"),
+        List.of("digits", "--optimizer", "adamw8bit", "--quantize-from", "0"),
+        List.of("digits", "--quantize-from", "many"));
   }
 
   @ParameterizedTest
@@ -55,6 +58,28 @@ class TrainCommandTest {
     var r = CliTest.optc("train", "digits", "--optimizer", "lion", "--peers", "--steps", "2");
     CliTest.assertUsageError(r, false);
     assertTrue(r.err().contains("--peers"), r.toString());
+  }
+
+  /**
+   * 8- and 4-bit AdamW train the digits MLP (its two hidden matrices, 8,192 and 16,384 weights, are quantized; the
+   * output layer, 1,280, keeps float32); with the threshold above every tensor, adamw8bit is AdamW bit for bit.
+   */
+  @Test
+  void quantizedOptimizersTrainAndMatchAdamWWhenNothingIsQuantized() {
+    assumeTrue(Natives.unavailable() == null, () -> "skipped: " + Natives.unavailable());
+    var r = CliTest.optc("train", "digits", "--optimizer", "adamw,adamw8bit,adamw4bit", "--steps", "20", "--batch",
+        "16", "--eval-every", "10");
+    assertEquals(0, r.code(), r.toString());
+    var all = CliTest.optc("train", "digits", "--optimizer", "adamw,adamw8bit", "--steps", "20", "--batch", "16",
+        "--eval-every", "10", "--quantize-from", "1000000");
+    assertEquals(0, all.code(), all.toString());
+    var losses = all.out().lines().filter(l -> l.matches("adamw(8bit)?\\s+optc.*"))
+        .map(l -> l.trim().split("\\s+")[3]).toList();
+    assertEquals(2, losses.size(), all.toString());
+    assertEquals(losses.get(0), losses.get(1), "no tensor reaches the threshold: the same run " + all);
+    var quantized = r.out().lines().filter(l -> l.matches("adamw(8bit)?\\s+optc.*"))
+        .map(l -> l.trim().split("\\s+")[3]).toList();
+    assertNotEquals(quantized.get(0), quantized.get(1), "quantized states change the run: " + r);
   }
 
   @Test

@@ -65,7 +65,8 @@ public final class CharLmTask implements Task {
 
   @Override
   public Map<String, Double> hypers(String optimizer) {
-    return switch (optimizer) {
+    // An 8- or 4-bit library optimizer (adamw8bit, lion8bit, ...) takes its float32 sibling's settings.
+    return switch (optimizer.replaceFirst("[48]bit$", "")) {
       case "sgd" -> Map.of("lr", 0.3, "momentum", 0.9);
       case "adagrad" -> Map.of("lr", 1e-2);
       case "rmsprop" -> Map.of("lr", 1e-3);

@@ -52,7 +52,8 @@ public final class DigitsTask implements Task {
   @Override
   public Map<String, Double> hypers(String optimizer) {
     // Measured on this task (docs/training.md): each reaches >= 95% validation accuracy in the default steps.
-    return switch (optimizer) {
+    // An 8- or 4-bit library optimizer (adamw8bit, lion8bit, ...) takes its float32 sibling's settings.
+    return switch (optimizer.replaceFirst("[48]bit$", "")) {
       case "sgd" -> Map.of("lr", 0.05, "momentum", 0.9);
       case "adagrad", "rmsprop" -> Map.of("lr", 3e-3);
       case "lion" -> Map.of("lr", 3e-4);
