@@ -218,6 +218,42 @@ class QuantizedStatesTest {
     }
   }
 
+  /**
+   * The threshold and the per-tensor override decide which tensors keep float32 states: below {@code quantizeFrom}
+   * elements or named {@code unquantized}. Such a tensor steps exactly as plain AdamW does.
+   */
+  @Test
+  void smallAndUnquantizedTensorsKeepFloat32States() throws Exception {
+    var params = List.of(new Optimizer.Param("a", 5000), new Optimizer.Param("b", 3000),
+        new Optimizer.Param("c", 7000));
+    var g = new float[7000];
+    var r = new java.util.Random(3);
+    for (int i = 0; i < g.length; i++) {
+      g[i] = (float) r.nextGaussian();
+    }
+    var backend = new JavaBackend(JavaEmitter.Precision.F32, 1);
+    try (var q = Optimizer.builder(OptProgram.load("adamw8bit")).backend(backend).quantizeFrom(2000)
+        .unquantized(List.of("c")).params(Map.of(), params).build();
+        var f = Optimizer.builder(OptProgram.load("adamw")).backend(backend).params(Map.of(), params).build()) {
+      for (var o : List.of(q, f)) {
+        for (var p : params) {
+          o.setGrad(p.name(), Arrays.copyOf(g, (int) p.shape()[0]));
+        }
+        o.step();
+        o.step();
+      }
+      assertTrue(q.quantizedState("exp_avg", 0) != null && q.quantizedState("exp_avg", 1) != null,
+          "a and b reach the threshold of 2,000");
+      assertNull(q.quantizedState("exp_avg", 2), "c is named unquantized");
+      assertArrayEquals(f.weights("c"), q.weights("c"));
+      assertArrayEquals(f.state("exp_avg_sq", "c"), q.state("exp_avg_sq", "c"));
+      assertTrue(!Arrays.equals(f.weights("a"), q.weights("a")), "a's quantized states change its steps");
+      var e = assertThrows(OptcException.class, () -> Optimizer.builder(OptProgram.load("adamw8bit"))
+          .backend(backend).unquantized(List.of("nosuch")).params(Map.of(), params).build());
+      assertTrue(e.getMessage().contains("nosuch"), e.getMessage());
+    }
+  }
+
   /** An unsigned map cannot hold a negative value: a hyper that would make one is refused before the step. */
   @Test
   void aHyperThatBreaksTheSignProofIsRefused() throws Exception {
