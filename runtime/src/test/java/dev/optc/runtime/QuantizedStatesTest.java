@@ -154,6 +154,8 @@ class QuantizedStatesTest {
             }
           }
         }
+        System.out.printf("%s %s: parameters within %.3g of the float64 reference, %d of %d code bytes differ%n",
+            named, mode, worstParam, differentCodes, codes);
         assertTrue(differentCodes * 1000 <= codes, mode + ": " + differentCodes + " of " + codes + " code bytes differ");
       }
     }
