@@ -12,3 +12,9 @@ done
   > "$out/charlm.txt"
 "$root/optc" train charlm --stable-embeddings --optimizer adamw8bit,adamw4bit --json "$out/charlm-stable.json" \
   > "$out/charlm-stable.txt"
+# Which 8-bit state costs digits its validation loss: adamw8bit with only exp_avg quantized (ablation/m8.opt) or
+# only exp_avg_sq (ablation/v8.opt).
+for s in 0 1 2; do
+  "$root/optc" train digits --seed $s --optimizer "$root/benchmarks/results/quantized-train/ablation/m8.opt,$root/benchmarks/results/quantized-train/ablation/v8.opt" \
+    --set lr=0.003 > "$out/exp-seed$s.txt"
+done
