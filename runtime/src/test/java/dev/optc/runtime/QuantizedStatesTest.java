@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.diag.CompileException;
@@ -13,6 +14,8 @@ import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.runtime.io.Npy;
 import dev.optc.runtime.java.JavaBackend;
+import dev.optc.runtime.opencl.OpenCl;
+import dev.optc.runtime.opencl.OpenClBackend;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
@@ -34,7 +37,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Quantized states ({@code as q8}, {@code as q4}) against the independent float64 NumPy reference of
  * tools/golden/make_quant_golden.py: 8-bit and 4-bit AdamW (the library's {@code adamw8bit}, {@code adamw4bit})
  * over 8 steps on three tensors (4,097 elements: a last block of one; 64×64: exactly the threshold; 3×11: below
- * it, float32 states), every backend that runs quantized states, at every fusion level.
+ * it, float32 states), every backend that runs quantized states (java, java-interpreted, OpenCL), at every
+ * fusion level.
  */
 class QuantizedStatesTest {
   static final Path DIR = Path.of("src/test/resources/quant/adamw");
@@ -52,7 +56,11 @@ class QuantizedStatesTest {
   static Stream<Arguments> backends() {
     return Stream.of(Fusion.values()).flatMap(f -> Stream.of(
         new Named("java", () -> new JavaBackend(JavaEmitter.Precision.F32, 2), f),
-        new Named("java-interpreted", () -> JavaBackend.interpreted(1), f))).map(Arguments::of);
+        new Named("java-interpreted", () -> JavaBackend.interpreted(1), f),
+        new Named("opencl", () -> {
+          assumeTrue(OpenCl.isAvailable(), "no OpenCL device: " + OpenCl.unavailableReason());
+          return OpenClBackend.select("");
+        }, f))).map(Arguments::of);
   }
 
   static Properties props() throws IOException {

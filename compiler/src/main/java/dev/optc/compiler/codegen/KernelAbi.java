@@ -75,6 +75,12 @@ public final class KernelAbi {
     /** {@code int[2 * groups]}: first segment and segment count of each group. */
     record GroupSegments() implements Arg {}
 
+    /**
+     * {@code int[2 * segments]}: where each segment keeps its quantized states ({@code as q8}, {@code as q4}):
+     * its first quantized element ({@code -1} below the threshold: float32) and its first float32 element.
+     */
+    record QuantSegments() implements Arg {}
+
     /** {@code int}: total rows (row kernels) or columns (column kernels) of the group. */
     record LineCount() implements Arg {}
 

@@ -36,6 +36,11 @@ public interface DeviceOps<B, K> {
     return Long.MAX_VALUE;
   }
 
+  /** Whether kernels may compute in double (OpenCL: {@code cl_khr_fp64}; every CUDA device can). */
+  default boolean fp64() {
+    return true;
+  }
+
   /** Whether {@code buffer} starts at a 16-byte boundary (quad kernels then use 16-byte accesses). */
   default boolean aligned16(B buffer) {
     return true;

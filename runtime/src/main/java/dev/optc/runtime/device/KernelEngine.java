@@ -1,5 +1,6 @@
 package dev.optc.runtime.device;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
@@ -7,8 +8,13 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import dev.optc.compiler.codegen.KernelAbi;
 import dev.optc.compiler.codegen.c.CEmitter;
 import dev.optc.compiler.codegen.c.KernelConfig;
+import dev.optc.compiler.codegen.java.JavaEmitter;
+import dev.optc.compiler.codegen.java.JavaStep;
+import dev.optc.compiler.codegen.java.Ops;
 import dev.optc.compiler.ir.Dtype;
 import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.ir.QuantMap;
+import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.plan.Guards;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.Arenas;
@@ -35,6 +41,11 @@ import java.util.Set;
  * chunk and segment tables, the per-tensor uniform table and the reduction results. Each phase is one
  * launch for the whole group (plus a small combine or row/column launch for reductions). Hypers and
  * {@code t} reach the kernels through the uniform table, so changing them rebuilds nothing.
+ *
+ * <p>A quantized state ({@code as q8}, {@code as q4}) is three arenas, as in the Java engine: its codes (bytes)
+ * under its own name, its block absmax values and the float32 values of tensors below the threshold
+ * ({@link JavaEmitter#absmaxName}, {@link JavaEmitter#rawName}); the kernels find each tensor's place in them
+ * in a table of their own ({@link KernelAbi.Arg.QuantSegments}).
  */
 public class KernelEngine<B, K> implements Engine {
   protected final DeviceOps<B, K> ops;
@@ -42,6 +53,8 @@ public class KernelEngine<B, K> implements Engine {
   protected final Layout layout;
   private final CEmitter.Program source;
   private final int chunkSize;
+  /** The maps of quantized states. */
+  private final Quantization quant;
   private final Map<String, B> buffers = new LinkedHashMap<>();
   private final Map<String, B> nextCopies = new HashMap<>();
   private final Map<String, Kind> kinds = new LinkedHashMap<>();
@@ -62,6 +75,7 @@ public class KernelEngine<B, K> implements Engine {
   private B segments;
   private B segmentChunks;
   private B groupSegments;
+  private B quantSegments;
   private B uniforms;
   private List<B> reduced = List.of();
   private List<B> partials = List.of();
@@ -73,8 +87,14 @@ public class KernelEngine<B, K> implements Engine {
     this.ops = ops;
     this.plan = plan;
     this.layout = layout;
-    this.chunkSize = ops.chunkSize();
+    this.quant = Quantization.of(program.ir());
+    // A store of quantized states quantizes whole blocks: every chunk must start at a block of its tensor.
+    this.chunkSize = quant.any() ? roundUp(ops.chunkSize(), CEmitter.QUANT_SPAN) : ops.chunkSize();
     this.source = CEmitter.emit(plan, ops.config());
+    if (quant.any() && !ops.fp64()) {
+      throw new OptcException(program.name() + ": quantized states (as q8, as q4) need double precision on the "
+          + "device for their exact code search, and this device has none (cl_khr_fp64); use the java backend");
+    }
     try {
       checkParameterSize(program);
       ops.build(source.source());
@@ -117,6 +137,7 @@ public class KernelEngine<B, K> implements Engine {
           case KernelAbi.Arg.Uniforms u -> 8;
           case KernelAbi.Arg.SegmentChunks c -> 8;
           case KernelAbi.Arg.GroupSegments g -> 8;
+          case KernelAbi.Arg.QuantSegments q -> 8;
           case KernelAbi.Arg.Reduced r -> 8;
           case KernelAbi.Arg.Partials p -> 8;
           case KernelAbi.Arg.Buffer b -> {
@@ -141,11 +162,17 @@ public class KernelEngine<B, K> implements Engine {
     for (int i = 0; i < plan.temps().size(); i++) {
       declare(Plan.tempName(i), plan.temps().get(i), Dtype.F32);
     }
-    Guards.flagStates(plan).forEach(f -> deferred.add(f.state()));
+    for (var s : ir.states()) {
+      if (quant.map(s.name()) != null) {
+        declare(JavaEmitter.absmaxName(s.name()), Kind.ELEM, Dtype.F32);
+        declare(JavaEmitter.rawName(s.name()), Kind.ELEM, Dtype.F32);
+      }
+    }
+    Guards.flagStates(plan).forEach(f -> deferred.addAll(parts(f.state())));
     var arenas = layout.arenas();
     int position = 0;
     for (var name : kinds.keySet()) {
-      long bytes = layout.arenaLength(kinds.get(name)) * (long) dtypes.get(name).bytes();
+      long bytes = bytes(name);
       if (deferred.contains(name)) {
         if (source.doubleBuffered().contains(name)) {
           throw new IllegalStateException("flag state " + name + " is double-buffered");
@@ -219,6 +246,12 @@ public class KernelEngine<B, K> implements Engine {
     }
     segments = ints(segs);
     segmentChunks = ints(segChunks);
+    var qsegs = new int[2 * layout.segments().size()];
+    for (var s : layout.segments()) {
+      qsegs[2 * s.index()] = s.qOffset();
+      qsegs[2 * s.index() + 1] = s.rawOffset();
+    }
+    quantSegments = ints(qsegs);
     var groups = new int[2 * layout.groups()];
     for (int g = 0; g < layout.groups(); g++) {
       int first = -1;
@@ -250,6 +283,34 @@ public class KernelEngine<B, K> implements Engine {
   private void declare(String name, Kind kind, Dtype dtype) {
     kinds.put(name, kind);
     dtypes.put(name, dtype);
+  }
+
+  /** Bytes of arena {@code name}: a quantized state's codes, absmax values or float32 values by the layout. */
+  private long bytes(String name) {
+    var map = quant.map(owner(name));
+    if (map == null) {
+      return layout.arenaLength(kinds.get(name)) * (long) dtypes.get(name).bytes();
+    }
+    long q = layout.quantizedLength();
+    return name.equals(JavaEmitter.absmaxName(owner(name))) ? (long) Float.BYTES * map.blocks(q)
+        : name.equals(JavaEmitter.rawName(owner(name))) ? (long) Float.BYTES * layout.rawLength()
+        : map.codeBytes(q);
+  }
+
+  /** The state a quantized state's absmax or float32 arena belongs to; else {@code name} itself. */
+  private static String owner(String name) {
+    int hash = name.indexOf('#');
+    return hash < 0 ? name : name.substring(0, hash);
+  }
+
+  /** The arenas that hold {@code state}: itself, and a quantized state's absmax and float32 arenas. */
+  private List<String> parts(String state) {
+    return quant.map(state) == null ? List.of(state)
+        : List.of(state, JavaEmitter.absmaxName(state), JavaEmitter.rawName(state));
+  }
+
+  private static int roundUp(int n, int multiple) {
+    return (n + multiple - 1) / multiple * multiple;
   }
 
   private B allocate(long bytes) {
@@ -309,12 +370,19 @@ public class KernelEngine<B, K> implements Engine {
   }
 
   @Override
-  public void allocate(String name) {
-    var placeholder = buffer(name);
-    if (!deferred.contains(name)) {
+  public void allocate(String state) {
+    buffer(state);
+    if (!deferred.contains(state)) {
       return;
     }
-    long bytes = layout.arenaLength(kinds.get(name)) * (long) dtypes.get(name).bytes();
+    for (var name : parts(state)) {
+      allocatePart(name);
+    }
+  }
+
+  private void allocatePart(String name) {
+    var placeholder = buffer(name);
+    long bytes = bytes(name);
     var memory = allocate(bytes);
     // Device memory starts undefined: zeros, as the Java engine's and as a newly allocated state is defined.
     if (dtypes.get(name) == Dtype.F32) {
@@ -341,14 +409,120 @@ public class KernelEngine<B, K> implements Engine {
   @Override
   public long allocatedBytes(String name) {
     buffer(name);
-    return arenaBytes.get(name);
+    return parts(name).stream().mapToLong(arenaBytes::get).sum();
+  }
+
+  @Override
+  public Optional<QuantMap> quantized(String state) {
+    buffer(state);
+    return Optional.ofNullable(quant.map(state));
+  }
+
+  @Override
+  public Quantized readQuantized(String state, int tensor) {
+    var map = quantizedState(state);
+    var s = layout.segments().get(tensor);
+    if (!s.quantized()) {
+      return null;
+    }
+    try (var arena = Arena.ofConfined()) {
+      var codes = arena.allocate(Math.max(1, map.codeBytes(s.numel())));
+      var absmax = arena.allocate(JAVA_FLOAT, Math.max(1, map.blocks(s.numel())));
+      readCodes(map, state, s, codes, absmax);
+      return new Quantized(codes.asSlice(0, map.codeBytes(s.numel())).toArray(JAVA_BYTE),
+          absmax.asSlice(0, Float.BYTES * map.blocks(s.numel())).toArray(JAVA_FLOAT));
+    }
+  }
+
+  @Override
+  public void writeQuantized(String state, int tensor, Quantized values) {
+    var map = quantizedState(state);
+    var s = layout.segments().get(tensor);
+    if (!s.quantized() || values.codes().length != map.codeBytes(s.numel())
+        || values.absmax().length != map.blocks(s.numel())) {
+      throw new OptcException("state '" + state + "' of tensor '" + layout.tensors().get(tensor).name() + "' holds "
+          + map.codeBytes(s.numel()) + " code bytes and " + map.blocks(s.numel()) + " block absmax values"
+          + (s.quantized() ? "" : " only at or above the quantization threshold") + ", not "
+          + values.codes().length + " and " + values.absmax().length);
+    }
+    if (s.numel() == 0) {
+      return;
+    }
+    try (var arena = Arena.ofConfined()) {
+      writeCodes(map, state, s, arena.allocateFrom(JAVA_BYTE, values.codes()),
+          arena.allocateFrom(JAVA_FLOAT, values.absmax()));
+    }
+  }
+
+  private QuantMap quantizedState(String state) {
+    allocatedBuffer(state);
+    var map = quant.map(state);
+    if (map == null) {
+      throw new OptcException("state '" + state + "' is not quantized");
+    }
+    return map;
+  }
+
+  /** Tensor {@code s}'s codes and absmax values, from the device into {@code codes} and {@code absmax}. */
+  private void readCodes(QuantMap map, String state, JavaStep.Segment s, MemorySegment codes, MemorySegment absmax) {
+    if (s.numel() > 0) {
+      ops.read(buffer(state), codeByte(map, s), codes.asSlice(0, map.codeBytes(s.numel())));
+      ops.read(buffer(JavaEmitter.absmaxName(state)), (long) Float.BYTES * (s.qOffset() / map.block()),
+          absmax.asSlice(0, Float.BYTES * map.blocks(s.numel())));
+    }
+  }
+
+  private void writeCodes(QuantMap map, String state, JavaStep.Segment s, MemorySegment codes,
+      MemorySegment absmax) {
+    ops.write(buffer(state), codeByte(map, s), codes.asSlice(0, map.codeBytes(s.numel())));
+    ops.write(buffer(JavaEmitter.absmaxName(state)), (long) Float.BYTES * (s.qOffset() / map.block()),
+        absmax.asSlice(0, Float.BYTES * map.blocks(s.numel())));
+  }
+
+  /** The first code byte of tensor {@code s} ({@code qOffset} is a multiple of 256: q4 bytes start whole). */
+  private static long codeByte(QuantMap map, JavaStep.Segment s) {
+    return map.bits() == 8 ? s.qOffset() : s.qOffset() / 2;
+  }
+
+  /** Tensor {@code s} alone at the start of its quantized (or float32) memory: what host copies of it index. */
+  private static JavaStep.Segment alone(JavaStep.Segment s) {
+    return new JavaStep.Segment(s.index(), 0, s.numel(), s.rows(), s.cols(), 0, 0, s.quantized() ? 0 : -1, 0);
   }
 
   @Override
   public void write(String name, int tensor, float[] values) {
+    var map = quant.map(name);
+    if (map != null) {
+      writeQuantizedValues(map, name, tensor, values);
+      return;
+    }
     write(allocatedBuffer(name), name, tensor, values);
     if (nextCopies.containsKey(name)) {
       write(nextCopies.get(name), name, tensor, values);
+    }
+  }
+
+  /** Quantized on the host as a step stores it ({@link Ops#qstore}): per block, its absmax and codes. */
+  private void writeQuantizedValues(QuantMap map, String name, int tensor, float[] values) {
+    allocatedBuffer(name);
+    var s = layout.segments().get(tensor);
+    if (values.length != s.numel()) {
+      throw new OptcException(name + " of tensor '" + layout.tensors().get(tensor).name() + "' has " + s.numel()
+          + " values, not " + values.length);
+    }
+    if (s.numel() == 0) {
+      return;
+    }
+    try (var arena = Arena.ofConfined()) {
+      if (!s.quantized()) {
+        ops.write(buffer(JavaEmitter.rawName(name)), (long) Float.BYTES * s.rawOffset(),
+            arena.allocateFrom(JAVA_FLOAT, values));
+        return;
+      }
+      var codes = arena.allocate(map.codeBytes(s.numel()));
+      var absmax = arena.allocate(JAVA_FLOAT, map.blocks(s.numel()));
+      Ops.qstore(map, codes, absmax, MemorySegment.NULL, alone(s), 0, s.numel(), values);
+      writeCodes(map, name, s, codes, absmax);
     }
   }
 
@@ -381,6 +555,11 @@ public class KernelEngine<B, K> implements Engine {
   @Override
   public void read(String name, int tensor, float[] out) {
     var b = allocatedBuffer(name);
+    var map = quant.map(name);
+    if (map != null) {
+      readQuantizedValues(map, name, tensor, out);
+      return;
+    }
     var kind = kinds.get(name);
     int len = layout.length(kind, tensor);
     if (len == 0) {
@@ -400,6 +579,29 @@ public class KernelEngine<B, K> implements Engine {
           short s = seg.getAtIndex(JAVA_SHORT, i);
           out[i] = dtype == Dtype.BF16 ? Dtype.bf16ToFloat(s) : Float.float16ToFloat(s);
         }
+      }
+    }
+  }
+
+  /** Read back from the codes as a kernel loads them ({@link Ops#qload}), or the float32 values. */
+  private void readQuantizedValues(QuantMap map, String name, int tensor, float[] out) {
+    var s = layout.segments().get(tensor);
+    if (s.numel() == 0) {
+      return;
+    }
+    try (var arena = Arena.ofConfined()) {
+      if (!s.quantized()) {
+        var seg = arena.allocate(JAVA_FLOAT, s.numel());
+        ops.read(buffer(JavaEmitter.rawName(name)), (long) Float.BYTES * s.rawOffset(), seg);
+        MemorySegment.copy(seg, JAVA_FLOAT, 0, out, 0, s.numel());
+        return;
+      }
+      var codes = arena.allocate(map.codeBytes(s.numel()));
+      var absmax = arena.allocate(JAVA_FLOAT, map.blocks(s.numel()));
+      readCodes(map, name, s, codes, absmax);
+      var at = alone(s);
+      for (int e = 0; e < s.numel(); e++) {
+        out[e] = Ops.qload(map, codes, absmax, MemorySegment.NULL, at, e);
       }
     }
   }
@@ -505,6 +707,7 @@ public class KernelEngine<B, K> implements Engine {
         case KernelAbi.Arg.GroupCount n -> layout.groups();
         case KernelAbi.Arg.SegmentChunks c -> segmentChunks;
         case KernelAbi.Arg.GroupSegments g -> groupSegments;
+        case KernelAbi.Arg.QuantSegments q -> quantSegments;
         case KernelAbi.Arg.LineCount n -> lines(info);
         case KernelAbi.Arg.Buffer b -> {
           if (b.next()) {

@@ -100,6 +100,11 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     }
 
     @Override
+    public boolean fp64() {
+      return device.supportsFp64();
+    }
+
+    @Override
     public int chunkGroups(ClKernel kernel, int chunks) {
       return Math.min(chunks, groups);
     }

@@ -3,6 +3,8 @@ package dev.optc.compiler.codegen.c;
 import dev.optc.compiler.ir.Dtype;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.ir.QuantMap;
+import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.plan.Plan;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -14,9 +16,11 @@ final class Buffers {
   private final Plan plan;
   private final Map<String, IrProgram.StateInfo> states = new HashMap<>();
   private final List<String> order = new ArrayList<>();
+  private final Quantization quant;
 
   Buffers(Plan plan) {
     this.plan = plan;
+    this.quant = Quantization.of(plan.program());
     plan.program().states().forEach(s -> states.put(s.name(), s));
     order.addAll(List.of("w", "g"));
     plan.program().states().forEach(s -> order.add(s.name()));
@@ -28,6 +32,15 @@ final class Buffers {
   /** w, g, the states, then the plan's temporaries: the order of buffer parameters. */
   List<String> order() {
     return order;
+  }
+
+  /** The map of quantized state {@code buffer}, or null where it is not quantized. */
+  QuantMap map(String buffer) {
+    return quant.map(buffer);
+  }
+
+  Quantization quantization() {
+    return quant;
   }
 
   Dtype dtype(String buffer) {

@@ -4,6 +4,7 @@ import dev.optc.compiler.codegen.KernelAbi.Kernel;
 import dev.optc.compiler.codegen.KernelAbi.SegmentField;
 import dev.optc.compiler.codegen.ValueNames;
 import dev.optc.compiler.ir.Infix;
+import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.plan.Plan;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -69,15 +70,23 @@ public final class CEmitter {
     return new Program(src.toString(), List.copyOf(kernels), Collections.unmodifiableSet(doubled));
   }
 
+  /**
+   * Elements a store of quantized states works in at least: one q8 block, two q4 ones. Chunks of such phases
+   * start at multiples of it ({@code KernelEngine}).
+   */
+  public static final int QUANT_SPAN = 256;
+
   private static String prelude(Plan plan, KernelConfig config) {
     var d = config.dialect();
+    var quant = Quantization.of(plan.program());
     var acc = config.accumulation();
     return Skeletons.fill(Skeletons.PRELUDE,
         "source", plan.program().source().name(),
         "fusion", plan.fusion().label(),
         "dialect", d.name(),
         "dialectPrelude", d.prelude(),
-        "fp64Enable", acc == KernelConfig.Accumulation.DOUBLE ? d.fp64Enable() : "",
+        // The code search of quantized states compares exact quotients in double.
+        "fp64Enable", acc == KernelConfig.Accumulation.DOUBLE || quant.any() ? d.fp64Enable() : "",
         "localSize", "" + config.localSize(),
         "acc", acc.type(),
         "segmentFields", "" + SegmentField.COUNT,
@@ -91,6 +100,47 @@ public final class CEmitter {
             "load4", String.format(d.load4(), "p + i0"),
             "target", d.pointer("float", false, "p"),
             "store4", String.format(d.store4(), "p + i0", String.format(d.float4(), "v[0], v[1], v[2], v[3]")))
-            : "");
+            : "",
+        "quantHelpers", quantHelpers(quant, config));
+  }
+
+  /** The maps of the plan's quantized states, each once, and the span their stores work in. */
+  private static String quantHelpers(Quantization quant, KernelConfig config) {
+    if (!quant.any()) {
+      return "";
+    }
+    var d = config.dialect();
+    // A span holds whole blocks (256 elements: one q8 block, two q4 ones) and gives every work-item an element.
+    var sb = new StringBuilder("#define OPTC_QSPAN " + Math.max(QUANT_SPAN, config.localSize()) + "\n");
+    for (var map : new LinkedHashSet<>(quant.maps().values())) {
+      var values = new StringBuilder();
+      for (var v : map.entries()) {
+        values.append(values.isEmpty() ? "" : ", ").append(Expressions.literal(v));
+      }
+      var midpoints = new StringBuilder();
+      for (var m : map.midpoints()) {
+        // Shortest decimal that reads back as this double: exact.
+        midpoints.append(midpoints.isEmpty() ? "" : ", ").append(Double.toString(m));
+      }
+      var name = map.toString();
+      int entries = map.entries().length;
+      sb.append(Skeletons.fill(Skeletons.QUANT_MAP,
+          "map", name,
+          "block", "" + map.block(),
+          "bits", "" + map.bits(),
+          "constant", d.constant(),
+          "entries", "" + entries,
+          "values", values.toString(),
+          "mids", "" + (entries - 1),
+          "midpoints", midpoints.toString(),
+          "helper", d.helper(),
+          "half", "" + entries / 2,
+          "codes", d.pointer(d.ubyte(), true, "codes", false),
+          "absmax", d.pointer("float", true, "absmax", false),
+          "raw", d.pointer("float", true, "raw", false),
+          "qsegs", d.pointer("int", true, "qsegs", false),
+          "code", map.bits() == 8 ? "codes[q + k]" : "(codes[(q + k) >> 1] >> (((q + k) & 1) << 2)) & 15"));
+    }
+    return sb.toString();
   }
 }

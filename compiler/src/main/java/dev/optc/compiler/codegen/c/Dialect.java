@@ -19,6 +19,7 @@ import java.util.stream.Stream;
  * @param global the qualifier of a pointer to device memory ("" where pointers need none)
  * @param restrict the restrict qualifier
  * @param local how a work-group-shared array is declared, before its type
+ * @param constant how a constant table in the kernel source is declared, before its type (quantization maps)
  * @param groupId the index of this work-group / thread block
  * @param localId the index of this work-item in its group
  * @param localSize the size of a work-group
@@ -26,6 +27,7 @@ import java.util.stream.Stream;
  * @param numGroups the number of work-groups / thread blocks launched
  * @param barrier a work-group barrier on local memory
  * @param ushort the 16-bit unsigned type (bf16 storage)
+ * @param ubyte the 8-bit unsigned type (the codes of q8 and q4 states)
  * @param halfType the storage type of an f16 state
  * @param floatBits reinterprets a float's bits as an unsigned int: a format with one %s
  * @param bitsFloat reinterprets an unsigned int's bits as a float: a format with one %s
@@ -52,6 +54,7 @@ public record Dialect(
     String global,
     String restrict,
     String local,
+    String constant,
     String groupId,
     String localId,
     String localSize,
@@ -59,6 +62,7 @@ public record Dialect(
     String numGroups,
     String barrier,
     String ushort,
+    String ubyte,
     String halfType,
     String floatBits,
     String bitsFloat,
@@ -73,8 +77,8 @@ public record Dialect(
     int vectorWidth) {
 
   public Dialect {
-    Stream.of(name, fileExtension, prelude, kernel, helper, global, restrict, local, groupId, localId, localSize,
-        globalId, numGroups, barrier, ushort, halfType, floatBits, bitsFloat, loadHalf, storeHalf, floatMath,
+    Stream.of(name, fileExtension, prelude, kernel, helper, global, restrict, local, constant, groupId, localId,
+        localSize, globalId, numGroups, barrier, ushort, ubyte, halfType, floatBits, bitsFloat, loadHalf, storeHalf, floatMath,
         float4, load4, store4, fp64Enable, accumulation).forEach(Objects::requireNonNull);
     KernelConfig.checkVectorWidth(vectorWidth);
   }
@@ -90,6 +94,7 @@ public record Dialect(
       .global("__global")
       .restrict("restrict")
       .local("__local")
+      .constant("__constant")
       .groupId("get_group_id(0)")
       .localId("get_local_id(0)")
       .localSize("get_local_size(0)")
@@ -97,6 +102,7 @@ public record Dialect(
       .numGroups("get_num_groups(0)")
       .barrier("barrier(CLK_LOCAL_MEM_FENCE)")
       .ushort("ushort")
+      .ubyte("uchar")
       .halfType("half")
       .floatBits("as_uint(%s)")
       .bitsFloat("as_float(%s)")
@@ -121,6 +127,7 @@ public record Dialect(
       .global("")
       .restrict("__restrict__")
       .local("__shared__")
+      .constant("__constant__")
       .groupId("blockIdx.x")
       .localId("threadIdx.x")
       .localSize("blockDim.x")
@@ -128,6 +135,7 @@ public record Dialect(
       .numGroups("gridDim.x")
       .barrier("__syncthreads()")
       .ushort("unsigned short")
+      .ubyte("unsigned char")
       .halfType("__half")
       .floatBits("__float_as_uint(%s)")
       .bitsFloat("__uint_as_float(%s)")
@@ -176,6 +184,7 @@ public record Dialect(
     private String global;
     private String restrict;
     private String local;
+    private String constant;
     private String groupId;
     private String localId;
     private String localSize;
@@ -183,6 +192,7 @@ public record Dialect(
     private String numGroups;
     private String barrier;
     private String ushort;
+    private String ubyte;
     private String halfType;
     private String floatBits;
     private String bitsFloat;
@@ -206,6 +216,7 @@ public record Dialect(
     public Builder global(String v) { global = v; return this; }
     public Builder restrict(String v) { restrict = v; return this; }
     public Builder local(String v) { local = v; return this; }
+    public Builder constant(String v) { constant = v; return this; }
     public Builder groupId(String v) { groupId = v; return this; }
     public Builder localId(String v) { localId = v; return this; }
     public Builder localSize(String v) { localSize = v; return this; }
@@ -213,6 +224,7 @@ public record Dialect(
     public Builder numGroups(String v) { numGroups = v; return this; }
     public Builder barrier(String v) { barrier = v; return this; }
     public Builder ushort(String v) { ushort = v; return this; }
+    public Builder ubyte(String v) { ubyte = v; return this; }
     public Builder halfType(String v) { halfType = v; return this; }
     public Builder floatBits(String v) { floatBits = v; return this; }
     public Builder bitsFloat(String v) { bitsFloat = v; return this; }
@@ -228,9 +240,9 @@ public record Dialect(
 
     /** @throws NullPointerException a field was not set */
     public Dialect build() {
-      return new Dialect(name, fileExtension, prelude, kernel, helper, global, restrict, local, groupId, localId,
-          localSize, globalId, numGroups, barrier, ushort, halfType, floatBits, bitsFloat, loadHalf, storeHalf,
-          floatMath, float4, load4, store4, fp64Enable, accumulation, vectorWidth);
+      return new Dialect(name, fileExtension, prelude, kernel, helper, global, restrict, local, constant, groupId,
+          localId, localSize, globalId, numGroups, barrier, ushort, ubyte, halfType, floatBits, bitsFloat, loadHalf,
+          storeHalf, floatMath, float4, load4, store4, fp64Enable, accumulation, vectorWidth);
     }
   }
 }

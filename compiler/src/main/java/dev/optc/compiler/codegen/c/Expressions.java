@@ -81,8 +81,7 @@ final class Expressions {
       case F32 -> "float";
       case BF16 -> d.ushort();
       case F16 -> d.halfType();
-      case Q8, Q4 -> throw new UnsupportedOperationException("quantized states (" + dtype.label()
-          + ") are not compiled to OpenCL or CUDA yet: use the java backend");
+      case Q8, Q4 -> d.ubyte();
     };
   }
 
@@ -92,8 +91,8 @@ final class Expressions {
       case F32 -> pointer + "[" + index + "]";
       case BF16 -> "optc_from_bf16(" + pointer + "[" + index + "])";
       case F16 -> String.format(d.loadHalf(), pointer, index);
-      case Q8, Q4 -> throw new UnsupportedOperationException("quantized states (" + dtype.label()
-          + ") are not compiled to OpenCL or CUDA yet: use the java backend");
+      case Q8, Q4 -> throw new IllegalStateException("a quantized state is read and written by whole blocks "
+          + "(PhaseEmitter), not element by element");
     };
   }
 
@@ -103,8 +102,8 @@ final class Expressions {
       case F32 -> pointer + "[" + index + "] = " + value + ";";
       case BF16 -> pointer + "[" + index + "] = optc_to_bf16(" + value + ");";
       case F16 -> String.format(d.storeHalf(), pointer, index, value) + ";";
-      case Q8, Q4 -> throw new UnsupportedOperationException("quantized states (" + dtype.label()
-          + ") are not compiled to OpenCL or CUDA yet: use the java backend");
+      case Q8, Q4 -> throw new IllegalStateException("a quantized state is read and written by whole blocks "
+          + "(PhaseEmitter), not element by element");
     };
   }
 

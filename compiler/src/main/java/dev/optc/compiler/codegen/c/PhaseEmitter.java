@@ -5,6 +5,7 @@ import dev.optc.compiler.codegen.KernelAbi.Kernel;
 import dev.optc.compiler.codegen.KernelAbi.Launch;
 import dev.optc.compiler.codegen.KernelAbi.SegmentField;
 import dev.optc.compiler.codegen.ValueNames;
+import dev.optc.compiler.codegen.java.JavaEmitter;
 import dev.optc.compiler.codegen.c.KernelConfig.Accumulation;
 import dev.optc.compiler.ir.Infix;
 import dev.optc.compiler.ir.IrProgram;
@@ -17,6 +18,7 @@ import dev.optc.compiler.plan.Plan;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -44,6 +46,8 @@ final class PhaseEmitter {
   private final Names names = new Names();
   private final ValueNames suggestions;
   private final Map<Node, String> locals = new HashMap<>();
+  /** Per quantized state this phase stores: the local of an element's new value, and the span's local array. */
+  private final Map<String, String[]> quantLocals = new LinkedHashMap<>();
 
   PhaseEmitter(Plan plan, KernelConfig config, Buffers buffers, PhaseAnalysis analysis, String prefix,
       Map<Node, Integer> statementOf) {
@@ -100,7 +104,10 @@ final class PhaseEmitter {
     return switch (read) {
       case PhaseAnalysis.Read.FromBuffer b -> {
         // A quad's lanes are loaded before the lane loop (under the same guard).
+        var map = buffers.map(b.buffer());
         var text = lanes && b.kind() == Kind.ELEM ? names.lane(b.buffer()) + "[j]"
+            : map != null ? "optc_qload_" + map + "(" + names.param(b.buffer()) + ", " + names.param(absmax(b.buffer()))
+                + ", " + names.param(raw(b.buffer())) + ", optc_qsegs, optc_seg, i - optc_off)"
             : ops.load(buffers.dtype(b.buffer()), names.param(b.buffer()), Expressions.index(b.kind()));
         // Not needed while its flag is off: then the memory is not touched at all.
         yield b.guard().map(g -> Expressions.guarded(condition(g), text)).orElse(text);
@@ -163,6 +170,7 @@ final class PhaseEmitter {
         "params", sig.declarations(),
         "tree", k.reductions().isEmpty() ? ""
             : Skeletons.fill(Skeletons.TREE_MEMORY, "local", d.local(), "localId", d.localId()),
+        "quantMemory", quantMemory(),
         "groupId", d.groupId(),
         "numGroups", d.numGroups(),
         "offset", field(SegmentField.OFFSET),
@@ -172,7 +180,8 @@ final class PhaseEmitter {
         "global", d.globalPrefix(),
         "uniforms", uniforms,
         "accumulators", accumulators.toString(),
-        "loop", k.quads() ? quadLoop(k, loopBody) : elementLoop(k, loopBody),
+        "loop", k.quads() ? quadLoop(k, loopBody) : quantLocals.isEmpty() ? elementLoop(k, loopBody)
+            : quantLoop(k, loopBody),
         "trees", trees.toString()));
     return new Kernel(name, phase.index(), Launch.CHUNKS, sig.args());
   }
@@ -199,6 +208,59 @@ final class PhaseEmitter {
   private String elementLoop(PhaseAnalysis.ChunkKernel k, String loopBody) {
     return Skeletons.fill(Skeletons.ELEMENT_LOOP, "localId", d.localId(), "localSize", d.localSize(),
         "position", k.position() ? Skeletons.ELEMENT_POSITION : "", "body", loopBody);
+  }
+
+  /** The local arrays of the quantized states this phase stores ({@link Skeletons#QUANT_MEMORY}). */
+  private String quantMemory() {
+    if (quantLocals.isEmpty()) {
+      return "";
+    }
+    var values = new StringBuilder();
+    quantLocals.values().forEach(l -> values.append(d.local()).append(" float ").append(l[1])
+        .append("[OPTC_QSPAN];\n"));
+    return Skeletons.fill(Skeletons.QUANT_MEMORY, "values", values.toString(), "local", d.local());
+  }
+
+  private String quantLoop(PhaseAnalysis.ChunkKernel k, String loopBody) {
+    var newValues = new StringBuilder();
+    var gather = new StringBuilder();
+    var quantize = new StringBuilder();
+    quantLocals.forEach((b, l) -> {
+      newValues.append("float ").append(l[0]).append(" = 0.0f;\n");
+      gather.append(l[1]).append("[optc_e] = ").append(l[0]).append(";\n");
+      var map = buffers.map(b);
+      var fill = new String[] {
+          "localId", d.localId(),
+          "localSize", d.localSize(),
+          "map", map.toString(),
+          "block", "" + map.block(),
+          "blockMask", "" + (map.block() - 1),
+          "values", l[1],
+          "codes", names.param(b),
+          "absmax", names.param(absmax(b)),
+          "ubyte", d.ubyte()};
+      var codes = Skeletons.fill(map.bits() == 8 ? Skeletons.CODES_8 : Skeletons.CODES_4, fill);
+      var text = Skeletons.fill(Skeletons.QUANTIZE, "localId", d.localId(), "localSize", d.localSize(),
+          "raw", names.param(raw(b)), "values", l[1], "abs", ops.unary(UnaryOp.ABS, l[1] + "[optc_e]"),
+          "barrier", d.barrier(), "block", "" + map.block(), "blockMask", "" + (map.block() - 1), "codes", codes);
+      // A guard is a uniform flag: the whole work-group takes the same branch, barriers included.
+      var guard = analysis.guards().stores().get(b);
+      quantize.append(guard == null ? text
+          : "if (" + condition(guard) + ") {\n" + text.indent(2) + "}\n");
+    });
+    return Skeletons.fill(Skeletons.QUANT_LOOP, "localId", d.localId(), "localSize", d.localSize(),
+        "newValues", newValues.toString(), "position", k.position() ? Skeletons.ELEMENT_POSITION : "",
+        "body", loopBody, "gather", gather.toString(), "barrier", d.barrier(), "quantize", quantize.toString());
+  }
+
+  /** The buffer of quantized state {@code state}'s block absmax values (as the engines name it). */
+  private static String absmax(String state) {
+    return JavaEmitter.absmaxName(state);
+  }
+
+  /** The buffer of quantized state {@code state}'s float32 values (tensors below the threshold). */
+  private static String raw(String state) {
+    return JavaEmitter.rawName(state);
   }
 
   private String quadLoop(PhaseAnalysis.ChunkKernel k, String loopBody) {
@@ -237,6 +299,13 @@ final class PhaseEmitter {
       var value = ref(w.value());
       if (k.quads()) {
         sb.append(names.storeLane(target)).append("[j] = ").append(value).append(";\n");
+        continue;
+      }
+      if (buffers.map(b) != null) {
+        // Gathered for the span's quantization, which tests the store's guard (quantLoop).
+        var l = quantLocals.computeIfAbsent(b, x -> new String[] {names.fresh(target + "_new"),
+            names.fresh(target + "_span")});
+        sb.append(l[0]).append(" = ").append(value).append(";\n");
         continue;
       }
       var once = switch (kind) {
@@ -387,8 +456,20 @@ final class PhaseEmitter {
     // noalias scopes: a 400-state kernel took PoCL 7.0 s with it, 2.0 s without); a kernel this wide
     // is bound by memory, not by what aliasing information buys.
     boolean restricted = touched.size() <= RESTRICT_MAX;
+    if (touched.stream().anyMatch(b -> buffers.map(b) != null)) {
+      sig.add(d.pointer("int", true, "optc_qsegs"), new Arg.QuantSegments());
+    }
     for (var b : touched) {
       var type = ops.storage(buffers.dtype(b));
+      if (buffers.map(b) != null) {
+        // Codes, block absmax values and float32 values of small tensors: written together, by whole blocks.
+        boolean readOnly = !written.contains(b);
+        sig.add(d.pointer(type, readOnly, names.param(b), restricted), new Arg.Buffer(b, readOnly, false));
+        for (var part : List.of(absmax(b), raw(b))) {
+          sig.add(d.pointer("float", readOnly, names.param(part), restricted), new Arg.Buffer(part, readOnly, false));
+        }
+        continue;
+      }
       if (analysis.doubled().contains(b)) {
         sig.add(d.pointer(type, true, names.param(b), restricted), new Arg.Buffer(b, true, false));
         sig.add(d.pointer(type, false, names.next(b), restricted), new Arg.Buffer(b, false, true));

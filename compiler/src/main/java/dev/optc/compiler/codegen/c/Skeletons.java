@@ -44,6 +44,34 @@ final class Skeletons {
         return (${ushort}) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
       }
       ${quadHelpers}
+      ${quantHelpers}
+      """;
+
+  /**
+   * One quantization map ({@code QuantMap}) of q8 or q4 states: its entries, the midpoints between them (exact in
+   * double) and the code search and load of its states, the rules of {@code QuantMap} to the bit.
+   */
+  static final String QUANT_MAP = """
+      // Quantized states with map ${map}: blocks of ${block}, ${bits}-bit codes.
+      ${constant} float optc_map_${map}[${entries}] = {${values}};
+      ${constant} double optc_mid_${map}[${mids}] = {${midpoints}};
+      // The code of x in a block of largest magnitude a: the number of midpoints strictly below the exact
+      // quotient (the nearest entry, a tie going to the lower index); the entry nearest 0 where a is 0 (or NaN).
+      ${helper} int optc_qcode_${map}(const float x, const float a) {
+        const double q = a > 0.0f ? (double) x / (double) a : 0.0;
+        int lo = 0;
+        for (int s = ${half}; s > 0; s >>= 1) {
+          if (optc_mid_${map}[lo + s - 1] < q) lo += s;
+        }
+        return lo;
+      }
+      // Element k of tensor seg of such a state: its code's entry times its block's absmax (one float product),
+      // or its float32 value where the tensor is below the quantization threshold.
+      ${helper} float optc_qload_${map}(${codes}, ${absmax}, ${raw}, ${qsegs}, const int seg, const int k) {
+        const int q = qsegs[2 * seg];
+        if (q < 0) return raw[qsegs[2 * seg + 1] + k];
+        return optc_map_${map}[${code}] * absmax[(q + k) / ${block}];
+      }
       """;
 
   /** Loads and stores of the four elements from {@code i0} (a multiple of 4), for quad loops. */
@@ -74,6 +102,7 @@ final class Skeletons {
       ${kernel} ${name}(
           ${params}) {
         ${tree}
+        ${quantMemory}
         for (int optc_c = ${groupId}; optc_c < optc_nchunks; optc_c += ${numGroups}) {
           const int optc_seg = optc_chunks[2 * optc_c];
           const int optc_start = optc_chunks[2 * optc_c + 1];
@@ -94,6 +123,88 @@ final class Skeletons {
   static final String TREE_MEMORY = """
       ${local} optc_acc_t optc_tree[OPTC_LOCAL];
       const int optc_lid = ${localId};
+      """;
+
+  /** The local memory of a phase that stores quantized states: each one's new values, and one tree. */
+  static final String QUANT_MEMORY = """
+      ${values}
+      ${local} float optc_qt[OPTC_QSPAN];
+      """;
+
+  /**
+   * An element loop that stores quantized states: the work-group takes {@code OPTC_QSPAN} elements (whole
+   * blocks, as chunks start at multiples of 256) at a time, each work-item computing its elements' new values
+   * into local memory; then each state's blocks are quantized together ({@link #QUANTIZE}).
+   */
+  static final String QUANT_LOOP = """
+      const int optc_qoff = optc_qsegs[2 * optc_seg], optc_roff = optc_qsegs[2 * optc_seg + 1];
+      for (int optc_base = optc_start; optc_base < optc_end; optc_base += OPTC_QSPAN) {
+        for (int optc_e = ${localId}; optc_e < OPTC_QSPAN; optc_e += ${localSize}) {
+          const int k = optc_base + optc_e;
+          ${newValues}
+          if (k < optc_end) {
+            const int i = optc_off + k;
+            ${position}
+            ${body}
+          }
+          ${gather}
+        }
+        ${barrier};
+        ${quantize}
+      }
+      """;
+
+  /**
+   * Stores one quantized state's new values of the span: float32 below the threshold; else each block's
+   * absmax by a tree over the work-group in local memory (the items share the block: its values were computed
+   * by all of them, so no one item holds them; max is exact in any order), then the codes. The closing
+   * barrier frees the span's memory for what follows.
+   */
+  static final String QUANTIZE = """
+      if (optc_qoff < 0) {
+        for (int optc_e = ${localId}; optc_e < OPTC_QSPAN; optc_e += ${localSize}) {
+          if (optc_base + optc_e < optc_end) ${raw}[optc_roff + optc_base + optc_e] = ${values}[optc_e];
+        }
+      } else {
+        for (int optc_e = ${localId}; optc_e < OPTC_QSPAN; optc_e += ${localSize}) {
+          optc_qt[optc_e] = ${abs};
+        }
+        ${barrier};
+        for (int h = ${block} / 2; h > 0; h >>= 1) {
+          for (int optc_e = ${localId}; optc_e < OPTC_QSPAN; optc_e += ${localSize}) {
+            if ((optc_e & ${blockMask}) < h) optc_qt[optc_e] = optc_max(optc_qt[optc_e], optc_qt[optc_e + h]);
+          }
+          ${barrier};
+        }
+        ${codes}
+      }
+      ${barrier};
+      """;
+
+  /** q8 codes: one byte per element. */
+  static final String CODES_8 = """
+      for (int optc_e = ${localId}; optc_e < OPTC_QSPAN; optc_e += ${localSize}) {
+        const int k = optc_base + optc_e;
+        if (k < optc_end) {
+          const float optc_a = optc_qt[optc_e & ~${blockMask}];
+          if ((optc_e & ${blockMask}) == 0) ${absmax}[(optc_qoff + k) / ${block}] = optc_a;
+          ${codes}[optc_qoff + k] = (${ubyte}) optc_qcode_${map}(${values}[optc_e], optc_a);
+        }
+      }
+      """;
+
+  /** q4 codes: element 2p in the low nibble of a byte, 2p + 1 (0 past the tensor's end) in the high one. */
+  static final String CODES_4 = """
+      for (int optc_p = ${localId}; optc_p < OPTC_QSPAN / 2; optc_p += ${localSize}) {
+        const int optc_e = 2 * optc_p, k = optc_base + optc_e;
+        if (k < optc_end) {
+          const float optc_a = optc_qt[optc_e & ~${blockMask}];
+          if ((optc_e & ${blockMask}) == 0) ${absmax}[(optc_qoff + k) / ${block}] = optc_a;
+          const int optc_low = optc_qcode_${map}(${values}[optc_e], optc_a);
+          const int optc_high = k + 1 < optc_end ? optc_qcode_${map}(${values}[optc_e + 1], optc_a) : 0;
+          ${codes}[(optc_qoff + k) >> 1] = (${ubyte}) (optc_low | (optc_high << 4));
+        }
+      }
       """;
 
   /** The segment fields a chunk kernel reads where it needs rows and columns. */
