@@ -190,6 +190,67 @@ class QuantizedOpenClTest {
     }
   }
 
+  /**
+   * The kernels' code search: a state stored straight from the gradient, whose blocks hold every quotient that
+   * lies exactly halfway between two entries (absmax 1; a tie takes the lower index), an all-zero block, and
+   * blocks with an infinity and a NaN (which spread to the absmax and read back as the entry nearest 0's
+   * product), at both widths, on every device shape.
+   */
+  @TestFactory
+  Stream<DynamicTest> kernelsBreakTiesAsJavaDoes() {
+    var tests = new ArrayList<DynamicTest>();
+    for (var dtype : List.of("q8", "q4")) {
+      for (var shape : shapes()) {
+        tests.add(DynamicTest.dynamicTest(dtype + ", " + shape.name(), () -> {
+          var program = Fixtures.compile("ties_" + dtype, "optimizer ties_" + dtype + "\nhyper lr = 1e-3\n"
+              + "state m as " + dtype + "\nm = g\nw -= lr * m\n");
+          var map = dev.optc.compiler.ir.Quantization.of(program.ir()).map("m");
+          var ties = new ArrayList<Float>();
+          for (double mid : map.midpoints()) {
+            if ((double) (float) mid == mid) {
+              ties.add((float) mid);
+            }
+          }
+          assertTrue(ties.size() >= 2, map + ": " + ties.size() + " exactly representable midpoints");
+          int n = 4 * 256 + 77;
+          var g = new float[n];
+          for (int i = 0; i < 256; i++) {
+            g[i] = i % map.block() == 0 ? 1f : ties.get(i % ties.size());
+          }
+          g[2 * 256 + 3] = Float.POSITIVE_INFINITY;
+          g[3 * 256 + 5] = Float.NaN;
+          for (int i = 3 * 256; i < n; i++) {
+            g[i] = i == 3 * 256 + 5 ? Float.NaN : (i % 7) * 0.25f - 0.5f;
+          }
+          var tensors = List.of(new Optimizer.Tensor("x", new long[] {n}, new float[n]));
+          // Quantized however small (the threshold lowered to 1 element).
+          try (var java = Optimizer.builder(program).backend(new JavaBackend(JavaEmitter.Precision.F32, 1))
+                  .quantizeFrom(1).group(Map.of(), tensors).build();
+              var cl = Optimizer.builder(program).backend(shape.backend()).quantizeFrom(1).group(Map.of(), tensors)
+                  .build()) {
+            java.setGrad("x", g);
+            cl.setGrad("x", g);
+            java.step();
+            cl.step();
+            var want = java.quantizedState("m", 0);
+            var got = cl.quantizedState("m", 0);
+            assertArrayEquals(want.absmax(), got.absmax(), "absmax");
+            assertArrayEquals(want.codes(), got.codes(), "codes");
+            assertArrayEquals(java.weights("x"), cl.weights("x"), "weights");
+            for (int i = 1; i < map.block(); i++) {
+              // Independently of Java: the tie went to the lower of the two entries.
+              int code = map.bits() == 8 ? got.codes()[i] & 0xff : (got.codes()[i / 2] >> (4 * (i % 2))) & 15;
+              float v = g[i];
+              int lower = Arrays.binarySearch(map.midpoints(), v);
+              assertEquals(lower, code, "element " + i + " (" + v + ")");
+            }
+          }
+        }));
+      }
+    }
+    return tests.stream();
+  }
+
   /** A checkpoint of codes and absmax values restores on OpenCL, and the run continues bit for bit. */
   @Test
   void aRestoredOptimizerContinuesBitForBit() throws Exception {
