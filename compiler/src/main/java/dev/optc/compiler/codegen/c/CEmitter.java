@@ -70,6 +70,15 @@ public final class CEmitter {
     return new Program(src.toString(), List.copyOf(kernels), Collections.unmodifiableSet(doubled));
   }
 
+  /** A table's numbers, {@code perLine} to a line. */
+  private static String rows(List<String> numbers, int perLine) {
+    var sb = new StringBuilder();
+    for (int i = 0; i < numbers.size(); i++) {
+      sb.append(i % perLine == 0 ? "\n    " : " ").append(numbers.get(i)).append(i + 1 < numbers.size() ? "," : "\n");
+    }
+    return sb.toString();
+  }
+
   /**
    * Elements a store of quantized states works in at least: one q8 block, two q4 ones. Chunks of such phases
    * start at multiples of it ({@code KernelEngine}).
@@ -113,14 +122,14 @@ public final class CEmitter {
     // A span holds whole blocks (256 elements: one q8 block, two q4 ones) and gives every work-item an element.
     var sb = new StringBuilder("#define OPTC_QSPAN " + Math.max(QUANT_SPAN, config.localSize()) + "\n");
     for (var map : new LinkedHashSet<>(quant.maps().values())) {
-      var values = new StringBuilder();
+      var values = new ArrayList<String>();
       for (var v : map.entries()) {
-        values.append(values.isEmpty() ? "" : ", ").append(Expressions.literal(v));
+        values.add(Expressions.literal(v));
       }
-      var midpoints = new StringBuilder();
+      var midpoints = new ArrayList<String>();
       for (var m : map.midpoints()) {
         // Shortest decimal that reads back as this double: exact.
-        midpoints.append(midpoints.isEmpty() ? "" : ", ").append(Double.toString(m));
+        midpoints.add(Double.toString(m));
       }
       var name = map.toString();
       int entries = map.entries().length;
@@ -130,9 +139,9 @@ public final class CEmitter {
           "bits", "" + map.bits(),
           "constant", d.constant(),
           "entries", "" + entries,
-          "values", values.toString(),
+          "values", rows(values, 4),
           "mids", "" + (entries - 1),
-          "midpoints", midpoints.toString(),
+          "midpoints", rows(midpoints, 6),
           "helper", d.helper(),
           "half", "" + entries / 2,
           "codes", d.pointer(d.ubyte(), true, "codes", false),
