@@ -184,6 +184,9 @@ class QuantizedOpenClTest {
         cl.setState("exp_avg", t, v);
       }
       assertSame(java, cl, "after setState");
+      var e = org.junit.jupiter.api.Assertions.assertThrows(OptcException.class, () -> cl.engine().arena("exp_avg"));
+      assertEquals("state 'exp_avg' is stored as q4_signed codes, not float32: read it with Optimizer.state",
+          e.getMessage());
       step(java, seed, 1);
       step(cl, seed, 1);
       assertSame(java, cl, "after a step");

@@ -614,6 +614,10 @@ public class KernelEngine<B, K> implements Engine {
   @Override
   public Optional<MemorySegment> arena(String name) {
     allocatedBuffer(name);
+    if (quant.map(owner(name)) != null) {
+      throw new OptcException("state '" + owner(name) + "' is stored as " + quant.map(owner(name)) + " codes, not "
+          + "float32: read it with Optimizer.state");
+    }
     return Optional.ofNullable(hostArenas.get(name));
   }
 
