@@ -254,6 +254,65 @@ class QuantizedOpenClTest {
     return tests.stream();
   }
 
+  /**
+   * A quantized state read by reductions (a row-sum kernel, a per-tensor sum, a max-abs) and stored in the
+   * phase of a sum: its codes stay Java's bit for bit, since no reduction feeds them; the weights, which the
+   * reductions feed, within the device tests' tolerance for reductions (their order of additions differs).
+   */
+  @TestFactory
+  Stream<DynamicTest> reductionsOverQuantizedStates() throws Exception {
+    var program = Fixtures.compile("qred", """
+        optimizer qred
+        hyper lr = 1e-3
+        state m as q8
+        state v as q4
+        m = 0.9 * m + 0.1 * g
+        v = 0.5 * v + 0.5 * g * rms(g)
+        w -= lr * m / (rms(m) + 1e-8) + lr * 1e-2 * rowmean(v) + lr * 1e-3 * maxabs(m)
+        """);
+    long seed = System.nanoTime();
+    var tests = new ArrayList<DynamicTest>();
+    for (var shape : shapes()) {
+      for (var fusion : shape.fusions()) {
+        tests.add(DynamicTest.dynamicTest(fusion.label() + ", " + shape.name() + " (seed " + seed + ")", () -> {
+          var r = new Random(seed);
+          var tensors = new ArrayList<Optimizer.Tensor>();
+          for (int t = 0; t < SHAPES.length; t++) {
+            int n = (int) Arrays.stream(SHAPES[t]).reduce(1, (a, b) -> a * b);
+            var w = new float[n];
+            for (int i = 0; i < n; i++) {
+              w[i] = (float) r.nextGaussian();
+            }
+            tensors.add(new Optimizer.Tensor("t" + t, SHAPES[t], w));
+          }
+          try (var java = Optimizer.builder(program).backend(new JavaBackend(JavaEmitter.Precision.F32, 1))
+                  .fusion(fusion).group(Map.of(), tensors).build();
+              var cl = Optimizer.builder(program).backend(shape.backend()).fusion(fusion).group(Map.of(), tensors)
+                  .build()) {
+            var want = new float[SHAPES.length][];
+            var got = new float[SHAPES.length][];
+            for (int step = 1; step <= STEPS; step++) {
+              step(java, seed, step);
+              step(cl, seed, step);
+              for (int t = 0; t < SHAPES.length; t++) {
+                var wq = java.quantizedState("m", t);
+                var gq = cl.quantizedState("m", t);
+                if (wq != null) {
+                  assertArrayEquals(wq.codes(), gq.codes(), "codes of m, tensor " + t + ", step " + step);
+                  assertArrayEquals(wq.absmax(), gq.absmax(), "absmax of m, tensor " + t + ", step " + step);
+                }
+                want[t] = java.weights("t" + t);
+                got[t] = BackendComparison.poisonedRead(cl, "w", "t" + t, want[t].length);
+              }
+            }
+            BackendComparison.assertClose(want, got, null, true, "weights");
+          }
+        }));
+      }
+    }
+    return tests.stream();
+  }
+
   /** A checkpoint of codes and absmax values restores on OpenCL, and the run continues bit for bit. */
   @Test
   void aRestoredOptimizerContinuesBitForBit() throws Exception {
