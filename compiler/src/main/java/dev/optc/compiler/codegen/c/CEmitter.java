@@ -38,6 +38,19 @@ import java.util.Set;
  * group's) partials in chunk order with compensated summation ({@code optc_kahan_add}). Row and column sums
  * run in kernels of their own, one work-item per row or column, compensated. The order of every addition
  * depends only on the sizes and the work-group size, so results are bit-identical run to run on one device.
+ *
+ * <p>Quantized states ({@code as q8}, {@code as q4}; {@code QuantMap} states the rules, the Java backend is the
+ * reference) are read through their map: the code's entry times the block's absmax, one float product, or the
+ * float32 value where the tensor is below the threshold ({@code optc_qsegs} says which, per tensor). A phase that
+ * stores one works in spans of {@code OPTC_QSPAN} elements, whole blocks: the engine starts every chunk at a
+ * multiple of 256, so spans and blocks line up. Consecutive work-items still take consecutive elements, as in every
+ * other phase (coalesced on a GPU; a work-item owning a whole block would stride 256 elements from its neighbour and
+ * keep 1 KiB per state to itself), and leave the new values in local memory; the work-group then finds each block's
+ * absmax by a tree (max is exact in any order, and NaN spreads whichever way), and writes the codes, each the
+ * number of the map's midpoints below the quotient taken in double ({@code (double) x / absmax}, as Java takes it:
+ * a float quotient would round differently next to a midpoint). That search needs fp64: a device without it
+ * refuses quantized programs. Span loops and their barriers depend only on the chunk, never on the element, so the
+ * whole work-group reaches each barrier; a store's guard is a uniform flag, so the same holds inside it.
  */
 public final class CEmitter {
   private CEmitter() {}
