@@ -32,14 +32,15 @@ import org.junit.jupiter.api.io.TempDir;
  * Quantized states ({@code as q8}, {@code as q4}) on OpenCL against the Java backend, bit for bit: the weights,
  * the codes and block absmax values, the states read back, for the library's 8-bit and 4-bit optimizers at every
  * fusion level. The tensors' sizes are multiples of nothing the kernels work in (4,097: a last block of one
- * element; 64×65; 9,000; 3×11 below the threshold, float32 states; an empty one), and the devices' shapes vary:
- * PoCL's own (one work-item per group, 16,384-element chunks), the GPU's narrow groups with chunks that are no
+ * element; 64×65; 9,000; 3×11 below the threshold and 5,003 kept unquantized, float32 states; an empty one), and
+ * the devices' shapes vary: PoCL's own (one work-item per group, 16,384-element chunks), the GPU's narrow groups with chunks that are no
  * multiple of a block (rounded up by the engine) and few groups striding over them, and groups wider than a
  * block. Weights and states are read into NaN-poisoned arrays, so an element no kernel wrote shows up.
  */
 class QuantizedOpenClTest {
   static final List<String> PROGRAMS = List.of("adamw8bit", "adam8bit", "lion8bit", "adamw4bit");
-  static final long[][] SHAPES = {{4097}, {64, 65}, {3, 11}, {0}, {9000}};
+  /** The last is kept float32 though above the threshold ({@link Optimizer.Builder#unquantized}). */
+  static final long[][] SHAPES = {{4097}, {64, 65}, {3, 11}, {0}, {9000}, {5003}};
   static final int STEPS = 5;
 
   static OpenClBackend device;
@@ -88,7 +89,7 @@ class QuantizedOpenClTest {
       tensors.add(new Optimizer.Tensor("t" + t, SHAPES[t], w));
     }
     return Optimizer.builder(OptProgram.load(program)).backend(backend).fusion(fusion)
-        .group(hypers(program), tensors).build();
+        .unquantized(List.of("t" + (SHAPES.length - 1))).group(hypers(program), tensors).build();
   }
 
   /** The same gradients on every backend: step {@code step}'s for tensor {@code t}, some of them large. */
