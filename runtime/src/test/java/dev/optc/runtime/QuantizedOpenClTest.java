@@ -33,9 +33,9 @@ import org.junit.jupiter.api.io.TempDir;
  * the codes and block absmax values, the states read back, for the library's 8-bit and 4-bit optimizers at every
  * fusion level. The tensors' sizes are multiples of nothing the kernels work in (4,097: a last block of one
  * element; 64×65; 9,000; 3×11 below the threshold and 5,003 kept unquantized, float32 states; an empty one), and
- * the devices' shapes vary: PoCL's own (one work-item per group, 16,384-element chunks), the GPU's narrow groups with chunks that are no
- * multiple of a block (rounded up by the engine) and few groups striding over them, and groups wider than a
- * block. Weights and states are read into NaN-poisoned arrays, so an element no kernel wrote shows up.
+ * the devices' shapes vary: PoCL's own (one work-item per group, 16,384-element chunks), the GPU's narrow groups
+ * with chunks that are no multiple of a block (rounded up by the engine) and few groups striding over them, and
+ * groups wider than a block. Weights and states are read into NaN-poisoned arrays, so an element no kernel wrote shows up.
  */
 class QuantizedOpenClTest {
   static final List<String> PROGRAMS = List.of("adamw8bit", "adam8bit", "lion8bit", "adamw4bit");
