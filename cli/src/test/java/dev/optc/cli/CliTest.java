@@ -170,7 +170,7 @@ class CliTest {
     }
     var footer = r.out().replaceAll("\\s+", " ");
     for (var name : Library.NAMES) {
-      assertTrue(footer.matches(".*OPT is a .opt file or a library optimizer:[a-z_ ]* " + name + "[ .].*"),
+      assertTrue(footer.matches(".*OPT is a .opt file or a library optimizer:[a-z0-9_ ]* " + name + "[ .].*"),
           name + " listed among the library optimizers: " + r);
     }
   }
