@@ -54,7 +54,18 @@ public interface Engine extends AutoCloseable {
    * One tensor's quantized state as stored: its code bytes ({@code QuantMap}: q8 one per element, q4 two per
    * byte, even elements low) and one float32 absmax per block.
    */
-  record Quantized(byte[] codes, float[] absmax) {}
+  record Quantized(byte[] codes, float[] absmax) {
+    /** Refuses values that are not one tensor's quantized state of {@code map} in {@code layout}. */
+    public void check(dev.optc.compiler.ir.QuantMap map, String state, Layout layout, int tensor) {
+      var s = layout.segments().get(tensor);
+      if (!s.quantized() || codes.length != map.codeBytes(s.numel()) || absmax.length != map.blocks(s.numel())) {
+        throw new OptcException("state '" + state + "' of tensor '" + layout.tensors().get(tensor).name() + "' holds "
+            + map.codeBytes(s.numel()) + " code bytes and " + map.blocks(s.numel()) + " block absmax values"
+            + (s.quantized() ? "" : " only at or above the quantization threshold") + ", not " + codes.length
+            + " and " + absmax.length);
+      }
+    }
+  }
 
   /**
    * The map {@code state} is stored with, or empty where it is not quantized ({@code as q8}, {@code as q4}) on

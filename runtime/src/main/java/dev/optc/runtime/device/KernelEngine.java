@@ -438,13 +438,7 @@ public class KernelEngine<B, K> implements Engine {
   public void writeQuantized(String state, int tensor, Quantized values) {
     var map = quantizedState(state);
     var s = layout.segments().get(tensor);
-    if (!s.quantized() || values.codes().length != map.codeBytes(s.numel())
-        || values.absmax().length != map.blocks(s.numel())) {
-      throw new OptcException("state '" + state + "' of tensor '" + layout.tensors().get(tensor).name() + "' holds "
-          + map.codeBytes(s.numel()) + " code bytes and " + map.blocks(s.numel()) + " block absmax values"
-          + (s.quantized() ? "" : " only at or above the quantization threshold") + ", not "
-          + values.codes().length + " and " + values.absmax().length);
-    }
+    values.check(map, state, layout, tensor);
     if (s.numel() == 0) {
       return;
     }
