@@ -122,6 +122,8 @@ public enum QuantMap {
     for (int i = 0; i < mid.length; i++) {
       mid[i] = ((double) values[i] + values[i + 1]) / 2;
     }
+    this.next = java.util.Arrays.copyOf(mid, mid.length + 1);
+    next[mid.length] = Double.POSITIVE_INFINITY;
     buildBuckets();
   }
 
@@ -181,7 +183,26 @@ public enum QuantMap {
    * quotient (ties to the lower index); the entry nearest 0 when {@code absmax} is 0.
    */
   public int code(float x, float absmax) {
+    if (absmax > 0 && absmax < Float.POSITIVE_INFINITY) {
+      return code(x, absmax, 1.0 / absmax);
+    }
+    // 0 for an all-zero (or NaN) block; an infinite block's quotients are 0 or NaN (no midpoint is below NaN).
     return codeOf(absmax > 0 ? (double) x / absmax : 0.0);
+  }
+
+  /**
+   * {@link #code(float, float)} for a finite {@code absmax > 0} without a division per element: {@code inv} is {@code 1.0 /
+   * absmax} (double), {@code x * inv} picks the bucket and the bucket's midpoint is compared exactly, as {@code
+   * mid * absmax < x} (a midpoint has at most 25 significant bits and absmax 24, so the product is exact in double).
+   * The bucket is right: {@code x * inv} is within 2^-52 (relative) of the exact quotient, while a midpoint that is
+   * not the quotient itself is at least 2^-49 from it ({@code x - mid * absmax} is a multiple of the product's unit,
+   * {@code >= |x| 2^-49}), and a bucket boundary (9 significant bits) that is not a midpoint at least 2^-24; an exact
+   * tie lands in a bucket that counts it as not below. Tested against the division on ties, subnormal blocks and
+   * random values ({@code QuantMapTest}).
+   */
+  public int code(float x, float absmax, double inv) {
+    int base = bucketBase[bucket(x * inv)] & 0xff;
+    return base + (next[base] * absmax < x ? 1 : 0);
   }
 
   /**
@@ -190,8 +211,8 @@ public enum QuantMap {
    * search over 255 midpoints mispredicts about half its 8 branches on real data.
    */
   int codeOf(double q) {
-    int b = bucket(q);
-    return bucketBase[b] + (bucketMid[b] < q ? 1 : 0);
+    int base = bucketBase[bucket(q)] & 0xff;
+    return base + (next[base] < q ? 1 : 0);
   }
 
   /** The code by binary search over the midpoints: what {@link #codeOf} must equal (tests). */
@@ -227,9 +248,15 @@ public enum QuantMap {
     return (int) (bits >>> 63) * PER_SIGN + inSign;
   }
 
-  /** Per bucket: the code of its lowest quotient (in q order), and the one midpoint inside it, or +inf. */
-  private final int[] bucketBase = new int[2 * PER_SIGN];
-  private final double[] bucketMid = new double[2 * PER_SIGN];
+  /**
+   * Per bucket, the code of its lowest quotient (in q order): the number of midpoints below the bucket. The one
+   * midpoint that may lie inside it is then the next one, {@code next[base]}; if that lies past the bucket, the
+   * comparison with it is false for every quotient in the bucket, as it should be. A byte per bucket (16 KB) and
+   * 256 doubles: both stay in the first-level cache.
+   */
+  private final byte[] bucketBase = new byte[2 * PER_SIGN];
+  /** The midpoints, then +inf (past the last entry nothing is above). */
+  private final double[] next;
 
   private void buildBuckets() {
     for (int sign = 0; sign < 2; sign++) {
@@ -264,8 +291,10 @@ public enum QuantMap {
           throw new ExceptionInInitializerError(this + ": " + inside + " midpoints in one bucket");
         }
         // A midpoint equal to the bucket's lowest quotient is not below it; the comparison then decides.
-        bucketBase[b] = below;
-        bucketMid[b] = only;
+        bucketBase[b] = (byte) below;
+        if (inside == 1 && mid[below] != only) {
+          throw new ExceptionInInitializerError(this + ": the midpoint inside a bucket is not the next one");
+        }
       }
     }
   }

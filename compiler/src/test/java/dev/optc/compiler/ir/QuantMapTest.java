@@ -1,6 +1,7 @@
 package dev.optc.compiler.ir;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -29,6 +30,40 @@ class QuantMapTest {
       for (int i = 0; i < 1_000_000; i++) {
         double q = (rnd.nextBoolean() ? 1 : -1) * Math.scalb(1 + rnd.nextDouble(), -rnd.nextInt(41)) / 2;
         assertEquals(map.searchCode(q), map.codeOf(q), map + " at " + q);
+      }
+    }
+  }
+
+  /**
+   * The division-free code ({@code x * (1 / absmax)} for the bucket, the midpoint compared exactly) equals the code of
+   * the exact quotient: on every exact tie (x = midpoint × a power of two, where that is a float), the floats next to
+   * each tie, subnormal and huge blocks, and two million random pairs.
+   */
+  @Test
+  void theDivisionFreeCodeIsTheExactQuotientsCode() {
+    var rnd = new SplittableRandom(41);
+    for (var map : QuantMap.values()) {
+      int ties = 0;
+      for (double m : map.midpoints()) {
+        for (int e : new int[] {-149 + 30, -126, -60, -1, 0, 3, 40, 100}) {
+          float a = (float) Math.scalb(1.0, e);
+          double exact = m * a;
+          float x = (float) exact;
+          if (x != exact || a == 0 || Float.isInfinite(a)) {
+            continue;
+          }
+          ties++;
+          for (float y : new float[] {x, Math.nextUp(x), Math.nextDown(x)}) {
+            assertEquals(map.searchCode((double) y / a), map.code(y, a, 1.0 / a), map + ": " + y + " / " + a);
+          }
+        }
+      }
+      assertTrue(ties > map.midpoints().length, map + ": " + ties + " ties");
+      for (int i = 0; i < 2_000_000; i++) {
+        float a = Float.intBitsToFloat(1 + rnd.nextInt(0x7f7fffff));
+        float x = (rnd.nextBoolean() ? 1 : -1) * a * (float) (i % 3 == 0 ? rnd.nextDouble()
+            : Math.scalb(1 + rnd.nextDouble(), -rnd.nextInt(40)) / 2);
+        assertEquals(map.searchCode((double) x / a), map.code(x, a, 1.0 / a), map + ": " + x + " / " + a);
       }
     }
   }
