@@ -77,7 +77,8 @@ class QuantizedOpenClTest {
     return program.startsWith("adamw") ? Map.of("amsgrad", 1.0) : Map.of();
   }
 
-  static Optimizer bind(String program, Backend backend, Fusion fusion, long seed) throws Exception {
+  /** One tensor of each of {@link #SHAPES}, named t0, t1, ..., with N(0, 1) weights from {@code seed}. */
+  static List<Optimizer.Tensor> tensors(long seed) {
     var r = new Random(seed);
     var tensors = new ArrayList<Optimizer.Tensor>();
     for (int t = 0; t < SHAPES.length; t++) {
@@ -88,8 +89,12 @@ class QuantizedOpenClTest {
       }
       tensors.add(new Optimizer.Tensor("t" + t, SHAPES[t], w));
     }
+    return tensors;
+  }
+
+  static Optimizer bind(String program, Backend backend, Fusion fusion, long seed) throws Exception {
     return Optimizer.builder(OptProgram.load(program)).backend(backend).fusion(fusion)
-        .unquantized(List.of("t" + (SHAPES.length - 1))).group(hypers(program), tensors).build();
+        .unquantized(List.of("t" + (SHAPES.length - 1))).group(hypers(program), tensors(seed)).build();
   }
 
   /** The same gradients on every backend: step {@code step}'s for tensor {@code t}, some of them large. */
@@ -276,16 +281,7 @@ class QuantizedOpenClTest {
     for (var shape : shapes()) {
       for (var fusion : shape.fusions()) {
         tests.add(DynamicTest.dynamicTest(fusion.label() + ", " + shape.name() + " (seed " + seed + ")", () -> {
-          var r = new Random(seed);
-          var tensors = new ArrayList<Optimizer.Tensor>();
-          for (int t = 0; t < SHAPES.length; t++) {
-            int n = (int) Arrays.stream(SHAPES[t]).reduce(1, (a, b) -> a * b);
-            var w = new float[n];
-            for (int i = 0; i < n; i++) {
-              w[i] = (float) r.nextGaussian();
-            }
-            tensors.add(new Optimizer.Tensor("t" + t, SHAPES[t], w));
-          }
+          var tensors = tensors(seed);
           try (var java = Optimizer.builder(program).backend(new JavaBackend(JavaEmitter.Precision.F32, 1))
                   .fusion(fusion).group(Map.of(), tensors).build();
               var cl = Optimizer.builder(program).backend(shape.backend()).fusion(fusion).group(Map.of(), tensors)
