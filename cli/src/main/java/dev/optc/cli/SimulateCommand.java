@@ -1,6 +1,7 @@
 package dev.optc.cli;
 
 import dev.optc.compiler.diag.CompileException;
+import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.runtime.AtomicFiles;
 import dev.optc.runtime.Backend;
@@ -64,6 +65,11 @@ final class SimulateCommand implements Callable<Integer> {
   @Option(names = "--threads", paramLabel = "N", description = "Threads of the java backend (default: all cores).")
   Integer threads;
 
+  @Option(names = "--quantize-from", defaultValue = "4096", paramLabel = "N",
+      description = "Quantized states (as q8, as q4) are stored as codes when the tensor has at least N elements; "
+          + "below, float32 (default 4096, bitsandbytes' min_8bit_size).")
+  int quantizeFrom;
+
   @Option(names = "--metrics", description = "Print metrics after every step: the program's own and the "
       + "standard ones (grad_norm, weight_norm, update_norm, update_ratio, effective_lr).")
   boolean metrics;
@@ -111,11 +117,20 @@ final class SimulateCommand implements Callable<Integer> {
           + ") for params of shape " + shape(p.shape()));
     }
     int steps = (int) gs[0];
+    if (quantizeFrom < 1) {
+      throw new OptcException("--quantize-from " + quantizeFrom + ": give a number of elements, 1 or more");
+    }
+    boolean quantized = Quantization.of(program.ir()).any();
+    if (quantized && p.data().length < quantizeFrom && !common.quiet) {
+      // Said, not done silently: below the threshold a quantized program steps exactly as its float32 sibling.
+      err.println("optc: note: " + program.name() + "'s quantized states stay float32 for these " + p.data().length
+          + " parameters (fewer than --quantize-from " + quantizeFrom + ")");
+    }
     var printer = metrics ? new MetricsPrinter(spec.commandLine().getOut(), steps) : null;
     var progress = Progress.forSteps(err, "simulate", steps, (long) steps * p.data().length);
     long start = System.nanoTime();
     var result = Simulation.run(program, b, f, p.shape(), p.data(), g.data(), steps, hypers, trajectory != null,
-        printer, progress);
+        printer, progress, quantizeFrom);
     progress.done();
     // Both complete as temporaries before either is renamed: a failure leaves both files as they were.
     try (var batch = new AtomicFiles.Batch()) {

@@ -657,6 +657,34 @@ class CliTest {
     assertTrue(warnings.getFirst().contains("--params") && warnings.getFirst().contains("float64"), r.toString());
   }
 
+  /**
+   * A quantized program on a tensor below --quantize-from steps as its float32 sibling, and says so in one note;
+   * with the threshold lowered to the tensor's size its states are quantized and the result differs.
+   */
+  @Test
+  void simulateQuantizesFromTheThresholdAndSaysWhenItDoesNot() throws Exception {
+    var p = dir.resolve("p.npy");
+    var g = dir.resolve("g.npy");
+    Npy.write(p, new long[] {40, 13}, random(520));
+    Npy.write(g, new long[] {3, 40, 13}, random(3 * 520));
+    var outs = new ArrayList<float[]>();
+    for (var args : List.of(List.of("adamw"), List.of("adamw8bit"), List.of("adamw8bit", "--quantize-from", "520"))) {
+      var out = dir.resolve("o" + outs.size() + ".npy");
+      var all = new ArrayList<>(List.of("simulate"));
+      all.addAll(args);
+      all.addAll(List.of("--params", p.toString(), "--grads", g.toString(), "--out", out.toString()));
+      var r = optc(all);
+      assertEquals(0, r.code(), r.toString());
+      var notes = r.err().lines().filter(l -> l.startsWith("optc: note:")).toList();
+      assertEquals(args.size() == 1 && args.getFirst().equals("adamw8bit") ? 1 : 0, notes.size(), r.toString());
+      outs.add(Npy.readFloat32(out).data());
+    }
+    assertArrayEquals(outs.get(0), outs.get(1), "below the threshold: adamw's bits");
+    assertFalse(Arrays.equals(outs.get(0), outs.get(2)), "quantized from 520 elements: another result");
+    CliTest.assertUsageError(optc("simulate", "adamw8bit", "--params", p.toString(), "--grads", g.toString(),
+        "--out", dir.resolve("x.npy").toString(), "--quantize-from", "0"), true);
+  }
+
   @Test
   void simulatePrintsMetrics() throws Exception {
     var opt = Files.writeString(dir.resolve("m.opt"), """

@@ -21,13 +21,24 @@ public final class Simulation {
   public static Result run(OptProgram program, Backend backend, Fusion fusion, long[] shape, float[] params,
       float[] grads, int steps, Map<String, Double> hypers, boolean keepTrajectory,
       Consumer<Optimizer.StepMetrics> metrics, IntConsumer progress) {
+    return run(program, backend, fusion, shape, params, grads, steps, hypers, keepTrajectory, metrics, progress,
+        dev.optc.compiler.ir.Quantization.DEFAULT_MIN_ELEMENTS);
+  }
+
+  /**
+   * The same, with quantized states ({@code as q8}, {@code as q4}) stored as codes when the tensor has at least
+   * {@code quantizeFrom} elements.
+   */
+  public static Result run(OptProgram program, Backend backend, Fusion fusion, long[] shape, float[] params,
+      float[] grads, int steps, Map<String, Double> hypers, boolean keepTrajectory,
+      Consumer<Optimizer.StepMetrics> metrics, IntConsumer progress, int quantizeFrom) {
     int numel = params.length;
     if ((long) steps * numel != grads.length) {
       throw new IllegalArgumentException(steps + " steps of " + numel + " need " + (long) steps * numel
           + " gradient values, not " + grads.length);
     }
     var tensor = new Optimizer.Tensor("params", shape, params);
-    try (var opt = Optimizer.builder(program).backend(backend).fusion(fusion)
+    try (var opt = Optimizer.builder(program).backend(backend).fusion(fusion).quantizeFrom(quantizeFrom)
         .group(hypers, List.of(tensor)).build()) {
       if (metrics != null) {
         opt.onMetrics(metrics);
