@@ -120,6 +120,22 @@ public final class Layout {
     return (int) quantized;
   }
 
+  /**
+   * Bytes of one buffer of a quantized state stored with {@code map} ({@link
+   * dev.optc.compiler.codegen.java.JavaEmitter#quantizedBuffers}): its codes, its block absmax values or its
+   * float32 values.
+   */
+  public long quantizedBytes(dev.optc.compiler.ir.QuantMap map, String buffer) {
+    var state = dev.optc.compiler.codegen.java.JavaEmitter.stateOf(buffer);
+    if (buffer.equals(dev.optc.compiler.codegen.java.JavaEmitter.absmaxName(state))) {
+      return (long) Float.BYTES * map.blocks(quantized);
+    }
+    if (buffer.equals(dev.optc.compiler.codegen.java.JavaEmitter.rawName(state))) {
+      return (long) Float.BYTES * raw;
+    }
+    return map.codeBytes(quantized);
+  }
+
   /** Length of the float32 arena of a quantized state: the tensors below the threshold. */
   public int rawLength() {
     return raw;

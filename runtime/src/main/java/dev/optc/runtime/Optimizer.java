@@ -466,9 +466,9 @@ public final class Optimizer implements AutoCloseable {
         u[k] = eval.eval(hoisted.get(k));
       }
       uniforms[i] = u;
+      var check = quantization.assumptions().isEmpty() ? null : new HostEvaluator(env(i, u, null));
       for (var a : quantization.assumptions()) {
-        var env = env(i, u, null);
-        double v = new HostEvaluator(env).eval(a.value());
+        double v = check.eval(a.value());
         if (!a.holds(v)) {
           // Nothing has run yet: t goes back, and the scheduled hypers are taken back by the caller's next step.
           t--;

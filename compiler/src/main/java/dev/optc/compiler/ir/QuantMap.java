@@ -299,6 +299,11 @@ public enum QuantMap {
     }
   }
 
+  /** The byte that holds quantized element {@code q}'s code ({@code q} at a block start: a whole byte). */
+  public long codeByte(long q) {
+    return bits == 8 ? q : q >> 1;
+  }
+
   /** Bytes of codes for {@code n} elements. */
   public long codeBytes(long n) {
     return bits == 8 ? n : (n + 1) / 2;

@@ -287,26 +287,14 @@ public class KernelEngine<B, K> implements Engine {
 
   /** Bytes of arena {@code name}: a quantized state's codes, absmax values or float32 values by the layout. */
   private long bytes(String name) {
-    var map = quant.map(owner(name));
-    if (map == null) {
-      return layout.arenaLength(kinds.get(name)) * (long) dtypes.get(name).bytes();
-    }
-    long q = layout.quantizedLength();
-    return name.equals(JavaEmitter.absmaxName(owner(name))) ? (long) Float.BYTES * map.blocks(q)
-        : name.equals(JavaEmitter.rawName(owner(name))) ? (long) Float.BYTES * layout.rawLength()
-        : map.codeBytes(q);
-  }
-
-  /** The state a quantized state's absmax or float32 arena belongs to; else {@code name} itself. */
-  private static String owner(String name) {
-    int hash = name.indexOf('#');
-    return hash < 0 ? name : name.substring(0, hash);
+    var map = quant.map(JavaEmitter.stateOf(name));
+    return map != null ? layout.quantizedBytes(map, name)
+        : layout.arenaLength(kinds.get(name)) * (long) dtypes.get(name).bytes();
   }
 
   /** The arenas that hold {@code state}: itself, and a quantized state's absmax and float32 arenas. */
   private List<String> parts(String state) {
-    return quant.map(state) == null ? List.of(state)
-        : List.of(state, JavaEmitter.absmaxName(state), JavaEmitter.rawName(state));
+    return quant.map(state) == null ? List.of(state) : JavaEmitter.quantizedBuffers(state);
   }
 
   private static int roundUp(int n, int multiple) {
@@ -460,22 +448,17 @@ public class KernelEngine<B, K> implements Engine {
   /** Tensor {@code s}'s codes and absmax values, from the device into {@code codes} and {@code absmax}. */
   private void readCodes(QuantMap map, String state, JavaStep.Segment s, MemorySegment codes, MemorySegment absmax) {
     if (s.numel() > 0) {
-      ops.read(buffer(state), codeByte(map, s), codes.asSlice(0, map.codeBytes(s.numel())));
-      ops.read(buffer(JavaEmitter.absmaxName(state)), (long) Float.BYTES * (s.qOffset() / map.block()),
+      ops.read(buffer(state), map.codeByte(s.qOffset()), codes.asSlice(0, map.codeBytes(s.numel())));
+      ops.read(buffer(JavaEmitter.absmaxName(state)), (long) Float.BYTES * (s.qOffset() >> map.blockShift()),
           absmax.asSlice(0, Float.BYTES * map.blocks(s.numel())));
     }
   }
 
   private void writeCodes(QuantMap map, String state, JavaStep.Segment s, MemorySegment codes,
       MemorySegment absmax) {
-    ops.write(buffer(state), codeByte(map, s), codes.asSlice(0, map.codeBytes(s.numel())));
-    ops.write(buffer(JavaEmitter.absmaxName(state)), (long) Float.BYTES * (s.qOffset() / map.block()),
+    ops.write(buffer(state), map.codeByte(s.qOffset()), codes.asSlice(0, map.codeBytes(s.numel())));
+    ops.write(buffer(JavaEmitter.absmaxName(state)), (long) Float.BYTES * (s.qOffset() >> map.blockShift()),
         absmax.asSlice(0, Float.BYTES * map.blocks(s.numel())));
-  }
-
-  /** The first code byte of tensor {@code s} ({@code qOffset} is a multiple of 256: q4 bytes start whole). */
-  private static long codeByte(QuantMap map, JavaStep.Segment s) {
-    return map.bits() == 8 ? s.qOffset() : s.qOffset() / 2;
   }
 
   /** Tensor {@code s} alone at the start of its quantized (or float32) memory: what host copies of it index. */
@@ -608,8 +591,9 @@ public class KernelEngine<B, K> implements Engine {
   @Override
   public Optional<MemorySegment> arena(String name) {
     allocatedBuffer(name);
-    if (quant.map(owner(name)) != null) {
-      throw new OptcException("state '" + owner(name) + "' is stored as " + quant.map(owner(name)) + " codes, not "
+    var state = JavaEmitter.stateOf(name);
+    if (quant.map(state) != null) {
+      throw new OptcException("state '" + state + "' is stored as " + quant.map(state) + " codes, not "
           + "float32: read it with Optimizer.state");
     }
     return Optional.ofNullable(hostArenas.get(name));

@@ -100,7 +100,7 @@ final class JavaEngine implements Engine {
       }
       for (int i = 0; i < names.size(); i++) {
         var name = names.get(i);
-        if (deferred.contains(owner(name))) {
+        if (deferred.contains(JavaEmitter.stateOf(name))) {
           // No memory until its flag is first on: the kernels test the flag before every access, and an access
           // that slipped through would fail on the empty placeholder instead of reading stray memory.
           buffers[i] = f32 ? MemorySegment.NULL : new double[0];
@@ -117,25 +117,15 @@ final class JavaEngine implements Engine {
     this.pool = threads == 1 ? null : new ForkJoinPool(threads);
   }
 
-  /** The state a quantized state's absmax or float32 arena belongs to; else {@code buffer} itself. */
-  private static String owner(String buffer) {
-    int hash = buffer.indexOf('#');
-    return hash < 0 ? buffer : buffer.substring(0, hash);
-  }
-
   /** The memory of buffer {@code name} at {@code position}: adopted, or allocated (zeros) here. */
   private Object arena(int position, String name, Kind kind) {
     int n = layout.arenaLength(kind);
     if (host == null) {
       return new double[name.indexOf('#') < 0 ? n : 0];
     }
-    var map = quant.map(owner(name));
+    var map = quant.map(JavaEmitter.stateOf(name));
     if (map != null) {
-      // Codes in the state's own slot, then its block absmax values and the float32 values of small tensors.
-      long q = layout.quantizedLength();
-      long bytes = name.endsWith("#absmax") ? (long) Float.BYTES * map.blocks(q)
-          : name.endsWith("#f32") ? (long) Float.BYTES * layout.rawLength() : map.codeBytes(q);
-      return host.allocate(bytes, position, Float.BYTES);
+      return host.allocate(layout.quantizedBytes(map, name), position, Float.BYTES);
     }
     var adopted = layout.arenas().adopted(name);
     if (adopted != null) {
@@ -170,8 +160,7 @@ final class JavaEngine implements Engine {
 
   /** The buffers that hold {@code state}: itself, and a quantized state's absmax and float32 arenas. */
   private List<String> parts(String state) {
-    return quant.map(state) == null ? List.of(state)
-        : List.of(state, JavaEmitter.absmaxName(state), JavaEmitter.rawName(state));
+    return quant.map(state) == null ? List.of(state) : JavaEmitter.quantizedBuffers(state);
   }
 
   @Override
@@ -205,10 +194,9 @@ final class JavaEngine implements Engine {
     var codes = new byte[(int) map.codeBytes(s.numel())];
     var absmax = new float[(int) map.blocks(s.numel())];
     long q = s.qOffset();
-    MemorySegment.copy((MemorySegment) buffers[index(state)], JAVA_BYTE, map.bits() == 8 ? q : q / 2, codes, 0,
-        codes.length);
+    MemorySegment.copy((MemorySegment) buffers[index(state)], JAVA_BYTE, map.codeByte(q), codes, 0, codes.length);
     MemorySegment.copy((MemorySegment) buffers[index(JavaEmitter.absmaxName(state))], JAVA_FLOAT,
-        (long) Float.BYTES * (q / map.block()), absmax, 0, absmax.length);
+        (long) Float.BYTES * (q >> map.blockShift()), absmax, 0, absmax.length);
     return new Quantized(codes, absmax);
   }
 
@@ -218,10 +206,10 @@ final class JavaEngine implements Engine {
     var s = layout.segments().get(tensor);
     values.check(map, state, layout, tensor);
     long q = s.qOffset();
-    MemorySegment.copy(values.codes(), 0, (MemorySegment) buffers[index(state)], JAVA_BYTE,
-        map.bits() == 8 ? q : q / 2, values.codes().length);
+    MemorySegment.copy(values.codes(), 0, (MemorySegment) buffers[index(state)], JAVA_BYTE, map.codeByte(q),
+        values.codes().length);
     MemorySegment.copy(values.absmax(), 0, (MemorySegment) buffers[index(JavaEmitter.absmaxName(state))],
-        JAVA_FLOAT, (long) Float.BYTES * (q / map.block()), values.absmax().length);
+        JAVA_FLOAT, (long) Float.BYTES * (q >> map.blockShift()), values.absmax().length);
   }
 
   private QuantMap quantizedState(String state) {
@@ -243,7 +231,7 @@ final class JavaEngine implements Engine {
 
   private int index(String buffer) {
     var i = bufferIndex.get(buffer);
-    if (i == null || buffer.indexOf('#') >= 0 && !bufferIndex.containsKey(owner(buffer))) {
+    if (i == null) {
       throw new OptcException("no buffer '" + buffer + "' in this optimizer");
     }
     return i;

@@ -47,7 +47,9 @@ final class PhaseEmitter {
   private final ValueNames suggestions;
   private final Map<Node, String> locals = new HashMap<>();
   /** Per quantized state this phase stores: the local of an element's new value, and the span's local array. */
-  private final Map<String, String[]> quantLocals = new LinkedHashMap<>();
+  private final Map<String, QuantLocals> quantLocals = new LinkedHashMap<>();
+
+  private record QuantLocals(String value, String span) {}
 
   PhaseEmitter(Plan plan, KernelConfig config, Buffers buffers, PhaseAnalysis analysis, String prefix,
       Map<Node, Integer> statementOf) {
@@ -216,7 +218,7 @@ final class PhaseEmitter {
       return "";
     }
     var values = new StringBuilder();
-    quantLocals.values().forEach(l -> values.append(d.local()).append(" float ").append(l[1])
+    quantLocals.values().forEach(l -> values.append(d.local()).append(" float ").append(l.span())
         .append("[OPTC_QSPAN];\n"));
     return Skeletons.fill(Skeletons.QUANT_MEMORY, "values", values.toString(), "local", d.local());
   }
@@ -226,8 +228,8 @@ final class PhaseEmitter {
     var gather = new StringBuilder();
     var quantize = new StringBuilder();
     quantLocals.forEach((b, l) -> {
-      newValues.append("float ").append(l[0]).append(" = 0.0f;\n");
-      gather.append(l[1]).append("[optc_e] = ").append(l[0]).append(";\n");
+      newValues.append("float ").append(l.value()).append(" = 0.0f;\n");
+      gather.append(l.span()).append("[optc_e] = ").append(l.value()).append(";\n");
       var map = buffers.map(b);
       var fill = new String[] {
           "localId", d.localId(),
@@ -235,13 +237,13 @@ final class PhaseEmitter {
           "map", map.toString(),
           "block", "" + map.block(),
           "blockMask", "" + (map.block() - 1),
-          "values", l[1],
+          "values", l.span(),
           "codes", names.param(b),
           "absmax", names.param(absmax(b)),
           "ubyte", d.ubyte()};
       var codes = Skeletons.fill(map.bits() == 8 ? Skeletons.CODES_8 : Skeletons.CODES_4, fill);
       var text = Skeletons.fill(Skeletons.QUANTIZE, "localId", d.localId(), "localSize", d.localSize(),
-          "raw", names.param(raw(b)), "values", l[1], "abs", ops.unary(UnaryOp.ABS, l[1] + "[optc_e]"),
+          "raw", names.param(raw(b)), "values", l.span(), "abs", ops.unary(UnaryOp.ABS, l.span() + "[optc_e]"),
           "barrier", d.barrier(), "block", "" + map.block(), "blockMask", "" + (map.block() - 1), "codes", codes);
       // A guard is a uniform flag: the whole work-group takes the same branch, barriers included.
       var guard = analysis.guards().stores().get(b);
@@ -303,9 +305,9 @@ final class PhaseEmitter {
       }
       if (buffers.map(b) != null) {
         // Gathered for the span's quantization, which tests the store's guard (quantLoop).
-        var l = quantLocals.computeIfAbsent(b, x -> new String[] {names.fresh(target + "_new"),
-            names.fresh(target + "_span")});
-        sb.append(l[0]).append(" = ").append(value).append(";\n");
+        var l = quantLocals.computeIfAbsent(b, x -> new QuantLocals(names.fresh(target + "_new"),
+            names.fresh(target + "_span")));
+        sb.append(l.value()).append(" = ").append(value).append(";\n");
         continue;
       }
       var once = switch (kind) {

@@ -230,6 +230,17 @@ public final class JavaEmitter {
     return state + "#f32";
   }
 
+  /** The buffers that hold a quantized state: its codes (under its own name), absmax values, float32 values. */
+  public static List<String> quantizedBuffers(String state) {
+    return List.of(state, absmaxName(state), rawName(state));
+  }
+
+  /** The state a quantized state's absmax or float32 buffer belongs to; any other buffer itself. */
+  public static String stateOf(String buffer) {
+    int hash = buffer.indexOf('#');
+    return hash < 0 ? buffer : buffer.substring(0, hash);
+  }
+
   private static String locationName(Plan.Location at) {
     return Plan.bufferOf(at);
   }
@@ -439,6 +450,18 @@ public final class JavaEmitter {
     /** Whether {@code key} is a quantized state whose codes this (float32) class reads and writes. */
     private boolean quantized(String key) {
       return quant.maps().containsKey(key);
+    }
+
+    /**
+     * A quantized state's block lives in a local array of the phase method, which the helper methods of a split
+     * phase cannot share.
+     */
+    private void refuseIfSplit(String state) {
+      if (split) {
+        throw new IllegalStateException("the Java backend keeps a quantized state's block in a local array, which "
+            + "a phase of more than " + SPLIT_ABOVE + " values (split into helper methods) cannot share: store '"
+            + state + "' as f32, or simplify the program");
+      }
     }
 
     /** Whether this phase reads or writes a quantized state. */
@@ -756,11 +779,7 @@ public final class JavaEmitter {
           var name = locationName(w.location());
           var guard = guards.stores().get(name);
           if (quantized(name)) {
-            if (split) {
-              throw new IllegalStateException("the Java backend keeps a quantized state's block in a local "
-                  + "array, which a phase of more than " + SPLIT_ABOVE + " values (split into helper methods) "
-                  + "cannot share: store '" + name + "' as f32, or simplify the program");
-            }
+            refuseIfSplit(name);
             blocks.put(name, names.newName("block_" + name, "block:" + name));
           }
           body.add(fragment(code -> {
@@ -780,15 +799,10 @@ public final class JavaEmitter {
           elemStores = true;
         }
       }
-      var elemSetup = declareAccumulators(Section.ELEM);
+      var elemSetup = new ArrayList<>(declareAccumulators(Section.ELEM));
       body.addAll(accumulate(Section.ELEM));
       if (!oldBlocks.isEmpty()) {
-        if (split) {
-          throw new IllegalStateException("the Java backend keeps a quantized state's block in a local array, "
-              + "which a phase of more than " + SPLIT_ABOVE + " values (split into helper methods) cannot share: "
-              + "store '" + oldBlocks.keySet().iterator().next() + "' as f32, or simplify the program");
-        }
-        elemSetup = new ArrayList<>(elemSetup);
+        refuseIfSplit(oldBlocks.keySet().iterator().next());
         for (var b : oldBlocks.values()) {
           elemSetup.add(fragment(code -> code.addStatement("final float[] $L = new float[$L]", b.name(),
               QUANT_BLOCK)));
@@ -814,7 +828,6 @@ public final class JavaEmitter {
         }));
       }
       if (!blocks.isEmpty()) {
-        elemSetup = new ArrayList<>(elemSetup);
         for (var e : blocks.entrySet()) {
           elemSetup.add(fragment(code -> code.addStatement("final float[] $L = new float[$L]", e.getValue(),
               QUANT_BLOCK)));

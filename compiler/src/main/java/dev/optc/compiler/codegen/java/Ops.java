@@ -69,14 +69,8 @@ public final class Ops {
       long qk = q + k;
       int m = (int) Math.min(n - k, block - (qk & (block - 1)));
       float a = absmax.getAtIndex(JAVA_FLOAT, qk >> shift);
-      if (map.bits() == 8) {
-        for (int j = 0; j < m; j++) {
-          v[at + k + j] = map.dequantize(codes.get(JAVA_BYTE, qk + j) & 0xff, a);
-        }
-      } else {
-        for (int j = 0; j < m; j++) {
-          v[at + k + j] = map.dequantize(code(map, codes, qk + j), a);
-        }
+      for (int j = 0; j < m; j++) {
+        v[at + k + j] = map.dequantize(code(map, codes, qk + j), a);
       }
       k += m;
     }
@@ -127,38 +121,24 @@ public final class Ops {
       }
       long at = q + k;
       absmax.setAtIndex(JAVA_FLOAT, at >> map.blockShift(), a);
-      if (!(a > 0)) {
-        // An all-zero (or NaN) block: every element takes the code of 0.
-        int zero = map.code(0, 0);
-        for (int j = 0; j < m; j += map.bits() == 8 ? 1 : 2) {
-          int byteValue = map.bits() == 8 ? zero : zero | (j + 1 < m ? zero : 0) << 4;
-          codes.set(JAVA_BYTE, map.bits() == 8 ? at + j : (at + j) >> 1, (byte) byteValue);
-        }
-        continue;
-      }
-      if (a == Float.POSITIVE_INFINITY) {
-        // An infinite element: every quotient is 0 or NaN, through the division.
-        for (int j = 0; j < m; j++) {
-          int c = map.code(v[off + k + j], a);
-          if (map.bits() == 8) {
-            codes.set(JAVA_BYTE, at + j, (byte) c);
-          } else {
-            long byteAt = (at + j) >> 1;
-            int old = j % 2 == 0 ? 0 : codes.get(JAVA_BYTE, byteAt) & 15;
-            codes.set(JAVA_BYTE, byteAt, (byte) (j % 2 == 0 ? c : old | c << 4));
-          }
-        }
-        continue;
-      }
+      // A finite nonzero block's codes without a division each; a zero, NaN or infinite one's through the
+      // general rule (the same for the whole block, so the branch is one way).
+      boolean finite = a > 0 && a < Float.POSITIVE_INFINITY;
       double inv = 1.0 / a;
       if (map.bits() == 8) {
         for (int j = 0; j < m; j++) {
-          codes.set(JAVA_BYTE, at + j, (byte) map.code(v[off + k + j], a, inv));
+          float x = v[off + k + j];
+          codes.set(JAVA_BYTE, at + j, (byte) (finite ? map.code(x, a, inv) : map.code(x, a)));
         }
       } else {
         for (int j = 0; j < m; j += 2) {
-          int low = map.code(v[off + k + j], a, inv);
-          int high = j + 1 < m ? map.code(v[off + k + j + 1], a, inv) : 0;
+          float x = v[off + k + j];
+          int low = finite ? map.code(x, a, inv) : map.code(x, a);
+          int high = 0;
+          if (j + 1 < m) {
+            float y = v[off + k + j + 1];
+            high = finite ? map.code(y, a, inv) : map.code(y, a);
+          }
           codes.set(JAVA_BYTE, (at + j) >> 1, (byte) (low | high << 4));
         }
       }
