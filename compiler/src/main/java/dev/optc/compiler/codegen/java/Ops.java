@@ -121,27 +121,36 @@ public final class Ops {
       }
       long at = q + k;
       absmax.setAtIndex(JAVA_FLOAT, at >> map.blockShift(), a);
-      // A finite nonzero block's codes without a division each; a zero, NaN or infinite one's through the
-      // general rule (the same for the whole block, so the branch is one way).
-      boolean finite = a > 0 && a < Float.POSITIVE_INFINITY;
-      double inv = 1.0 / a;
-      if (map.bits() == 8) {
-        for (int j = 0; j < m; j++) {
-          float x = v[off + k + j];
-          codes.set(JAVA_BYTE, at + j, (byte) (finite ? map.code(x, a, inv) : map.code(x, a)));
-        }
+      if (a > 0 && a < Float.POSITIVE_INFINITY) {
+        quantizeBlock(map, v, off + k, m, codes, at, a);
       } else {
-        for (int j = 0; j < m; j += 2) {
-          float x = v[off + k + j];
-          int low = finite ? map.code(x, a, inv) : map.code(x, a);
-          int high = 0;
-          if (j + 1 < m) {
-            float y = v[off + k + j + 1];
-            high = finite ? map.code(y, a, inv) : map.code(y, a);
+        // A zero, NaN or infinite block (rare): the general rule, element by element.
+        for (int j = 0; j < m; j += map.bits() == 8 ? 1 : 2) {
+          int low = map.code(v[off + k + j], a);
+          if (map.bits() == 8) {
+            codes.set(JAVA_BYTE, at + j, (byte) low);
+          } else {
+            int high = j + 1 < m ? map.code(v[off + k + j + 1], a) : 0;
+            codes.set(JAVA_BYTE, (at + j) >> 1, (byte) (low | high << 4));
           }
-          codes.set(JAVA_BYTE, (at + j) >> 1, (byte) (low | high << 4));
         }
       }
+    }
+  }
+
+  /** The codes of a block of finite nonzero absmax {@code a}, without a division each ({@link QuantMap#code}). */
+  private static void quantizeBlock(QuantMap map, float[] v, int off, int m, MemorySegment codes, long at, float a) {
+    double inv = 1.0 / a;
+    if (map.bits() == 8) {
+      for (int j = 0; j < m; j++) {
+        codes.set(JAVA_BYTE, at + j, (byte) map.code(v[off + j], a, inv));
+      }
+      return;
+    }
+    for (int j = 0; j < m; j += 2) {
+      int low = map.code(v[off + j], a, inv);
+      int high = j + 1 < m ? map.code(v[off + j + 1], a, inv) : 0;
+      codes.set(JAVA_BYTE, (at + j) >> 1, (byte) (low | high << 4));
     }
   }
 }
