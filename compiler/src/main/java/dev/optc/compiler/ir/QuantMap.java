@@ -124,6 +124,9 @@ public enum QuantMap {
     }
     this.next = java.util.Arrays.copyOf(mid, mid.length + 1);
     next[mid.length] = Double.POSITIVE_INFINITY;
+    this.previous = new double[mid.length + 1];
+    previous[0] = Double.NEGATIVE_INFINITY;
+    System.arraycopy(mid, 0, previous, 1, mid.length);
     buildBuckets();
   }
 
@@ -196,13 +199,16 @@ public enum QuantMap {
    * mid * absmax < x} (a midpoint has at most 25 significant bits and absmax 24, so the product is exact in double).
    * The bucket is right: {@code x * inv} is within 2^-52 (relative) of the exact quotient, while a midpoint that is
    * not the quotient itself is at least 2^-49 from it ({@code x - mid * absmax} is a multiple of the product's unit,
-   * {@code >= |x| 2^-49}), and a bucket boundary (9 significant bits) that is not a midpoint at least 2^-24; an exact
-   * tie lands in a bucket that counts it as not below. Tested against the division on ties, subnormal blocks and
-   * random values ({@code QuantMapTest}).
+   * {@code >= |x| 2^-49}), and a bucket boundary (9 significant bits) that is not a midpoint at least 2^-24; only an
+   * exact tie on a boundary can land one bucket off, and the comparisons with the midpoints on either side of the
+   * bucket's code settle it. Tested against the division on ties (at powers of two and at any absmax), subnormal
+   * blocks and random values ({@code QuantMapTest}).
    */
   public int code(float x, float absmax, double inv) {
     int base = bucketBase[bucket(x * inv)] & 0xff;
-    return base + (next[base] * absmax < x ? 1 : 0);
+    // A negative tie (x = midpoint × absmax at the top of its bucket, (-hi, -lo]) whose x * inv rounds toward zero
+    // lands one bucket up, whose code counts that midpoint as below: the midpoint under the base is checked too.
+    return base - (previous[base] * absmax >= x ? 1 : 0) + (next[base] * absmax < x ? 1 : 0);
   }
 
   /**
@@ -248,6 +254,33 @@ public enum QuantMap {
     return (int) (bits >>> 63) * PER_SIGN + inSign;
   }
 
+  /** Buckets per sign. */
+  public static final int BUCKETS_PER_SIGN = PER_SIGN;
+  /** A float32's magnitude bits shifted right by this keep its exponent and top {@link #FRACTION_BITS} bits. */
+  public static final int BUCKET_SHIFT = 23 - FRACTION_BITS;
+  /** Subtracted from the shifted magnitude bits: exponent {@link #LOW} with fraction 0 is bucket 1. */
+  public static final int BUCKET_BIAS = ((127 + LOW) << FRACTION_BITS) - 1;
+
+  /**
+   * The bucket of a float32 quotient {@code q} of magnitude below 2 (a block's quotient within a few ulps): the
+   * bucket {@link #bucket(double)} gives the same value (a float's exponent and top mantissa bits are its
+   * double's; subnormal floats lie in bucket 0).
+   */
+  public static int bucket(float q) {
+    int bits = Float.floatToRawIntBits(q);
+    int in = Math.min(Math.max(((bits & 0x7fffffff) >>> BUCKET_SHIFT) - BUCKET_BIAS, 0), PER_SIGN - 1);
+    return (bits >>> 31) * PER_SIGN + in;
+  }
+
+  /** Per bucket, the code of its lowest quotient ({@link #bucketBase} as ints, for table lookups by lanes). */
+  public int[] bucketCodes() {
+    int[] codes = new int[bucketBase.length];
+    for (int i = 0; i < codes.length; i++) {
+      codes[i] = bucketBase[i] & 0xff;
+    }
+    return codes;
+  }
+
   /**
    * Per bucket, the code of its lowest quotient (in q order): the number of midpoints below the bucket. The one
    * midpoint that may lie inside it is then the next one, {@code next[base]}; if that lies past the bucket, the
@@ -257,6 +290,8 @@ public enum QuantMap {
   private final byte[] bucketBase = new byte[2 * PER_SIGN];
   /** The midpoints, then +inf (past the last entry nothing is above). */
   private final double[] next;
+  /** -inf, then the midpoints: {@code previous[c]} is the midpoint under code c. */
+  private final double[] previous;
 
   private void buildBuckets() {
     for (int sign = 0; sign < 2; sign++) {

@@ -42,6 +42,7 @@ class QuantMapTest {
   @Test
   void theDivisionFreeCodeIsTheExactQuotientsCode() {
     var rnd = new SplittableRandom(41);
+    int anyTies = 0;
     for (var map : QuantMap.values()) {
       int ties = 0;
       for (double m : map.midpoints()) {
@@ -59,6 +60,19 @@ class QuantMapTest {
         }
       }
       assertTrue(ties > map.midpoints().length, map + ": " + ties + " ties");
+      // Ties at any absmax, where x * (1 / absmax) rounds either way (a negative one rounded toward zero crosses
+      // into the bucket above when the midpoint is a bucket's boundary: q8_signed's -0.4375, for one).
+      for (int i = 0; i < 200_000; i++) {
+        double m = map.midpoints()[rnd.nextInt(map.midpoints().length)];
+        float a = (float) Math.scalb(1 + rnd.nextDouble(), rnd.nextInt(-100, 100));
+        double exact = m * a;
+        float x = (float) exact;
+        if (x != exact) {
+          continue;
+        }
+        anyTies++;
+        assertEquals(map.searchCode((double) x / a), map.code(x, a, 1.0 / a), map + ": tie " + x + " / " + a);
+      }
       for (int i = 0; i < 2_000_000; i++) {
         float a = Float.intBitsToFloat(1 + rnd.nextInt(0x7f7fffff));
         float x = (rnd.nextBoolean() ? 1 : -1) * a * (float) (i % 3 == 0 ? rnd.nextDouble()
@@ -66,6 +80,8 @@ class QuantMapTest {
         assertEquals(map.searchCode((double) x / a), map.code(x, a, 1.0 / a), map + ": " + x + " / " + a);
       }
     }
+    // (q4_signed's midpoints have 25 significant bits: times an absmax other than a power of two, never a float.)
+    assertTrue(anyTies > 1000, anyTies + " ties at any absmax");
   }
 
   /** Ties go to the lower entry; the code of x / absmax with absmax 0 is the entry nearest 0. */

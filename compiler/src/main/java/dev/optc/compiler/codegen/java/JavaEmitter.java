@@ -187,6 +187,8 @@ public final class JavaEmitter {
   private static final ClassName FLOAT_VECTOR = ClassName.get(VECTOR_MODULE, "FloatVector");
   private static final ClassName VECTOR_SPECIES = ClassName.get(VECTOR_MODULE, "VectorSpecies");
   private static final ClassName VECTOR_OPERATORS = ClassName.get(VECTOR_MODULE, "VectorOperators");
+  /** The block loops' scratch arrays ({@link QuantLanes}), one per phase call. */
+  private static final ClassName QUANT_SCRATCH = ClassName.get(QuantLanes.Scratch.class);
 
   /**
    * The most per-element values a phase may have to get a vector loop: the loop doubles the method's
@@ -318,7 +320,8 @@ public final class JavaEmitter {
         .addStaticImport(Ops.class, "sign", "bf16", "f16")
         .skipJavaLangImports(true);
     if (quant.any()) {
-      file.addStaticImport(Ops.class, "qfill", "qstore");
+      file.addStaticImport(Ops.class, "qfill");
+      file.addStaticImport(vectors ? QuantLanes.class : Ops.class, "qstore");
       file.addStaticImport(QuantMap.class, quant.maps().values().stream().distinct().map(QuantMap::name)
           .toArray(String[]::new));
     }
@@ -421,7 +424,7 @@ public final class JavaEmitter {
       // Parameters, loop variables, frames, and the names vector loops and segment accesses use: a local of
       // the same name would shadow them.
       for (var reserved : List.of("s", "b", "u", "red", "lo", "hi", "i", "r", "c", "end", "bound", "tv", "lv",
-          "ev", "acc", "racc", "lanes", "k", "JAVA_FLOAT", "FloatVector", "LANES", "ORDER", "EQ", "NE", "LT", "LE",
+          "ev", "acc", "racc", "lanes", "k", "from", "count", "scratch", "JAVA_FLOAT", "FloatVector", "LANES", "ORDER", "EQ", "NE", "LT", "LE",
           "GT", "GE")) {
         names.newName(reserved, reserved);
       }
@@ -509,6 +512,11 @@ public final class JavaEmitter {
         }
         case ELEM -> name;
       };
+    }
+
+    /** The scratch arrays argument of {@link QuantLanes#qstore} (none for {@link Ops#qstore}). */
+    private String scratchArgument() {
+      return vectors ? ", scratch" : "";
     }
 
     private String condition(Guards.Guard g) {
@@ -801,54 +809,55 @@ public final class JavaEmitter {
       }
       var elemSetup = new ArrayList<>(declareAccumulators(Section.ELEM));
       body.addAll(accumulate(Section.ELEM));
+      // A quantized state's old values: read back once per block, before the block's element loop.
+      var fills = new ArrayList<Fragment>();
       if (!oldBlocks.isEmpty()) {
         refuseIfSplit(oldBlocks.keySet().iterator().next());
         for (var b : oldBlocks.values()) {
           elemSetup.add(fragment(code -> code.addStatement("final float[] $L = new float[$L]", b.name(),
               QUANT_BLOCK)));
         }
-        // At the first element of each block (or of the range), the block's old values, read back once.
-        body.add(0, fragment(code -> {
-          code.beginControlFlow("if (i == s.offset() + lo || ((i - s.offset()) & $L) == 0)", QUANT_BLOCK - 1)
-              .addStatement("final int first = i - s.offset()")
-              .addStatement("final int count = Math.min(hi, (first | $L) + 1) - first", QUANT_BLOCK - 1);
+        fills.add(fragment(code -> {
           for (var e : oldBlocks.entrySet()) {
             var name = e.getKey();
             var guard = e.getValue().guard();
             if (guard != null) {
               code.beginControlFlow("if ($L)", condition(guard));
             }
-            code.addStatement("qfill($L, $L, $L, $L, s, first, count, $L)", quant.map(name).name(), buffer(name),
+            code.addStatement("qfill($L, $L, $L, $L, s, from, count, $L)", quant.map(name).name(), buffer(name),
                 buffer(absmaxName(name)), buffer(rawName(name)), e.getValue().name());
             if (guard != null) {
               code.endControlFlow();
             }
           }
-          code.endControlFlow();
         }));
       }
+      // Its new values, quantized after the block's element loop.
+      var flushes = new ArrayList<Fragment>();
       if (!blocks.isEmpty()) {
         for (var e : blocks.entrySet()) {
           elemSetup.add(fragment(code -> code.addStatement("final float[] $L = new float[$L]", e.getValue(),
               QUANT_BLOCK)));
         }
-        body.add(fragment(code -> {
-          code.beginControlFlow("if (((i - s.offset() + 1) & $L) == 0 || i + 1 == s.offset() + hi)", QUANT_BLOCK - 1)
-              .addStatement("final int from = Math.max(lo, (i - s.offset()) & ~$L)", QUANT_BLOCK - 1);
+        flushes.add(fragment(code -> {
           for (var e : blocks.entrySet()) {
             var name = e.getKey();
             var guard = guards.stores().get(name);
             if (guard != null) {
               code.beginControlFlow("if ($L)", condition(guard));
             }
-            code.addStatement("qstore($L, $L, $L, $L, s, from, i - s.offset() - from + 1, $L)",
-                quant.map(name).name(), buffer(name), buffer(absmaxName(name)), buffer(rawName(name)), e.getValue());
+            code.addStatement("qstore($L, $L, $L, $L, s, from, count, $L$L)", quant.map(name).name(), buffer(name),
+                buffer(absmaxName(name)), buffer(rawName(name)), e.getValue(), scratchArgument());
             if (guard != null) {
               code.endControlFlow();
             }
           }
-          code.endControlFlow();
         }));
+      }
+      boolean blockwise = !fills.isEmpty() || !flushes.isEmpty();
+      if (!flushes.isEmpty() && vectors) {
+        elemSetup.add(fragment(code -> code.addStatement("final $T scratch = new $T()", QUANT_SCRATCH,
+            QUANT_SCRATCH)));
       }
       boolean elemLoop = elemStores || !bySection.get(Section.ELEM).isEmpty() || reducesIn(Section.ELEM);
       // The same element loop over whole vectors, where every value has an exact lanewise form.
@@ -871,7 +880,12 @@ public final class JavaEmitter {
               if (guard != null) {
                 code.beginControlFlow("if ($L)", condition(guard));
               }
-              code.addStatement("$L.intoMemorySegment($L, 4L * i, ORDER)", vec(w.value()), buffer(name));
+              if (quantized(name)) {
+                code.addStatement("$L.intoArray($L, (i - s.offset()) & $L)", vec(w.value()), blocks.get(name),
+                    QUANT_BLOCK - 1);
+              } else {
+                code.addStatement("$L.intoMemorySegment($L, 4L * i, ORDER)", vec(w.value()), buffer(name));
+              }
               if (guard != null) {
                 code.endControlFlow();
               }
@@ -945,10 +959,48 @@ public final class JavaEmitter {
       if (elemLoop) {
         addOnce(code, elemSetup, all);
         if (nested) {
+          var loop = body;
+          if (blockwise) {
+            // Row by row (phases with row or column values run whole tensors): a block's old values at its first
+            // element, its new values quantized at its last.
+            code.addStatement("int from = lo, count = 0");
+            loop = new ArrayList<>();
+            loop.add(fragment(c -> c.beginControlFlow("if (((i - s.offset()) & $L) == 0)", QUANT_BLOCK - 1)
+                .addStatement("from = i - s.offset()")
+                .addStatement("count = Math.min(hi, (from | $L) + 1) - from", QUANT_BLOCK - 1)));
+            loop.addAll(fills);
+            loop.add(fragment(c -> c.endControlFlow()));
+            loop.addAll(body);
+            loop.add(fragment(c -> c.beginControlFlow("if (i - s.offset() + 1 == from + count)")));
+            loop.addAll(flushes);
+            loop.add(fragment(c -> c.endControlFlow()));
+          }
           code.beginControlFlow("for (int r = 0; r < s.rows(); r++)")
               .beginControlFlow("for (int c = 0, i = s.offset() + r * s.cols(); c < s.cols(); c++, i++)");
-          addLoop(code, body, all, "i, r, c");
+          addLoop(code, loop, all, "i, r, c");
           code.endControlFlow().endControlFlow();
+        } else if (blockwise) {
+          // Block by block (256 elements, or to the range's end): old values read back, the element loop (over
+          // whole vectors, then the rest), the new values quantized.
+          if (vector && phase.reductions().stream().anyMatch(r -> r.op() == ReduceOp.MAXABS
+              && accumulatesIn(r) == Section.ELEM)) {
+            code.addStatement("final float[] lanes = new float[LANES.length()]");
+          }
+          code.beginControlFlow("for (int from = lo, count; from < hi; from += count)")
+              .addStatement("count = Math.min(hi, (from | $L) + 1) - from", QUANT_BLOCK - 1);
+          addOnce(code, fills, all);
+          code.addStatement("int i = s.offset() + from")
+              .addStatement("final int end = i + count");
+          if (vector) {
+            code.beginControlFlow("for (final int bound = i + LANES.loopBound(count); i < bound; i += LANES.length())");
+            addLoop(code, vectorBody, all, null);
+            code.endControlFlow();
+          }
+          code.beginControlFlow("for (; i < end; i++)");
+          addLoop(code, body, all, "i, 0, 0");
+          code.endControlFlow();
+          addOnce(code, flushes, all);
+          code.endControlFlow();
         } else if (vector) {
           code.addStatement("int i = s.offset() + lo")
               .addStatement("final int end = s.offset() + hi");
@@ -983,8 +1035,8 @@ public final class JavaEmitter {
      * nothing is rounded to bf16 or f16 when stored. (Sums over elements add each vector's lanes in order.)
      */
     private boolean vectorizable(List<Node> elemNodes) {
-      // nested: row or column values, or row and column sums. Quantized states: codes, scalar for now.
-      if (!vectors || split || nested || elemNodes.size() > VECTOR_MAX || touchesQuantized()) {
+      // nested: row or column values, or row and column sums.
+      if (!vectors || split || nested || elemNodes.size() > VECTOR_MAX) {
         return false;
       }
       for (var n : elemNodes) {
@@ -1030,6 +1082,10 @@ public final class JavaEmitter {
 
     /** The lanes of per-element buffer {@code key} at {@code i}. */
     private String load(String key) {
+      if (quantized(key)) {
+        return "FloatVector.fromArray(LANES, " + oldBlocks.get(key).name() + ", (i - s.offset()) & " + (QUANT_BLOCK - 1)
+            + ")";
+      }
       return "FloatVector.fromMemorySegment(LANES, " + buffer(key) + ", 4L * i, ORDER)";
     }
 
