@@ -191,7 +191,13 @@ def nearest_code(scaled, qmap):
     hi = np.clip(np.searchsorted(q, scaled, side="left"), 1, len(q) - 1)
     lo = hi - 1
     take_hi = np.abs(q[hi] - scaled) < np.abs(scaled - q[lo])
-    return np.where(take_hi, hi, lo).astype(np.uint8)
+    code = np.where(take_hi, hi, lo)
+    # optc's one departure from bitsandbytes: in a map whose lowest entry is 0 (the unsigned 8-bit one), a positive
+    # value never takes that entry but the first positive one (a second moment read back as 0 would divide its
+    # step by eps alone; Li et al. 2023 keep zero out of the second moment's map for the same reason). 0 stays 0.
+    if q[0] == 0.0:
+        code = np.where((scaled > 0) & (code == 0), 1, code)
+    return code.astype(np.uint8)
 
 
 def block_absmax(x, block):

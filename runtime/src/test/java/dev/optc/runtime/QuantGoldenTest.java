@@ -63,14 +63,18 @@ class QuantGoldenTest {
     }
   }
 
-  /** Index of the entry nearest to x (compared in double); a tie takes the lower index. */
+  /**
+   * Index of the entry nearest to x (compared in double); a tie takes the lower index; a positive x never takes a
+   * zero lowest entry (the unsigned 8-bit map's; {@code QuantMap.lowestPositiveCode}).
+   */
   static int nearest(float[] map, float x) {
     int hi = 1;
     while (hi < map.length - 1 && map[hi] < x) {
       hi++;
     }
     int lo = hi - 1;
-    return Math.abs((double) map[hi] - x) < Math.abs((double) x - map[lo]) ? hi : lo;
+    int code = Math.abs((double) map[hi] - x) < Math.abs((double) x - map[lo]) ? hi : lo;
+    return code == 0 && map[0] == 0 && x > 0 ? 1 : code;
   }
 
   /** Blockwise quantization in float32: absmax per block, code = nearest(x / absmax); 0 when absmax is 0. */

@@ -24,7 +24,8 @@ import java.util.Arrays;
  *
  * <p>Rules every backend follows (the golden vectors' rules): the absmax of a block is the float32 maximum of
  * its magnitudes; an all-zero block keeps absmax 0 and reads back 0; the code is the nearest entry to the
- * quotient taken exactly ({@code (double) x / absmax}), a value exactly halfway taking the lower index. A
+ * quotient taken exactly ({@code (double) x / absmax}), a value exactly halfway taking the lower index, a positive
+ * value never the unsigned 8-bit map's zero entry ({@link #lowestPositiveCode}). A
  * q4 byte holds element {@code 2k} of a block in its low nibble and element {@code 2k + 1} in its high one.
  */
 public enum QuantMap {
@@ -122,6 +123,7 @@ public enum QuantMap {
     for (int i = 0; i < mid.length; i++) {
       mid[i] = ((double) values[i] + values[i + 1]) / 2;
     }
+    this.lowestPositive = values[0] == 0 ? 1 : 0;
     this.next = java.util.Arrays.copyOf(mid, mid.length + 1);
     next[mid.length] = Double.POSITIVE_INFINITY;
     this.previous = new double[mid.length + 1];
@@ -194,6 +196,24 @@ public enum QuantMap {
   }
 
   /**
+   * The lowest code a positive value takes: 1 in the unsigned 8-bit map, whose entry 0 is zero, else 0. A positive
+   * second moment read back as 0 would divide its step by eps alone, and it stays 0: the next value, (1 - beta2)
+   * g^2, is again below the first midpoint of its block (on digits, 20 elements a step, for the whole run). So a
+   * positive value nearest to 0 takes the first positive entry instead, as Li et al. 2023 (4-bit states) keep zero
+   * out of the second moment's map; 0 itself keeps code 0.
+   */
+  public int lowestPositiveCode() {
+    return lowestPositive;
+  }
+
+  private final int lowestPositive;
+
+  /** {@code code}, raised to {@link #lowestPositiveCode} for a positive value. */
+  private int positive(int code, boolean positive) {
+    return positive && code < lowestPositive ? lowestPositive : code;
+  }
+
+  /**
    * {@link #code(float, float)} for a finite {@code absmax > 0} without a division per element: {@code inv} is {@code 1.0 /
    * absmax} (double), {@code x * inv} picks the bucket and the bucket's midpoint is compared exactly, as {@code
    * mid * absmax < x} (a midpoint has at most 25 significant bits and absmax 24, so the product is exact in double).
@@ -208,7 +228,7 @@ public enum QuantMap {
     int base = bucketBase[bucket(x * inv)] & 0xff;
     // A negative tie (x = midpoint × absmax at the top of its bucket, (-hi, -lo]) whose x * inv rounds toward zero
     // lands one bucket up, whose code counts that midpoint as below: the midpoint under the base is checked too.
-    return base - (previous[base] * absmax >= x ? 1 : 0) + (next[base] * absmax < x ? 1 : 0);
+    return positive(base - (previous[base] * absmax >= x ? 1 : 0) + (next[base] * absmax < x ? 1 : 0), x > 0);
   }
 
   /**
@@ -218,7 +238,7 @@ public enum QuantMap {
    */
   int codeOf(double q) {
     int base = bucketBase[bucket(q)] & 0xff;
-    return base + (next[base] < q ? 1 : 0);
+    return positive(base + (next[base] < q ? 1 : 0), q > 0);
   }
 
   /** The code by binary search over the midpoints: what {@link #codeOf} must equal (tests). */
@@ -232,6 +252,9 @@ public enum QuantMap {
       } else {
         hi = m;
       }
+    }
+    if (q > 0 && lo < lowestPositive) {
+      return lowestPositive;
     }
     return lo;
   }

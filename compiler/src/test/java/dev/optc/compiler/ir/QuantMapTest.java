@@ -97,4 +97,29 @@ class QuantMapTest {
     assertEquals(0, signed.code(-5, 5), "no -1 in the signed map: its lowest entry");
     assertEquals(1f, signed.value(signed.code(5, 5)));
   }
+
+  /**
+   * A positive value nearest the unsigned 8-bit map's zero entry takes its first positive entry (a second moment
+   * read back as 0 would step by m / eps); 0 keeps the zero entry; the other maps are unchanged.
+   */
+  @Test
+  void aPositiveValueNeverReadsBackAsZeroInTheUnsigned8BitMap() {
+    var unsigned = QuantMap.Q8_UNSIGNED;
+    assertEquals(0f, unsigned.value(0));
+    assertEquals(1, unsigned.lowestPositiveCode());
+    for (float x : new float[] {Float.MIN_VALUE, 1e-30f, 1e-10f, 1e-7f}) {
+      assertEquals(1, unsigned.code(x, 1f), "x = " + x);
+      assertEquals(1, unsigned.code(x, 1f, 1.0), "x = " + x);
+      assertEquals(1, unsigned.searchCode(x), "x = " + x);
+      assertEquals(1, unsigned.codeOf(x), "x = " + x);
+    }
+    assertEquals(0, unsigned.code(0f, 1f));
+    assertEquals(0, unsigned.code(0f, 0f));
+    assertEquals(0, unsigned.code(-1e-10f, 1f), "a negative value (never stored in this map) keeps the nearest");
+    assertEquals(2, unsigned.code(unsigned.value(2), 1f));
+    for (var map : new QuantMap[] {QuantMap.Q8_SIGNED, QuantMap.Q4_SIGNED, QuantMap.Q4_UNSIGNED}) {
+      assertEquals(0, map.lowestPositiveCode(), map + " has no zero lowest entry");
+    }
+    assertEquals(127, QuantMap.Q8_SIGNED.code(1e-10f, 1f), "the signed map keeps its zero entry for tiny values");
+  }
 }

@@ -157,6 +157,10 @@ public final class CEmitter {
           "midpoints", rows(midpoints, 6),
           "helper", d.helper(),
           "half", "" + entries / 2,
+          "lowest", "" + map.lowestPositiveCode(),
+          // A positive value never takes a zero entry (QuantMap.lowestPositiveCode).
+          "positive", map.lowestPositiveCode() > 0 ? "x > 0.0f && lo < " + map.lowestPositiveCode() + " ? "
+              + map.lowestPositiveCode() + " : " : "",
           "codes", d.pointer(d.ubyte(), true, "codes", false),
           "absmax", d.pointer("float", true, "absmax", false),
           "raw", d.pointer("float", true, "raw", false),

@@ -56,14 +56,15 @@ final class Skeletons {
       ${constant} float optc_map_${map}[${entries}] = {${values}};
       ${constant} double optc_mid_${map}[${mids}] = {${midpoints}};
       // The code of x in a block of largest magnitude a: the number of midpoints strictly below the exact
-      // quotient (the nearest entry, a tie going to the lower index); the entry nearest 0 where a is 0 (or NaN).
+      // quotient (the nearest entry, a tie going to the lower index), at least ${lowest} for a positive x; the
+      // entry nearest 0 where a is 0 (or NaN).
       ${helper} int optc_qcode_${map}(const float x, const float a) {
         const double q = a > 0.0f ? (double) x / (double) a : 0.0;
         int lo = 0;
         for (int s = ${half}; s > 0; s >>= 1) {
           if (optc_mid_${map}[lo + s - 1] < q) lo += s;
         }
-        return lo;
+        return ${positive}lo;
       }
       // Element k of tensor seg of such a state: its code's entry times its block's absmax (one float product),
       // or its float32 value where the tensor is below the quantization threshold.
