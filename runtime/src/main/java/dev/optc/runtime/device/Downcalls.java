@@ -1,4 +1,4 @@
-package dev.optc.runtime.cuda;
+package dev.optc.runtime.device;
 
 import dev.optc.runtime.OptcException;
 import java.lang.foreign.FunctionDescriptor;
@@ -12,11 +12,12 @@ import java.lang.invoke.MethodType;
 /**
  * Binds the C functions of one library, or, where the library or a symbol is missing, a handle of the
  * same exact type that throws an {@link OptcException} saying why: call sites keep using
- * {@code invokeExact} whether or not CUDA is there, and a class of raw bindings always initializes.
+ * {@code invokeExact} whether or not the library is there (CUDA, NVRTC, a BLAS), and a class of raw
+ * bindings always initializes.
  */
-final class Downcalls {
+public final class Downcalls {
 
-  static final String NATIVE_ACCESS_DENIED =
+  public static final String NATIVE_ACCESS_DENIED =
       "native access is disabled; run java with --enable-native-access=ALL-UNNAMED";
 
   private static final Linker LINKER = Linker.nativeLinker();
@@ -30,20 +31,23 @@ final class Downcalls {
    * @param libraryName how messages name it, e.g. {@code libcuda.so.1}
    * @param loadFailure the whole message every function throws when {@code lib} is null
    */
-  Downcalls(SymbolLookup lib, String libraryName, String loadFailure) {
+  public Downcalls(SymbolLookup lib, String libraryName, String loadFailure) {
     this.lib = lib;
     this.libraryName = libraryName;
     this.loadFailure = loadFailure;
   }
 
-  boolean has(String symbol) {
+  public boolean has(String symbol) {
     return lib != null && lib.find(symbol).isPresent();
   }
 
-  /** {@code name}'s downcall handle, of the exact C signature {@code result name(args...)}. */
+  /**
+   * {@code name}'s downcall handle, of the exact C signature {@code result name(args...)}; a null
+   * {@code result} binds a {@code void} function.
+   */
   @SuppressWarnings("restricted") // binding C functions is the purpose of this class
-  MethodHandle bind(String name, MemoryLayout result, MemoryLayout... args) {
-    var descriptor = FunctionDescriptor.of(result, args);
+  public MethodHandle bind(String name, MemoryLayout result, MemoryLayout... args) {
+    var descriptor = result == null ? FunctionDescriptor.ofVoid(args) : FunctionDescriptor.of(result, args);
     if (lib == null) {
       return thrower(descriptor, loadFailure);
     }
@@ -59,7 +63,7 @@ final class Downcalls {
   }
 
   /** The first of {@code names} the library exports, bound; or a thrower naming the first. */
-  MethodHandle bindFirst(String[] names, MemoryLayout result, MemoryLayout... args) {
+  public MethodHandle bindFirst(String[] names, MemoryLayout result, MemoryLayout... args) {
     for (var name : names) {
       if (has(name)) {
         return bind(name, result, args);
@@ -87,7 +91,7 @@ final class Downcalls {
   }
 
   /** invokeExact declares Throwable; downcalls and throwers throw only unchecked exceptions. */
-  static RuntimeException unexpected(Throwable t) {
+  public static RuntimeException unexpected(Throwable t) {
     if (t instanceof RuntimeException r) {
       throw r;
     }

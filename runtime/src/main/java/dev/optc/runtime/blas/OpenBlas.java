@@ -1,0 +1,108 @@
+package dev.optc.runtime.blas;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+import dev.optc.runtime.OptcException;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * GEMM on host memory through OpenBLAS: the Java backend's products. Matrices are native
+ * {@link MemorySegment}s (a heap segment cannot be handed to C without pinning, which would stall the
+ * garbage collector for a whole product), row-major and contiguous as {@link Gemm} describes.
+ *
+ * <p>OpenBLAS runs each call on its own thread pool, sized at load time to the machine's cores;
+ * {@link #setThreads} changes it for the whole process (OpenBLAS has no per-call setting), so a caller
+ * that already runs products in parallel can ask for one thread each.
+ */
+public final class OpenBlas implements Sgemm<MemorySegment> {
+
+  private static final OpenBlas INSTANCE = new OpenBlas();
+
+  private OpenBlas() {}
+
+  /**
+   * The library, loaded.
+   *
+   * @throws OptcException with {@link #unavailableReason()} where there is no OpenBLAS
+   */
+  public static OpenBlas get() {
+    if (!isAvailable()) {
+      throw new OptcException(unavailableReason());
+    }
+    return INSTANCE;
+  }
+
+  /** Whether {@code libopenblas.so.0} loaded. */
+  public static boolean isAvailable() {
+    return OpenBlasRaw.loadFailure().isEmpty();
+  }
+
+  /**
+   * One line: why there is no OpenBLAS and what to install (e.g. {@code OpenBLAS is not available:
+   * libopenblas.so.0 not found; install OpenBLAS: 'apt-get install libopenblas0'}), or the version found.
+   */
+  public static String unavailableReason() {
+    return OpenBlasRaw.loadFailure().orElseGet(() -> "OpenBLAS is available: " + INSTANCE.describe());
+  }
+
+  @Override
+  public void sgemm(Gemm gemm, float alpha, MemorySegment a, MemorySegment b, float beta, MemorySegment c) {
+    check("A", a, gemm.aElements(), gemm);
+    check("B", b, gemm.bElements(), gemm);
+    check("C", c, gemm.cElements(), gemm);
+    if (c.isReadOnly()) {
+      throw new IllegalArgumentException("C of " + gemm + " is a read-only segment");
+    }
+    OpenBlasRaw.cblas_sgemm(OpenBlasRaw.CBLAS_ROW_MAJOR, op(gemm.transA()), op(gemm.transB()),
+        gemm.m(), gemm.n(), gemm.k(), alpha, a, gemm.lda(), b, gemm.ldb(), beta, c, gemm.ldc());
+  }
+
+  private static int op(boolean transpose) {
+    return transpose ? OpenBlasRaw.CBLAS_TRANS : OpenBlasRaw.CBLAS_NO_TRANS;
+  }
+
+  /** The threads each call uses. */
+  public int threads() {
+    return OpenBlasRaw.openblas_get_num_threads();
+  }
+
+  /** Sets the threads every later call uses, process-wide; at least 1. */
+  public void setThreads(int threads) {
+    if (threads < 1) {
+      throw new IllegalArgumentException("OpenBLAS needs at least one thread, not " + threads);
+    }
+    OpenBlasRaw.openblas_set_num_threads(threads);
+  }
+
+  /**
+   * OpenBLAS's own description of its build, e.g. {@code OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen
+   * MAX_THREADS=64}.
+   */
+  public String config() {
+    return OpenBlasRaw.openblas_get_config().reinterpret(Long.MAX_VALUE).getString(0).strip();
+  }
+
+  @Override
+  public String describe() {
+    // The config starts with the name and version: "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen ...".
+    var words = config().split(" ");
+    var name = words.length > 1 ? words[0] + " " + words[1] : config();
+    var core = OpenBlasRaw.openblas_get_corename().reinterpret(Long.MAX_VALUE).getString(0);
+    int threads = threads();
+    return name + " (" + core + ", " + threads + (threads == 1 ? " thread)" : " threads)");
+  }
+
+  /** Checks what OpenBLAS cannot: that {@code matrix} is native, float-aligned and holds {@code floats}. */
+  static void check(String name, MemorySegment matrix, long floats, Gemm gemm) {
+    if (!matrix.isNative()) {
+      throw new IllegalArgumentException(name + " of " + gemm + " is a heap segment; OpenBLAS needs native memory");
+    }
+    if (matrix.address() % JAVA_FLOAT.byteAlignment() != 0) {
+      throw new IllegalArgumentException(name + " of " + gemm + " is not aligned to a float");
+    }
+    if (matrix.byteSize() < floats * Float.BYTES) {
+      throw new IllegalArgumentException(name + " of " + gemm + " needs " + floats + " floats, the segment holds "
+          + matrix.byteSize() / Float.BYTES);
+    }
+  }
+}
