@@ -25,10 +25,13 @@ final class BlasFixture {
 
   /**
    * Row counts, column counts and depths that are multiples of nothing a kernel tiles by, one of each
-   * side bigger than a 64-wide tile, and 1×1·1×1; each with every transpose combination.
+   * side bigger than a 64-wide tile, 1×1·1×1, and one product big enough that the libraries leave their
+   * small-matrix paths for the blocked one with packed copies, whose handling of β = 0 is separate code
+   * (CLBlast's default switch is at m·n·k = 512³, OpenBLAS's far lower); each with every transpose
+   * combination.
    */
   static List<Gemm> shapes() {
-    int[][] mnk = {{1, 1, 1}, {7, 5, 13}, {65, 47, 33}, {33, 65, 129}, {130, 3, 257}, {1, 67, 9}};
+    int[][] mnk = {{1, 1, 1}, {7, 5, 13}, {65, 47, 33}, {33, 65, 129}, {130, 3, 257}, {1, 67, 9}, {520, 390, 670}};
     var shapes = new ArrayList<Gemm>();
     for (var s : mnk) {
       for (var transA : new boolean[] {false, true}) {
