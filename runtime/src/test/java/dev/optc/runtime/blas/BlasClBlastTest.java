@@ -13,6 +13,7 @@ import java.util.Arrays;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -27,15 +28,22 @@ class BlasClBlastTest {
   private static ClQueue queue;
   private static ClBlast blas;
 
+  /** Opens CLBlast where it can run; each test then skips with the reason (a skip here would be silent). */
   @BeforeAll
   static void open() {
+    var device = OpenCl.platforms().stream().flatMap(p -> p.devices().stream()).findFirst();
+    if (ClBlast.isAvailable() && device.isPresent()) {
+      context = ClContext.create(device.orElseThrow());
+      queue = context.createQueue();
+      blas = ClBlast.on(queue);
+    }
+  }
+
+  @BeforeEach
+  void requireDevice() {
     Assumptions.assumeTrue(ClBlast.isAvailable(), ClBlast.unavailableReason());
     Assumptions.assumeTrue(OpenCl.isAvailable(), OpenCl.unavailableReason());
-    var device = OpenCl.platforms().stream().flatMap(p -> p.devices().stream()).findFirst();
-    Assumptions.assumeTrue(device.isPresent(), "OpenCL platforms " + OpenCl.platforms() + " have no device");
-    context = ClContext.create(device.orElseThrow());
-    queue = context.createQueue();
-    blas = ClBlast.on(queue);
+    Assumptions.assumeTrue(blas != null, "OpenCL platforms " + OpenCl.platforms() + " have no device");
   }
 
   @AfterAll

@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -19,10 +19,11 @@ import org.junit.jupiter.params.provider.MethodSource;
 /** OpenBLAS on native segments against the float64 reference; skips, naming the package, without it. */
 class BlasOpenBlasTest {
 
-  private static OpenBlas blas;
+  private OpenBlas blas;
 
-  @BeforeAll
-  static void load() {
+  /** Per test, not in a {@code @BeforeAll}, whose skip Surefire reports as no tests at all, without the reason. */
+  @BeforeEach
+  void load() {
     Assumptions.assumeTrue(OpenBlas.isAvailable(), OpenBlas.unavailableReason());
     blas = OpenBlas.get();
   }
