@@ -3,6 +3,7 @@ package dev.optc.runtime.blas;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
@@ -66,7 +67,7 @@ final class BlasFixture {
   static float[] initialC(Gemm gemm, float beta, long seed) {
     if (beta == 0) {
       var c = new float[Math.toIntExact(gemm.cElements())];
-      java.util.Arrays.fill(c, Float.NaN);
+      Arrays.fill(c, Float.NaN);
       return c;
     }
     return random(seed, gemm.cElements());
