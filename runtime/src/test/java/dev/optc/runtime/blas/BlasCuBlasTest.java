@@ -26,6 +26,8 @@ class BlasCuBlasTest {
   private static CuContext context;
   private static CuStream stream;
   private static CuBlas blas;
+  /** Why cublasCreate failed on a machine with a GPU (a driver older than the library), or null. */
+  private static String createFailure;
 
   /** Opens cuBLAS where it can run; each test then skips with the reason (a skip here would be silent). */
   @BeforeAll
@@ -33,7 +35,12 @@ class BlasCuBlasTest {
     if (CuBlas.isAvailable() && Cuda.isAvailable()) {
       context = CuContext.primary(Cuda.devices().getFirst());
       stream = context.createStream();
-      blas = CuBlas.create(context, stream);
+      try {
+        blas = CuBlas.create(context, stream);
+      } catch (BlasException e) {
+        createFailure = "cuBLAS " + CuBlas.version() + " cannot start with driver "
+            + Cuda.versionString(Cuda.driverVersion()) + ": " + e.getMessage();
+      }
     }
   }
 
@@ -41,6 +48,7 @@ class BlasCuBlasTest {
   void requireGpu() {
     Assumptions.assumeTrue(CuBlas.isAvailable(), CuBlas.unavailableReason());
     Assumptions.assumeTrue(Cuda.isAvailable(), Cuda.unavailableReason());
+    Assumptions.assumeTrue(createFailure == null, createFailure);
   }
 
   @AfterAll
