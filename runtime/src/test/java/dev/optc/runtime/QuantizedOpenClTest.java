@@ -21,6 +21,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
@@ -200,10 +201,10 @@ class QuantizedOpenClTest {
   }
 
   /**
-   * The kernels' code search: a state stored straight from the gradient, whose blocks hold every quotient that
-   * lies exactly halfway between two entries (absmax 1; a tie takes the lower index), an all-zero block, and
-   * blocks with an infinity and a NaN (which spread to the absmax and read back as the entry nearest 0's
-   * product), at both widths, on every device shape.
+   * The kernels' codes: a state stored straight from the gradient, whose blocks hold every quotient that lies
+   * exactly halfway between two entries (absmax 1, and 1.5 where the product is exact; a tie takes the lower index),
+   * an all-zero block, and blocks with an infinity and a NaN (which spread to the absmax and read back as the entry
+   * nearest 0's product), at both widths, on every device shape.
    */
   @TestFactory
   Stream<DynamicTest> kernelsBreakTiesAsJavaDoes() {
@@ -221,7 +222,11 @@ class QuantizedOpenClTest {
             }
           }
           assertTrue(ties.size() >= 2, map + ": " + ties.size() + " exactly representable midpoints");
-          int n = 4 * 256 + 77;
+          // The ties again at absmax 1.5, whose inverse is inexact: a quotient x * (1f / 1.5f) may round past
+          // its midpoint into the next bucket (the bucket method's comparisons settle it).
+          var scaledTies = ties.stream().filter(t -> (double) (t * 1.5f) == t * 1.5).toList();
+          assertTrue(scaledTies.size() >= 2, map + ": " + scaledTies.size() + " exact ties at absmax 1.5");
+          int n = 5 * 256 + 77;
           var g = new float[n];
           for (int i = 0; i < 256; i++) {
             g[i] = i % map.block() == 0 ? 1f : ties.get(i % ties.size());
@@ -230,6 +235,9 @@ class QuantizedOpenClTest {
           g[3 * 256 + 5] = Float.NaN;
           for (int i = 3 * 256; i < n; i++) {
             g[i] = i == 3 * 256 + 5 ? Float.NaN : (i % 7) * 0.25f - 0.5f;
+          }
+          for (int i = 4 * 256; i < 5 * 256; i++) {
+            g[i] = i % map.block() == 0 ? 1.5f : scaledTies.get(i % scaledTies.size()) * 1.5f;
           }
           var tensors = List.of(new Optimizer.Tensor("x", new long[] {n}, new float[n]));
           // Quantized however small (the threshold lowered to 1 element).
@@ -246,12 +254,12 @@ class QuantizedOpenClTest {
             assertArrayEquals(want.absmax(), got.absmax(), "absmax");
             assertArrayEquals(want.codes(), got.codes(), "codes");
             assertArrayEquals(java.weights("x"), cl.weights("x"), "weights");
-            for (int i = 1; i < map.block(); i++) {
+            for (int i : IntStream.range(1, map.block()).flatMap(i -> IntStream.of(i, 4 * 256 + i)).toArray()) {
               // Independently of Java: the tie went to the lower of the two entries.
               int code = map.bits() == 8 ? got.codes()[i] & 0xff : (got.codes()[i / 2] >> (4 * (i % 2))) & 15;
-              float v = g[i];
-              int lower = Arrays.binarySearch(map.midpoints(), v);
-              assertEquals(lower, code, "element " + i + " (" + v + ")");
+              double q = i < 256 ? g[i] : g[i] / 1.5;
+              int lower = Arrays.binarySearch(map.midpoints(), q);
+              assertEquals(lower, code, "element " + i + " (" + g[i] + ")");
             }
           }
         }));

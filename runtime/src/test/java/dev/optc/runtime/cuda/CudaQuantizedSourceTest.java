@@ -1,6 +1,7 @@
 package dev.optc.runtime.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.optc.compiler.codegen.c.Dialect;
@@ -21,8 +22,8 @@ import org.junit.jupiter.api.TestFactory;
 
 /**
  * The CUDA (and OpenCL) text of the library's quantized optimizers: at every fusion level and at blocks of 64,
- * 256 and 1,024 threads it is generated, carries each map as QuantMap holds it (entries and midpoints read back
- * bit for bit) and quantizes every stored state; with NVRTC it compiles as a CUDA backend builds it (skipped,
+ * 256 and 1,024 threads it is generated, carries each map as QuantMap holds it (entries, midpoints and bucket codes
+ * read back bit for bit) and quantizes every stored state; with NVRTC it compiles as a CUDA backend builds it (skipped,
  * saying why, where NVRTC is not found: no GPU or driver is needed, the toolkit's NVRTC is).
  */
 class CudaQuantizedSourceTest {
@@ -43,6 +44,26 @@ class CudaQuantizedSourceTest {
     return numbers;
   }
 
+  /**
+   * The bucket table of {@code map}: per sign, QuantMap's bucket codes from the first one the table keeps, the ones
+   * below it sharing the lowest bucket's code.
+   */
+  private static void checkBuckets(QuantMap map, List<String> table) {
+    var codes = map.bucketCodes();
+    int per = QuantMap.BUCKETS_PER_SIGN;
+    int kept = table.size() / 2;
+    int skipped = per - kept;
+    for (int sign = 0; sign < 2; sign++) {
+      for (int i = 0; i <= skipped; i++) {
+        assertEquals(codes[sign * per], codes[sign * per + i], map + " folded bucket " + i + " of sign " + sign);
+      }
+      for (int i = 0; i < kept; i++) {
+        assertEquals(codes[sign * per + skipped + i], Integer.parseInt(table.get(sign * kept + i)),
+            map + " bucket " + (skipped + i) + " of sign " + sign);
+      }
+    }
+  }
+
   @TestFactory
   Stream<DynamicTest> mapsAndStoresAreGenerated() throws Exception {
     var tests = new ArrayList<DynamicTest>();
@@ -60,16 +81,22 @@ class CudaQuantizedSourceTest {
               }
               for (var map : quant.maps().values().stream().distinct().toList()) {
                 var entries = table(text, dialect.constant() + " float", "optc_map_" + map);
-                var mids = table(text, dialect.constant() + " double", "optc_mid_" + map);
+                var mids = table(text, dialect.table() + " double", "optc_mid_" + map);
                 for (int k = 0; k < entries.size(); k++) {
                   assertEquals(Float.floatToRawIntBits(map.value(k)),
                       Float.floatToRawIntBits(Float.parseFloat(entries.get(k))), map + " entry " + k);
                 }
+                // The midpoints between -2 and 2, which stand for -inf and +inf.
                 var want = map.midpoints();
-                for (int k = 0; k < mids.size(); k++) {
+                assertEquals(want.length + 2, mids.size(), map + " midpoints");
+                assertEquals("-2.0", mids.getFirst(), map + " midpoint -1");
+                assertEquals("2.0", mids.getLast(), map + " midpoint " + want.length);
+                for (int k = 0; k < want.length; k++) {
                   assertEquals(Double.doubleToRawLongBits(want[k]),
-                      Double.doubleToRawLongBits(Double.parseDouble(mids.get(k))), map + " midpoint " + k);
+                      Double.doubleToRawLongBits(Double.parseDouble(mids.get(k + 1))), map + " midpoint " + k);
                 }
+                checkBuckets(map, table(text, dialect.table() + " " + Pattern.quote(dialect.ubyte()),
+                    "optc_bucket_" + map));
               }
               // Every quantized state is stored somewhere: its codes written from the code search.
               var ir = program.ir();
@@ -105,8 +132,11 @@ class CudaQuantizedSourceTest {
             var ptx = Nvrtc.compile(source(program, fusion, CudaBackend.defaultConfig(1024).withLocalSize(local)),
                 name + ".cu", options);
             assertTrue(ptx.contains(".entry " + name + "_phase0"), "no phase-0 entry in the PTX of " + name);
-            // The code search divides in double, correctly rounded: a div.rn.f64, never an approximation.
+            // The code search divides in double, correctly rounded: a div.rn.f64, never an approximation; so is
+            // the float inverse of a block's absmax, whose quotients pick the buckets.
             assertTrue(ptx.contains("div.rn.f64"), "no double division in the PTX of " + name);
+            assertFalse(Pattern.compile("(div|rcp)\\.(approx|full)\\.(ftz\\.)?f32").matcher(ptx).find(),
+                "an approximate float division in the PTX of " + name);
           }));
         }
       }

@@ -4,6 +4,7 @@ import dev.optc.compiler.codegen.KernelAbi.Kernel;
 import dev.optc.compiler.codegen.KernelAbi.SegmentField;
 import dev.optc.compiler.codegen.ValueNames;
 import dev.optc.compiler.ir.Infix;
+import dev.optc.compiler.ir.QuantMap;
 import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.plan.Plan;
 import java.util.ArrayList;
@@ -46,11 +47,16 @@ import java.util.Set;
  * multiple of 256, so spans and blocks line up. Consecutive work-items still take consecutive elements, as in every
  * other phase (coalesced on a GPU; a work-item owning a whole block would stride 256 elements from its neighbour and
  * keep 1 KiB per state to itself), and leave the new values in local memory; the work-group then finds each block's
- * absmax by a tree (max is exact in any order, and NaN spreads whichever way), and writes the codes, each the
- * number of the map's midpoints below the quotient taken in double ({@code (double) x / absmax}, as Java takes it:
- * a float quotient would round differently next to a midpoint). That search needs fp64: a device without it
- * refuses quantized programs. Span loops and their barriers depend only on the chunk, never on the element, so the
- * whole work-group reaches each barrier; a store's guard is a uniform flag, so the same holds inside it.
+ * absmax by a tree (max is exact in any order, and NaN spreads whichever way) and its inverse, and writes the codes,
+ * each the number of the map's midpoints below the exact quotient, found as the Java backend's {@code QuantLanes}
+ * finds it: the bucket of the float quotient {@code x * (1f / absmax)} gives a code at most one off, and two
+ * midpoints times absmax, exact in double, settle it (a float quotient alone would round differently next to a
+ * midpoint); blocks of absmax outside [2^-100, 2^100] (or 0, NaN, infinite) search the midpoints for {@code (double)
+ * x / absmax}. Both need fp64: a device without it refuses quantized programs. The inverse is {@code 1.0f /
+ * absmax}, correctly rounded as Java's (OpenCL programs are built with {@code
+ * -cl-fp32-correctly-rounded-divide-sqrt}; CUDA divides correctly rounded by default), so the buckets are Java's.
+ * Span loops and their barriers depend only on the chunk, never on the element, so the whole work-group reaches each
+ * barrier; a store's guard is a uniform flag, so the same holds inside it.
  */
 public final class CEmitter {
   private CEmitter() {}
@@ -107,7 +113,7 @@ public final class CEmitter {
         "fusion", plan.fusion().label(),
         "dialect", d.name(),
         "dialectPrelude", d.prelude(),
-        // The code search of quantized states compares exact quotients in double.
+        // The codes of quantized states compare exact products and quotients in double.
         "fp64Enable", acc == KernelConfig.Accumulation.DOUBLE || quant.any() ? d.fp64Enable() : "",
         "localSize", "" + config.localSize(),
         "acc", acc.type(),
@@ -139,10 +145,21 @@ public final class CEmitter {
       for (var v : map.entries()) {
         values.add(Expressions.literal(v));
       }
-      var midpoints = new ArrayList<String>();
+      // -2 and 2 around the midpoints stand for -inf and +inf (QuantLanes' tables): beyond every quotient.
+      var midpoints = new ArrayList<String>(List.of("-2.0"));
       for (var m : map.midpoints()) {
         // Shortest decimal that reads back as this double: exact.
         midpoints.add(Double.toString(m));
+      }
+      midpoints.add("2.0");
+      var codes = map.bucketCodes();
+      int skipped = foldedBuckets(codes);
+      int perSign = QuantMap.BUCKETS_PER_SIGN - skipped;
+      var buckets = new ArrayList<String>();
+      for (int sign = 0; sign < 2; sign++) {
+        for (int i = skipped; i < QuantMap.BUCKETS_PER_SIGN; i++) {
+          buckets.add("" + codes[sign * QuantMap.BUCKETS_PER_SIGN + i]);
+        }
       }
       var name = map.toString();
       int entries = map.entries().length;
@@ -151,10 +168,21 @@ public final class CEmitter {
           "block", "" + map.block(),
           "bits", "" + map.bits(),
           "constant", d.constant(),
+          "table", d.table(),
+          "ubyte", d.ubyte(),
           "entries", "" + entries,
           "values", rows(values, 4),
-          "mids", "" + (entries - 1),
+          "mids", "" + midpoints.size(),
           "midpoints", rows(midpoints, 6),
+          "folded", "" + (skipped + 1),
+          "buckets", "" + buckets.size(),
+          "bucketCodes", rows(buckets, 32),
+          "smallest", Expressions.literal(QUICK_SMALLEST),
+          "largest", Expressions.literal(QUICK_LARGEST),
+          "quotientBits", String.format(d.floatBits(), "x * inv"),
+          "shift", "" + QuantMap.BUCKET_SHIFT,
+          "bias", "" + (QuantMap.BUCKET_BIAS + skipped),
+          "perSign", "" + perSign,
           "helper", d.helper(),
           "half", "" + entries / 2,
           "lowest", "" + map.lowestPositiveCode(),
@@ -168,5 +196,22 @@ public final class CEmitter {
           "code", map.bits() == 8 ? "codes[q + k]" : "(codes[(q + k) >> 1] >> (((q + k) & 1) << 2)) & 15"));
     }
     return sb.toString();
+  }
+
+  /** The absmax range of the bucket method, as QuantLanes takes it: 1 / absmax and the quotients stay normal. */
+  private static final float QUICK_SMALLEST = 0x1p-100f;
+  private static final float QUICK_LARGEST = 0x1p100f;
+
+  /**
+   * How many buckets at the bottom of each sign share the lowest one's code (magnitudes below the map's smallest
+   * midpoint): the table keeps one of them, so that a program's tables stay well inside 64 KB of __constant.
+   */
+  private static int foldedBuckets(int[] codes) {
+    int per = QuantMap.BUCKETS_PER_SIGN;
+    int skipped = 0;
+    while (skipped + 1 < per && codes[skipped + 1] == codes[0] && codes[per + skipped + 1] == codes[per]) {
+      skipped++;
+    }
+    return skipped;
   }
 }

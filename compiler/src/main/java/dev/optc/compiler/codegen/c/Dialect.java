@@ -20,6 +20,8 @@ import java.util.stream.Stream;
  * @param restrict the restrict qualifier
  * @param local how a work-group-shared array is declared, before its type
  * @param constant how a constant table in the kernel source is declared, before its type (quantization maps)
+ * @param table how a constant table that work-items index by their data is declared, before its type (the buckets
+ *     and midpoints of quantized codes): where neighbouring work-items read different entries
  * @param groupId the index of this work-group / thread block
  * @param localId the index of this work-item in its group
  * @param localSize the size of a work-group
@@ -55,6 +57,7 @@ public record Dialect(
     String restrict,
     String local,
     String constant,
+    String table,
     String groupId,
     String localId,
     String localSize,
@@ -77,8 +80,8 @@ public record Dialect(
     int vectorWidth) {
 
   public Dialect {
-    Stream.of(name, fileExtension, prelude, kernel, helper, global, restrict, local, constant, groupId, localId,
-        localSize, globalId, numGroups, barrier, ushort, ubyte, halfType, floatBits, bitsFloat, loadHalf, storeHalf, floatMath,
+    Stream.of(name, fileExtension, prelude, kernel, helper, global, restrict, local, constant, table, groupId,
+        localId, localSize, globalId, numGroups, barrier, ushort, ubyte, halfType, floatBits, bitsFloat, loadHalf, storeHalf, floatMath,
         float4, load4, store4, fp64Enable, accumulation).forEach(Objects::requireNonNull);
     KernelConfig.checkVectorWidth(vectorWidth);
   }
@@ -95,6 +98,10 @@ public record Dialect(
       .restrict("restrict")
       .local("__local")
       .constant("__constant")
+      // Program-scope variables of OpenCL C 1.2 are __constant (at least 64 KB on a conformant device; a program's
+      // bucket tables take about 12 KB per q8 map). On a GPU, a warp's __constant reads of different addresses
+      // serialize, one address at a time.
+      .table("__constant")
       .groupId("get_group_id(0)")
       .localId("get_local_id(0)")
       .localSize("get_local_size(0)")
@@ -128,6 +135,9 @@ public record Dialect(
       .restrict("__restrict__")
       .local("__shared__")
       .constant("__constant__")
+      // Global memory, cached in L1: a warp's reads of different entries are served per cache line, where the
+      // __constant__ bank would serialize them, one address at a time (a block's codes differ from item to item).
+      .table("__device__ const")
       .groupId("blockIdx.x")
       .localId("threadIdx.x")
       .localSize("blockDim.x")
@@ -185,6 +195,7 @@ public record Dialect(
     private String restrict;
     private String local;
     private String constant;
+    private String table;
     private String groupId;
     private String localId;
     private String localSize;
@@ -217,6 +228,7 @@ public record Dialect(
     public Builder restrict(String v) { restrict = v; return this; }
     public Builder local(String v) { local = v; return this; }
     public Builder constant(String v) { constant = v; return this; }
+    public Builder table(String v) { table = v; return this; }
     public Builder groupId(String v) { groupId = v; return this; }
     public Builder localId(String v) { localId = v; return this; }
     public Builder localSize(String v) { localSize = v; return this; }
@@ -240,8 +252,8 @@ public record Dialect(
 
     /** @throws NullPointerException a field was not set */
     public Dialect build() {
-      return new Dialect(name, fileExtension, prelude, kernel, helper, global, restrict, local, constant, groupId,
-          localId, localSize, globalId, numGroups, barrier, ushort, ubyte, halfType, floatBits, bitsFloat, loadHalf,
+      return new Dialect(name, fileExtension, prelude, kernel, helper, global, restrict, local, constant, table,
+          groupId, localId, localSize, globalId, numGroups, barrier, ushort, ubyte, halfType, floatBits, bitsFloat, loadHalf,
           storeHalf, floatMath, float4, load4, store4, fp64Enable, accumulation, vectorWidth);
     }
   }

@@ -49,20 +49,37 @@ final class Skeletons {
 
   /**
    * One quantization map ({@code QuantMap}) of q8 or q4 states: its entries, the midpoints between them (exact in
-   * double) and the code search and load of its states, the rules of {@code QuantMap} to the bit.
+   * double), its bucket codes, and the code and load of its states, the rules of {@code QuantMap} to the bit.
    */
   static final String QUANT_MAP = """
       // Quantized states with map ${map}: blocks of ${block}, ${bits}-bit codes.
       ${constant} float optc_map_${map}[${entries}] = {${values}};
-      ${constant} double optc_mid_${map}[${mids}] = {${midpoints}};
-      // The code of x in a block of largest magnitude a: the number of midpoints strictly below the exact
-      // quotient (the nearest entry, a tie going to the lower index), at least ${lowest} for a positive x; the
-      // entry nearest 0 where a is 0 (or NaN).
-      ${helper} int optc_qcode_${map}(const float x, const float a) {
-        const double q = a > 0.0f ? (double) x / (double) a : 0.0;
-        int lo = 0;
-        for (int s = ${half}; s > 0; s >>= 1) {
-          if (optc_mid_${map}[lo + s - 1] < q) lo += s;
+      // The midpoints between consecutive entries, between -2 and 2 standing for -inf and +inf: a block's
+      // quotients lie in [-1, 1].
+      ${table} double optc_mid_${map}[${mids}] = {${midpoints}};
+      // Per bucket of a float32 quotient (QuantMap.bucket(float): sign, then exponent and top 8 mantissa bits of
+      // the magnitude; the lowest ${folded} of each sign share a code and one entry), the number of midpoints
+      // below it: within one of the code of a quotient a few ulps away.
+      ${table} ${ubyte} optc_bucket_${map}[${buckets}] = {${bucketCodes}};
+      // The code of x in a block of largest magnitude a, inv = 1.0f / a: the number of midpoints strictly below the
+      // exact quotient (the nearest entry, a tie going to the lower index), at least ${lowest} for a positive x; the
+      // entry nearest 0 where a is 0 (or NaN). For a in [2^-100, 2^100], as the Java backend's QuantLanes finds it:
+      // the bucket of x * inv gives a code b at most one off, settled by the midpoints on either side compared
+      // exactly (the products are exact in double). Else the exact quotient's code by binary search.
+      ${helper} int optc_qcode_${map}(const float x, const float a, const float inv) {
+        int lo;
+        if (a >= ${smallest} && a <= ${largest}) {
+          const unsigned int u = ${quotientBits};
+          const int m = min(max((int) ((u & 0x7fffffffu) >> ${shift}) - ${bias}, 0), ${perSign} - 1);
+          const int b = optc_bucket_${map}[(u >> 31) * ${perSign} + m];
+          const double xd = x, ad = a;
+          lo = b - 1 + (optc_mid_${map}[b] * ad < xd) + (optc_mid_${map}[b + 1] * ad < xd);
+        } else {
+          const double q = a > 0.0f ? (double) x / (double) a : 0.0;
+          lo = 0;
+          for (int s = ${half}; s > 0; s >>= 1) {
+            if (optc_mid_${map}[lo + s] < q) lo += s;
+          }
         }
         return ${positive}lo;
       }
@@ -158,7 +175,7 @@ final class Skeletons {
   /**
    * Stores one quantized state's new values of the span: float32 below the threshold; else each block's
    * absmax by a tree over the work-group in local memory (the items share the block: its values were computed
-   * by all of them, so no one item holds them; max is exact in any order), then the codes. The closing
+   * by all of them, so no one item holds them; max is exact in any order), its inverse, then the codes. The closing
    * barrier frees the span's memory for what follows.
    */
   static final String QUANTIZE = """
@@ -177,6 +194,11 @@ final class Skeletons {
           }
           ${barrier};
         }
+        // Each block's 1 / absmax, once per block, in the slot after its absmax (the tree is done with it).
+        for (int optc_e = ${localId}; optc_e < OPTC_QSPAN; optc_e += ${localSize}) {
+          if ((optc_e & ${blockMask}) == 0) optc_qt[optc_e + 1] = 1.0f / optc_qt[optc_e];
+        }
+        ${barrier};
         ${codes}
       }
       ${barrier};
@@ -187,9 +209,9 @@ final class Skeletons {
       for (int optc_e = ${localId}; optc_e < OPTC_QSPAN; optc_e += ${localSize}) {
         const int k = optc_base + optc_e;
         if (k < optc_end) {
-          const float optc_a = optc_qt[optc_e & ~${blockMask}];
+          const float optc_a = optc_qt[optc_e & ~${blockMask}], optc_inv = optc_qt[(optc_e & ~${blockMask}) + 1];
           if ((optc_e & ${blockMask}) == 0) ${absmax}[(optc_qoff + k) / ${block}] = optc_a;
-          ${codes}[optc_qoff + k] = (${ubyte}) optc_qcode_${map}(${values}[optc_e], optc_a);
+          ${codes}[optc_qoff + k] = (${ubyte}) optc_qcode_${map}(${values}[optc_e], optc_a, optc_inv);
         }
       }
       """;
@@ -199,10 +221,10 @@ final class Skeletons {
       for (int optc_p = ${localId}; optc_p < OPTC_QSPAN / 2; optc_p += ${localSize}) {
         const int optc_e = 2 * optc_p, k = optc_base + optc_e;
         if (k < optc_end) {
-          const float optc_a = optc_qt[optc_e & ~${blockMask}];
+          const float optc_a = optc_qt[optc_e & ~${blockMask}], optc_inv = optc_qt[(optc_e & ~${blockMask}) + 1];
           if ((optc_e & ${blockMask}) == 0) ${absmax}[(optc_qoff + k) / ${block}] = optc_a;
-          const int optc_low = optc_qcode_${map}(${values}[optc_e], optc_a);
-          const int optc_high = k + 1 < optc_end ? optc_qcode_${map}(${values}[optc_e + 1], optc_a) : 0;
+          const int optc_low = optc_qcode_${map}(${values}[optc_e], optc_a, optc_inv);
+          const int optc_high = k + 1 < optc_end ? optc_qcode_${map}(${values}[optc_e + 1], optc_a, optc_inv) : 0;
           ${codes}[(optc_qoff + k) >> 1] = (${ubyte}) (optc_low | (optc_high << 4));
         }
       }
