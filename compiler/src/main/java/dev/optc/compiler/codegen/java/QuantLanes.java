@@ -109,7 +109,8 @@ public final class QuantLanes {
       double x = v[o + j];
       int b = bases[buckets[j]];
       int code = b - 1 + (below[b] * a < x ? 1 : 0) + (above[b] * a < x ? 1 : 0);
-      c[j] = x > 0 && code < lowest ? lowest : code;
+      // code < lowest first: predictable (almost never, or never), where x's sign is not.
+      c[j] = code < lowest && x > 0 ? lowest : code;
     }
   }
 
