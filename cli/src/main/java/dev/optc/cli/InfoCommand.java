@@ -66,7 +66,8 @@ final class InfoCommand implements Callable<Integer> {
       var init = Infix.print(s.init());
       var f = flagStates.get(s.name());
       var map = quant.map(s.name());
-      out.printf("  %-26s %-6s %-5s init %s%s%s%n", s.name(), s.shape().label(), s.dtype().label(), init,
+      out.printf("  %-26s %-6s %-5s %s%s%s%n", s.name(), s.shape().label(), s.dtype().label(),
+          s.input() ? "input: supplied by the caller (setInput; simulate --input)" : "init " + init,
           map == null ? "" : "  (" + (map.signed() ? "signed map" : "unsigned map: never negative") + ", blocks of "
               + map.block() + ")",
           f == null ? "" : "  (memory only while " + when(f) + ")");

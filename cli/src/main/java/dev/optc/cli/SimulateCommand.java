@@ -14,6 +14,7 @@ import dev.optc.runtime.java.JavaBackend;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,7 +31,9 @@ import picocli.CommandLine.Spec;
     description = {"Replay recorded gradients through an optimizer.",
         "P.npy holds the initial parameters (float32, any shape), G.npy the gradients of T steps with shape "
             + "(T, *P.shape). OUT.npy receives the parameters after T steps; --trajectory the parameters after "
-            + "every step, shape (T, *P.shape). Nothing is written unless the whole run succeeds."})
+            + "every step, shape (T, *P.shape). A program that declares 'input NAME' (read each step besides the "
+            + "gradient, e.g. sophia's Hessian estimate h) takes its values as --input NAME=FILE.npy, shape "
+            + "(T, *P.shape) like G.npy. Nothing is written unless the whole run succeeds."})
 final class SimulateCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "OPT", description = ".opt file or library name")
   String opt;
@@ -40,6 +43,11 @@ final class SimulateCommand implements Callable<Integer> {
 
   @Option(names = "--grads", required = true, paramLabel = "G.npy", description = "Gradients, (T, *P.shape).")
   Path grads;
+
+  @Option(names = "--input", paramLabel = "NAME=FILE.npy",
+      description = "Values of the program's input NAME for every step, (T, *P.shape) like --grads; repeatable, "
+          + "one per input the program declares (e.g. --input h=hess.npy for sophia).")
+  List<String> inputSpecs = new ArrayList<>();
 
   @Option(names = "--out", required = true, paramLabel = "OUT.npy", description = "Where to write the result.")
   Path out;
@@ -84,7 +92,8 @@ final class SimulateCommand implements Callable<Integer> {
   public Integer call() throws CompileException, IOException {
     var err = spec.commandLine().getErr();
     var hypers = parseSets(sets);
-    checkFiles();
+    var inputFiles = parseInputs(inputSpecs);
+    checkFiles(inputFiles);
     var f = parseFusion(fusion);
     int n = threads == null ? Runtime.getRuntime().availableProcessors()
         : JavaBackend.checkThreads(threads, "--threads");
@@ -98,7 +107,23 @@ final class SimulateCommand implements Callable<Integer> {
             + (names.isEmpty() ? "none" : names) + ")");
       }
     }
-    for (var input : List.of(Map.entry("--params", params), Map.entry("--grads", grads))) {
+    var declared = program.ir().inputs().stream().map(x -> x.name()).toList();
+    for (var name : inputFiles.keySet()) {
+      if (!declared.contains(name)) {
+        throw new OptcException("--input " + name + ": " + program.name() + " has no input '" + name + "' (its inputs: "
+            + (declared.isEmpty() ? "none" : String.join(", ", declared)) + ")");
+      }
+    }
+    for (var name : declared) {
+      if (!inputFiles.containsKey(name)) {
+        throw new OptcException(program.name() + " reads input '" + name + "' each step: give its values with --input "
+            + name + "=FILE.npy, shape (T, *P.shape) like --grads");
+      }
+    }
+    var files = new ArrayList<Map.Entry<String, Path>>(List.of(Map.entry("--params", params),
+        Map.entry("--grads", grads)));
+    inputFiles.forEach((name, path) -> files.add(Map.entry("--input " + name, path)));
+    for (var input : files) {
       if (Npy.elementType(input.getValue()).equals("float64") && !common.quiet) {
         // Said, not done silently: optc's parameters are float32 on every backend (java64 computes each
         // step in float64 but takes and returns float32 values).
@@ -117,6 +142,15 @@ final class SimulateCommand implements Callable<Integer> {
           + ") for params of shape " + shape(p.shape()));
     }
     int steps = (int) gs[0];
+    var inputValues = new LinkedHashMap<String, float[]>();
+    for (var e : inputFiles.entrySet()) {
+      var x = Npy.readFloat32(e.getValue());
+      if (!Arrays.equals(x.shape(), gs)) {
+        throw new OptcException(e.getValue() + ": shape " + shape(x.shape()) + " of --input " + e.getKey()
+            + " does not match the gradients' " + shape(gs));
+      }
+      inputValues.put(e.getKey(), x.data());
+    }
     if (quantizeFrom < 1) {
       throw new OptcException("--quantize-from " + quantizeFrom + ": give a number of elements, 1 or more");
     }
@@ -129,7 +163,8 @@ final class SimulateCommand implements Callable<Integer> {
     var printer = metrics ? new MetricsPrinter(spec.commandLine().getOut(), steps) : null;
     var progress = Progress.forSteps(err, "simulate", steps, (long) steps * p.data().length);
     long start = System.nanoTime();
-    var result = Simulation.run(program, b, f, p.shape(), p.data(), g.data(), steps, hypers, trajectory != null,
+    var result = Simulation.run(program, b, f, p.shape(), p.data(), g.data(), inputValues, steps, hypers,
+        trajectory != null,
         printer, progress, quantizeFrom);
     progress.done();
     // Both complete as temporaries before either is renamed: a failure leaves both files as they were.
@@ -161,6 +196,21 @@ final class SimulateCommand implements Callable<Integer> {
       case "none" -> Fusion.NONE;
       default -> throw new OptcException("--fusion must be full, statement or none, not '" + s + "'");
     };
+  }
+
+  static Map<String, Path> parseInputs(List<String> specs) {
+    var map = new LinkedHashMap<String, Path>();
+    for (var s : specs) {
+      int eq = s.indexOf('=');
+      if (eq <= 0 || eq == s.length() - 1) {
+        throw new OptcException("--input " + s + ": expected NAME=FILE.npy, e.g. --input h=hess.npy");
+      }
+      var name = s.substring(0, eq).strip();
+      if (map.put(name, Path.of(s.substring(eq + 1))) != null) {
+        throw new OptcException("--input " + name + " is given twice");
+      }
+    }
+    return map;
   }
 
   static Map<String, Double> parseSets(List<String> sets) {
@@ -199,10 +249,11 @@ final class SimulateCommand implements Callable<Integer> {
    * Fails before any work if a result could not be written where asked, or would replace an input or the
    * other result (compared as files, through links).
    */
-  private void checkFiles() {
+  private void checkFiles(Map<String, Path> inputFiles) {
     var inputs = OutputFiles.optInput(opt);
     inputs.put("--params", params);
     inputs.put("--grads", grads);
+    inputFiles.forEach((name, path) -> inputs.put("--input " + name, path));
     var outputs = new LinkedHashMap<String, Path>();
     outputs.put("--out", out);
     if (trajectory != null) {

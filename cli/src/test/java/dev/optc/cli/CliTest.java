@@ -620,6 +620,59 @@ class CliTest {
     }
   }
 
+  /**
+   * sophia reads its Hessian estimate as {@code input h}: {@code --input h=H.npy} supplies it, shaped like the
+   * gradients, and the result is what the API computes with the same values; a missing, unknown or misshapen
+   * input is a one-line usage error.
+   */
+  @Test
+  void simulateTakesInputs() throws Exception {
+    long[] shape = {3, 7};
+    int steps = 4;
+    var params = random(21);
+    var grads = random(steps * 21);
+    var hess = random(steps * 21);
+    for (int i = 0; i < hess.length; i++) {
+      hess[i] = Math.abs(hess[i]);
+    }
+    var p = dir.resolve("p.npy");
+    var g = dir.resolve("g.npy");
+    var h = dir.resolve("h.npy");
+    var bad = dir.resolve("bad.npy");
+    Npy.write(p, shape, params);
+    Npy.write(g, prepend(steps, shape), grads);
+    Npy.write(h, prepend(steps, shape), hess);
+    Npy.write(bad, new long[] {steps, 21}, hess);
+    var expected = Simulation.run(OptProgram.load("sophia"), new JavaBackend(JavaEmitter.Precision.F32, 1),
+        Fusion.FULL, shape, params, grads, Map.of("h", hess), steps, Map.of("hess_interval", 2.0), false, null, null,
+        4096).params();
+    var out = dir.resolve("out.npy");
+    var base = List.of("simulate", "sophia", "--params", p.toString(), "--grads", g.toString(), "--out",
+        out.toString(), "--quiet", "--set", "hess_interval=2");
+    var args = new ArrayList<>(base);
+    args.addAll(List.of("--input", "h=" + h));
+    var r = optc(args);
+    assertEquals(0, r.code(), r.toString());
+    assertArrayEquals(expected, Npy.readFloat32(out).data());
+
+    r = optc(base);
+    assertEquals(2, r.code(), r.toString());
+    assertTrue(r.err().contains("sophia reads input 'h' each step: give its values with --input h=FILE.npy"),
+        r.toString());
+    args = new ArrayList<>(base);
+    args.addAll(List.of("--input", "h=" + h, "--input", "hess=" + h));
+    r = optc(args);
+    assertEquals(2, r.code(), r.toString());
+    assertTrue(r.err().contains("--input hess: sophia has no input 'hess' (its inputs: h)"), r.toString());
+    args = new ArrayList<>(base);
+    args.addAll(List.of("--input", "h=" + bad));
+    r = optc(args);
+    assertEquals(2, r.code(), r.toString());
+    assertTrue(r.err().contains("of --input h does not match the gradients' (4, 3, 7)"), r.toString());
+    r = optc("simulate", "--help");
+    assertTrue(r.out().contains("--input NAME=FILE.npy"), r.toString());
+  }
+
   /** Step numbers of five digits and a metric name longer than its column keep the table aligned. */
   @Test
   void simulateMetricsStayAlignedPastStep9999() throws Exception {

@@ -14,6 +14,7 @@ statement
     : OPTIMIZER name=NAME                                                        # optimizerDecl
     | HYPER name=NAME ASSIGN expr                                                # hyperDecl
     | STATE name=NAME (COLON shape=NAME)? (AS dtype=NAME)? (ASSIGN init=expr)?   # stateDecl
+    | INPUT name=NAME                                                            # inputDecl
     | DEF name=NAME LPAREN (params+=NAME (COMMA params+=NAME)*)? RPAREN ASSIGN expr # defDecl
     | METRIC name=NAME ASSIGN expr                                               # metricDecl
     | target=NAME op=(ASSIGN | PLUS_ASSIGN | MINUS_ASSIGN | STAR_ASSIGN | SLASH_ASSIGN) expr # assign
@@ -28,7 +29,7 @@ expr
     | (TRUE | FALSE)                                                             # bool
     | <assoc = right> left=expr op=CARET right=expr                              # power
     | op=MINUS expr                                                              # negate
-    | left=expr op=(STAR | SLASH) right=expr                                     # multiplicative
+    | left=expr op=(STAR | SLASH | PERCENT) right=expr                           # multiplicative
     | left=expr op=(PLUS | MINUS) right=expr                                     # additive
     | left=expr op=(LT | LE | GT | GE | EQ | NE) right=expr                      # comparison
     | op=NOT expr                                                                # not
@@ -40,6 +41,7 @@ expr
 OPTIMIZER : 'optimizer';
 HYPER     : 'hyper';
 STATE     : 'state';
+INPUT     : 'input';
 DEF       : 'def';
 METRIC    : 'metric';
 AS        : 'as';
@@ -64,6 +66,7 @@ PLUS      : '+';
 MINUS     : '-';
 STAR      : '*';
 SLASH     : '/';
+PERCENT   : '%';
 CARET     : '^';
 QUESTION  : '?';
 COLON     : ':';

@@ -75,6 +75,7 @@ public final class Conformance {
             g[k] = r.nextInt(16) == 0 ? 0f : (float) (r.nextGaussian() * Math.exp(r.nextGaussian()));
           }
           opt.setGrad(t.name(), g);
+          supplyInputs(opt, t.name(), t.weights().length, r);
         }
         opt.step();
       }
@@ -86,6 +87,21 @@ public final class Conformance {
         }
       }
       return new Run(out.toArray(float[][]::new), opt.plan());
+    }
+  }
+
+  /**
+   * Supplies every input of the program ({@code input NAME}) for one tensor's next step, drawn from {@code r} as a
+   * Hessian-diagonal estimate would be: mostly positive, some 0, a few negative. Draws nothing without inputs.
+   */
+  public static void supplyInputs(Optimizer opt, String tensor, int numel, Random r) {
+    for (var in : opt.inputs()) {
+      var x = new float[numel];
+      for (int k = 0; k < x.length; k++) {
+        x[k] = r.nextInt(16) == 0 ? 0f : (float) (Math.abs(r.nextGaussian()) * Math.exp(r.nextGaussian())
+            * (r.nextInt(8) == 0 ? -1 : 1));
+      }
+      opt.setInput(in, tensor, x);
     }
   }
 

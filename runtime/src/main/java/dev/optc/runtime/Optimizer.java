@@ -91,6 +91,8 @@ public final class Optimizer implements AutoCloseable {
   private final List<Guards.FlagState> flagStates;
   /** The states this engine quantizes, with their maps, and what the unsigned maps assume. */
   private final Quantization quantization;
+  /** Per input ({@code input NAME}), which tensors the caller has supplied it for. */
+  private final Map<String, boolean[]> supplied = new LinkedHashMap<>();
   private long t;
 
   private Optimizer(OptProgram program, Layout layout, Engine engine, Plan plan,
@@ -110,6 +112,7 @@ public final class Optimizer implements AutoCloseable {
       hyperIndex.put(hypers.get(i).name(), i);
     }
     this.flagStates = Guards.flagStates(plan);
+    program.ir().inputs().forEach(in -> supplied.put(in.name(), new boolean[layout.tensors().size()]));
     var all = Quantization.of(plan.program());
     var maps = new LinkedHashMap<String, dev.optc.compiler.ir.QuantMap>();
     all.maps().forEach((state, map) -> engine.quantized(state).ifPresent(m -> maps.put(state, m)));
@@ -335,6 +338,35 @@ public final class Optimizer implements AutoCloseable {
     engine.write("g", layout.index(tensor), grad);
   }
 
+  /**
+   * Supplies a tensor's values of input {@code input} ({@code input NAME} in the program), as {@link #setGrad}
+   * supplies its gradient: they stay until supplied again, so a training loop supplies an estimate when it has a
+   * new one (sophia reads its Hessian estimate only every few steps). Every input of every tensor with elements
+   * must have been supplied before the first step: a step without one fails and changes nothing. The program
+   * only reads it.
+   */
+  public void setInput(String input, String tensor, float[] values) {
+    var flags = supplied.get(input);
+    if (flags == null) {
+      var names = List.copyOf(supplied.keySet());
+      throw new OptcException("no input '" + input + "' in " + program.name() + " (its inputs: "
+          + (names.isEmpty() ? "none" : String.join(", ", names)) + ")");
+    }
+    int i = layout.index(tensor);
+    int n = layout.length(Kind.ELEM, i);
+    if (values.length != n) {
+      throw new OptcException("input '" + input + "' of tensor '" + tensor + "' has " + values.length
+          + " values; the tensor has " + n + " elements");
+    }
+    engine.write(input, i, values);
+    flags[i] = true;
+  }
+
+  /** The inputs the program reads besides {@code g} ({@code input NAME}), in declaration order. */
+  public List<String> inputs() {
+    return List.copyOf(supplied.keySet());
+  }
+
   public void setWeights(String tensor, float[] weights) {
     engine.write("w", layout.index(tensor), weights);
   }
@@ -441,6 +473,15 @@ public final class Optimizer implements AutoCloseable {
 
   /** Runs one step: {@code t} advances, every phase runs, metrics are reported. */
   public void step() {
+    supplied.forEach((input, flags) -> {
+      for (int i = 0; i < flags.length; i++) {
+        if (!flags[i] && layout.length(Kind.ELEM, i) > 0) {
+          throw new OptcException("step " + (t + 1) + ": input '" + input + "' of tensor '"
+              + layout.tensors().get(i).name() + "' was never supplied; call setInput(\"" + input + "\", \""
+              + layout.tensors().get(i).name() + "\", values) before the first step");
+        }
+      }
+    });
     // Schedules are evaluated and checked before anything changes: a schedule that gives NaN fails the
     // step with t and every hyper as they were.
     var scheduled = new LinkedHashMap<String, Double>();

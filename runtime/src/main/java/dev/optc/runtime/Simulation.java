@@ -32,7 +32,35 @@ public final class Simulation {
   public static Result run(OptProgram program, Backend backend, Fusion fusion, long[] shape, float[] params,
       float[] grads, int steps, Map<String, Double> hypers, boolean keepTrajectory,
       Consumer<Optimizer.StepMetrics> metrics, IntConsumer progress, int quantizeFrom) {
+    return run(program, backend, fusion, shape, params, grads, Map.of(), steps, hypers, keepTrajectory, metrics,
+        progress, quantizeFrom);
+  }
+
+  /**
+   * The same, with the values of each input the program declares ({@code input NAME}): like {@code grads},
+   * {@code steps × numel} values, those of step k at k × numel.
+   */
+  public static Result run(OptProgram program, Backend backend, Fusion fusion, long[] shape, float[] params,
+      float[] grads, Map<String, float[]> inputs, int steps, Map<String, Double> hypers, boolean keepTrajectory,
+      Consumer<Optimizer.StepMetrics> metrics, IntConsumer progress, int quantizeFrom) {
     int numel = params.length;
+    for (var in : program.ir().inputs()) {
+      if (!inputs.containsKey(in.name())) {
+        throw new IllegalArgumentException(program.name() + " reads input '" + in.name()
+            + "' each step: give its values (--input " + in.name() + "=FILE.npy)");
+      }
+    }
+    for (var e : inputs.entrySet()) {
+      if (program.ir().inputs().stream().noneMatch(in -> in.name().equals(e.getKey()))) {
+        throw new IllegalArgumentException(program.name() + " has no input '" + e.getKey() + "' (its inputs: "
+            + (program.ir().inputs().isEmpty() ? "none" : String.join(", ",
+                program.ir().inputs().stream().map(dev.optc.compiler.ir.IrProgram.StateInfo::name).toList())) + ")");
+      }
+      if ((long) steps * numel != e.getValue().length) {
+        throw new IllegalArgumentException("input '" + e.getKey() + "': " + steps + " steps of " + numel + " need "
+            + (long) steps * numel + " values, not " + e.getValue().length);
+      }
+    }
     if ((long) steps * numel != grads.length) {
       throw new IllegalArgumentException(steps + " steps of " + numel + " need " + (long) steps * numel
           + " gradient values, not " + grads.length);
@@ -49,6 +77,11 @@ public final class Simulation {
       for (int k = 0; k < steps; k++) {
         System.arraycopy(grads, k * numel, grad, 0, numel);
         opt.setGrad("params", grad);
+        for (var e : inputs.entrySet()) {
+          var x = new float[numel];
+          System.arraycopy(e.getValue(), k * numel, x, 0, numel);
+          opt.setInput(e.getKey(), "params", x);
+        }
         opt.step();
         if (trajectory != null) {
           System.arraycopy(opt.weights("params"), 0, trajectory, k * numel, numel);

@@ -102,6 +102,7 @@ class ArenasTest {
             for (int k = 0; k < t.weights().length; k++) {
               view.setAtIndex(JAVA_FLOAT, k, r.nextInt(16) == 0 ? 0f : (float) (r.nextGaussian() * Math.exp(r.nextGaussian())));
             }
+            Conformance.supplyInputs(opt, t.name(), t.weights().length, r);
           }
           opt.step();
         }

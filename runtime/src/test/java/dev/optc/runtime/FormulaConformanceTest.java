@@ -22,6 +22,7 @@ import java.util.Properties;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 /**
@@ -34,6 +35,11 @@ import org.junit.jupiter.api.TestFactory;
  */
 class FormulaConformanceTest {
   static final Path CASES = Path.of("src/test/resources/conformance-groups");
+  /**
+   * Cases of programs that read inputs besides g ({@code input NAME}: sophia's Hessian estimate), written by
+   * tools/golden/make_sophia_golden.py: the group format plus {@code inputs=NAME,...} and {@code input_NAME_I.npy}.
+   */
+  static final Path INPUT_CASES = Path.of("src/test/resources/conformance-inputs");
 
   @TestFactory
   Stream<DynamicTest> everyGroupCaseMatchesTheFormulasOnTheJavaReference() throws IOException {
@@ -55,13 +61,24 @@ class FormulaConformanceTest {
   }
 
   static List<Path> caseDirs() throws IOException {
-    try (var list = Files.list(CASES)) {
-      return list.filter(d -> Files.exists(d.resolve("case.properties"))).sorted().toList();
+    var dirs = new ArrayList<Path>();
+    for (var root : List.of(CASES, INPUT_CASES)) {
+      try (var list = Files.list(root)) {
+        dirs.addAll(list.filter(d -> Files.exists(d.resolve("case.properties"))).sorted().toList());
+      }
     }
+    return dirs;
+  }
+
+  @Test
+  void theSophiaCasesAreThere() throws IOException {
+    var sophia = caseDirs().stream().filter(d -> d.getFileName().toString().startsWith("sophia")).toList();
+    assertEquals(3, sophia.size(), "the committed sophia cases: " + sophia);
   }
 
   /** One tensor of a case: initial weights, T gradients (flat, step-major) and the two references. */
-  record TensorCase(String name, long[] shape, float[] params, float[] grads, float[] f32, double[] f64) {}
+  record TensorCase(String name, long[] shape, float[] params, float[] grads, float[] f32, double[] f64,
+      Map<String, float[]> inputs) {}
 
   record GroupCase(String name, String optimizer, int steps, Map<String, Double> hypers,
       List<TensorCase> tensors) {}
@@ -90,7 +107,16 @@ class FormulaConformanceTest {
       assertEquals((long) steps * params.data().length, grads.data().length, name + ": gradients");
       assertEquals(params.data().length, f32.data().length, name + ": expected_f32");
       assertEquals(params.data().length, f64.data().length, name + ": expected_f64");
-      tensors.add(new TensorCase(name, params.shape(), params.data(), grads.data(), f32.data(), f64.data()));
+      var inputs = new java.util.LinkedHashMap<String, float[]>();
+      for (var input : props.getProperty("inputs", "").split(",")) {
+        if (!input.isBlank()) {
+          var values = Npy.readFloat32(dir.resolve("input_" + input.strip() + "_" + i + ".npy"));
+          assertEquals((long) steps * params.data().length, values.data().length, name + ": input " + input);
+          inputs.put(input.strip(), values.data());
+        }
+      }
+      tensors.add(new TensorCase(name, params.shape(), params.data(), grads.data(), f32.data(), f64.data(),
+          inputs));
     }
     return new GroupCase(dir.getFileName().toString(), props.getProperty("optimizer"), steps, hypers, tensors);
   }
@@ -129,6 +155,9 @@ class FormulaConformanceTest {
         for (var t : c.tensors()) {
           int numel = t.params().length;
           opt.setGrad(t.name(), Arrays.copyOfRange(t.grads(), k * numel, (k + 1) * numel));
+          for (var in : t.inputs().entrySet()) {
+            opt.setInput(in.getKey(), t.name(), Arrays.copyOfRange(in.getValue(), k * numel, (k + 1) * numel));
+          }
         }
         opt.step();
       }

@@ -94,6 +94,14 @@ class FusionLevelsTest {
       for (var g : grads) {
         for (int i = 0; i < tensors.size(); i++) {
           opt.setGrad(tensors.get(i).name(), g[i]);
+          // An input (sophia's Hessian estimate): |g|, the same at every level.
+          var abs = new float[g[i].length];
+          for (int k = 0; k < abs.length; k++) {
+            abs[k] = Math.abs(g[i][k]);
+          }
+          for (var in : opt.inputs()) {
+            opt.setInput(in, tensors.get(i).name(), abs);
+          }
         }
         opt.step();
       }

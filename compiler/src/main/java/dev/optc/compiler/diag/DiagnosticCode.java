@@ -40,6 +40,8 @@ public enum DiagnosticCode {
   // Kinds and shapes
   REDUCE_UNIFORM("E050", Severity.ERROR, "a reduction over a value that is already one per tensor"),
   METRIC_NOT_UNIFORM("E051", Severity.ERROR, "a metric that is not one value per tensor or group"),
+  MODULO_NOT_UNIFORM("E052", Severity.ERROR, "'%' of a per-element, row or col value"),
+  MODULO_BY_ZERO("E053", Severity.ERROR, "'%' by a constant zero"),
 
   // Warnings
   UNUSED_HYPER("W101", Severity.WARNING, "a hyper that is never used"),

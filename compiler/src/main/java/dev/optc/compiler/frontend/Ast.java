@@ -26,6 +26,9 @@ public sealed interface Ast {
   /** {@code shape}, {@code dtype} and {@code init} are null when not written. */
   record StateDecl(Ident name, Ident shape, Ident dtype, Expr init, Span span) implements Stmt {}
 
+  /** {@code input NAME}: a per-element tensor the caller supplies each step, read-only (DSL.md §11). */
+  record InputDecl(Ident name, Span span) implements Stmt {}
+
   record DefDecl(Ident name, List<Ident> params, Expr body, Span span) implements Stmt {
     public DefDecl {
       params = List.copyOf(params);
@@ -87,6 +90,6 @@ public sealed interface Ast {
   }
 
   enum BinaryOperator {
-    POW, MUL, DIV, ADD, SUB, LT, LE, GT, GE, EQ, NE, AND, OR
+    POW, MUL, DIV, MOD, ADD, SUB, LT, LE, GT, GE, EQ, NE, AND, OR
   }
 }

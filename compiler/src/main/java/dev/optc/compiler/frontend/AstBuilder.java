@@ -37,6 +37,7 @@ final class AstBuilder extends OptBaseVisitor<Object> {
     Token name = switch (s) {
       case OptParser.HyperDeclContext h -> h.name;
       case OptParser.StateDeclContext st -> st.name;
+      case OptParser.InputDeclContext in -> in.name;
       case OptParser.DefDeclContext d -> d.name;
       case OptParser.MetricDeclContext m -> m.name;
       case OptParser.AssignContext a -> a.target;
@@ -108,6 +109,11 @@ final class AstBuilder extends OptBaseVisitor<Object> {
   public Object visitStateDecl(OptParser.StateDeclContext ctx) {
     return new Ast.StateDecl(ident(ctx.name), ctx.shape == null ? null : ident(ctx.shape),
         ctx.dtype == null ? null : ident(ctx.dtype), ctx.init == null ? null : expr(ctx.init), span(ctx));
+  }
+
+  @Override
+  public Object visitInputDecl(OptParser.InputDeclContext ctx) {
+    return new Ast.InputDecl(ident(ctx.name), span(ctx));
   }
 
   @Override
@@ -252,7 +258,12 @@ final class AstBuilder extends OptBaseVisitor<Object> {
   private static Ast.BinaryOperator operator(OptParser.ExprContext e) {
     return switch (e) {
       case OptParser.MultiplicativeContext m ->
-          m.op.getType() == OptParser.STAR ? Ast.BinaryOperator.MUL : Ast.BinaryOperator.DIV;
+          switch (m.op.getType()) {
+            case OptParser.STAR -> Ast.BinaryOperator.MUL;
+            case OptParser.SLASH -> Ast.BinaryOperator.DIV;
+            case OptParser.PERCENT -> Ast.BinaryOperator.MOD;
+            default -> throw new IllegalStateException("multiplicative " + m.op.getText());
+          };
       case OptParser.AdditiveContext a ->
           a.op.getType() == OptParser.PLUS ? Ast.BinaryOperator.ADD : Ast.BinaryOperator.SUB;
       case OptParser.ComparisonContext c -> switch (c.op.getType()) {

@@ -54,6 +54,8 @@ public final class Checker {
 
   private record LocalSym(String name, Span span) implements Symbol {}
 
+  private record InputSym(String name, Span span) implements Symbol {}
+
   private record MetricSym(String name, Span span) implements Symbol {}
 
   /** A name whose statement did not parse: known, but its value is poison. */
@@ -125,6 +127,7 @@ public final class Checker {
       var name = switch (s) {
         case Ast.HyperDecl h -> h.name();
         case Ast.StateDecl st -> st.name();
+        case Ast.InputDecl in -> in.name();
         case Ast.DefDecl d -> d.name();
         case Ast.MetricDecl m -> m.name();
         case Ast.Assign a -> a.target();
@@ -142,6 +145,7 @@ public final class Checker {
         case Ast.OptimizerDecl o -> optimizer(o);
         case Ast.HyperDecl h -> hyper(h);
         case Ast.StateDecl st -> state(st);
+        case Ast.InputDecl in -> input(in);
         case Ast.DefDecl d -> def(d);
         case Ast.MetricDecl m -> metric(m);
         case Ast.Assign a -> assign(a);
@@ -259,9 +263,20 @@ public final class Checker {
     }
     var name = s.name().name();
     scope.put(name, new StateSym(name, shape, dtype, s.name().span()));
-    states.add(new IrProgram.StateInfo(name, shape, dtype, init, s.name().span()));
+    states.add(new IrProgram.StateInfo(name, shape, dtype, init, s.name().span(), false));
     current.put(name, factory.load(name, shape.kind()));
     written.put(name, false);
+  }
+
+  /** {@code input NAME}: an elem float32 buffer the caller writes before each step; read-only here. */
+  private void input(Ast.InputDecl in) {
+    if (!declarable(in.name(), "input")) {
+      return;
+    }
+    var name = in.name().name();
+    scope.put(name, new InputSym(name, in.name().span()));
+    states.add(new IrProgram.StateInfo(name, Shape.ELEM, Dtype.F32, factory.constant(0), in.name().span(), true));
+    current.put(name, factory.load(name, Kind.ELEM));
   }
 
   private void def(Ast.DefDecl d) {
@@ -282,6 +297,7 @@ public final class Checker {
     var standIns = new HashMap<String, Node>();
     d.params().forEach(p -> standIns.put(p.name(), sub.factory.load("$" + p.name(), Kind.ELEM)));
     sub.currentDef = d.name().name();
+    sub.probe = true;
     sub.expr(d.body(), Context.DEF_BODY, standIns);
     // Reads through the probe count as reads (a hyper used only inside a def is used): it shares read.
     probe.sorted().forEach(x -> diags.report(x.code(), x.span(), x.message(), x.hint()));
@@ -337,6 +353,7 @@ public final class Checker {
         case HyperSym h -> "'" + target + "' is a hyper, set from outside the program";
         case DefSym d -> "'" + target + "' is a def, not a variable";
         case MetricSym m -> "'" + target + "' is a metric, defined once";
+        case InputSym in -> "'" + target + "' is an input, supplied by the caller each step";
         case null, default -> null;
       };
     };
@@ -559,10 +576,15 @@ public final class Checker {
         l = null;
         continue;
       }
+      if (b.op() == Ast.BinaryOperator.MOD && !modulo(b, l, r)) {
+        l = null;
+        continue;
+      }
       var op = switch (b.op()) {
         case POW -> BinaryOp.POW;
         case MUL -> BinaryOp.MUL;
         case DIV -> BinaryOp.DIV;
+        case MOD -> BinaryOp.MOD;
         case ADD -> BinaryOp.ADD;
         case SUB -> BinaryOp.SUB;
         case LT -> BinaryOp.LT;
@@ -582,6 +604,36 @@ public final class Checker {
     }
     return l;
   }
+
+  /**
+   * Checks {@code a % b} (DSL.md §11: on uniforms, for "every k steps"); whether it is fine. A per-element, row or
+   * col operand is an error (E052): kernels would need a floored fmod per element, which the language does not
+   * promise. A def body's probe has per-element stand-ins for its parameters: its calls are checked instead. A
+   * constant zero divisor is an error (E053): the result would be NaN on every step.
+   */
+  private boolean modulo(Ast.Binary b, Node l, Node r) {
+    if (!probe) {
+      for (var side : List.of(l, r)) {
+        if (!side.kind().isUniform()) {
+          var at = side == l ? b.left() : b.right();
+          diags.report(DiagnosticCode.MODULO_NOT_UNIFORM, at.span(),
+              "'%' takes per-tensor values (literals, hypers, t, sizes, reductions), but this is "
+                  + (side.kind() == Kind.ELEM ? "an " : "a ") + side.kind().label() + " value",
+              "'%' is for schedules such as 't % k == 0' (every k steps); per element, write x - k * floor(x / k)");
+          return false;
+        }
+      }
+    }
+    if (constants.valueOf(r) instanceof Double zero && zero == 0) {
+      diags.report(DiagnosticCode.MODULO_BY_ZERO, b.right().span(), "modulo by a constant zero",
+          "x % 0 is NaN (as torch.remainder); the divisor must not be 0");
+      return false;
+    }
+    return true;
+  }
+
+  /** Whether this checker probes a def body with stand-in arguments (kind errors are reported at calls). */
+  private boolean probe;
 
   private Node name(Ast.Name n, Context ctx, Map<String, Node> params) {
     var name = n.name();
@@ -657,6 +709,13 @@ public final class Checker {
       case StateSym s -> {
         if (ctx != Context.STATEMENT) {
           notAllowed(n, ctx, "state '" + name + "'");
+          return null;
+        }
+        return current.get(name);
+      }
+      case InputSym in -> {
+        if (ctx != Context.STATEMENT) {
+          notAllowed(n, ctx, "input '" + name + "'");
           return null;
         }
         return current.get(name);

@@ -49,7 +49,7 @@ final class StatementRecovery extends DefaultErrorStrategy {
 
   private static boolean isDeclaration(int type) {
     return switch (type) {
-      case OptLexer.OPTIMIZER, OptLexer.HYPER, OptLexer.STATE, OptLexer.DEF, OptLexer.METRIC -> true;
+      case OptLexer.OPTIMIZER, OptLexer.HYPER, OptLexer.STATE, OptLexer.INPUT, OptLexer.DEF, OptLexer.METRIC -> true;
       default -> false;
     };
   }

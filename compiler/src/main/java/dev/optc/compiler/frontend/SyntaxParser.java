@@ -87,7 +87,6 @@ public final class SyntaxParser {
   private static String badCharacterHint(String c) {
     return switch (c) {
       case "@" -> "matrix products are not supported: every operation applies element by element";
-      case "%" -> "there is no remainder operator: t - k * floor(t / k) is t modulo k";
       case "&", "|", "!" -> "logical operators are the words and, or, not";
       default -> "names are letters, digits and '_'; '#' starts a comment";
     };
@@ -201,7 +200,7 @@ public final class SyntaxParser {
 
     private static boolean isKeyword(int type) {
       return switch (type) {
-        case OptLexer.OPTIMIZER, OptLexer.HYPER, OptLexer.STATE, OptLexer.DEF, OptLexer.METRIC,
+        case OptLexer.OPTIMIZER, OptLexer.HYPER, OptLexer.STATE, OptLexer.INPUT, OptLexer.DEF, OptLexer.METRIC,
             OptLexer.AS, OptLexer.AND, OptLexer.OR, OptLexer.NOT, OptLexer.TRUE, OptLexer.FALSE -> true;
         default -> false;
       };

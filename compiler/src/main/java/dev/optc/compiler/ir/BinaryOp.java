@@ -6,6 +6,8 @@ public enum BinaryOp {
   SUB("-", false),
   MUL("*", true),
   DIV("/", false),
+  /** Floored modulo: the result has the divisor's sign (Python's float {@code %}); {@code x % 0} is NaN. */
+  MOD("%", false),
   POW("^", false),
   MIN("min", true),
   MAX("max", true),
@@ -38,7 +40,7 @@ public enum BinaryOp {
   public boolean isComparison() {
     return switch (this) {
       case LT, LE, GT, GE, EQ, NE -> true;
-      case ADD, SUB, MUL, DIV, POW, MIN, MAX, AND, OR -> false;
+      case ADD, SUB, MUL, DIV, MOD, POW, MIN, MAX, AND, OR -> false;
     };
   }
 
@@ -48,6 +50,7 @@ public enum BinaryOp {
       case SUB -> a - b;
       case MUL -> a * b;
       case DIV -> a / b;
+      case MOD -> floorMod(a, b);
       case POW -> Math.pow(a, b);
       // NaN-propagating, like torch.minimum / torch.maximum.
       case MIN -> Math.min(a, b);
@@ -61,5 +64,29 @@ public enum BinaryOp {
       case AND -> a != 0 && b != 0 ? 1 : 0;
       case OR -> a != 0 || b != 0 ? 1 : 0;
     };
+  }
+
+  /**
+   * {@code a} modulo {@code b}, floored: CPython's {@code float_rem} (the remainder of Java's {@code %}, which
+   * is C's exact {@code fmod}, moved into the divisor's sign; a zero result takes the divisor's sign), except
+   * that {@code a % 0} is NaN where Python raises (torch.remainder's float result). Every backend computes
+   * exactly this; rounding the float64 result of two float32 operands to float32 gives the float32 result
+   * ({@code fmod} is exact and a sum of two floats is rounded once correctly through double).
+   */
+  public static double floorMod(double a, double b) {
+    double r = a % b;
+    if (r != 0) {
+      return (r < 0) != (b < 0) ? r + b : r;
+    }
+    return Math.copySign(0.0, b);
+  }
+
+  /** {@link #floorMod(double, double)} in float32. */
+  public static float floorMod(float a, float b) {
+    float r = a % b;
+    if (r != 0) {
+      return (r < 0) != (b < 0) ? r + b : r;
+    }
+    return Math.copySign(0f, b);
   }
 }

@@ -50,8 +50,17 @@ public record IrProgram(
    */
   public record HyperInfo(String name, Node defaultValue, Span span, boolean flag) {}
 
-  /** A persistent state buffer; {@code init} is a host uniform (hypers, literals, sizes). */
-  public record StateInfo(String name, Shape shape, Dtype dtype, Node init, Span span) {}
+  /**
+   * A persistent state buffer; {@code init} is a host uniform (hypers, literals, sizes). An {@code input}
+   * ({@code input NAME}, DSL.md §11) is an elem f32 buffer the program only reads and the caller writes
+   * before every step, as it writes {@code g}; it is never an output, never saved in a checkpoint.
+   */
+  public record StateInfo(String name, Shape shape, Dtype dtype, Node init, Span span, boolean input) {}
+
+  /** The per-element inputs the caller supplies each step, in declaration order. */
+  public List<StateInfo> inputs() {
+    return states.stream().filter(StateInfo::input).toList();
+  }
 
   /** The value left in buffer {@code buffer} ({@code w} or a state) after the step. */
   public record Output(String buffer, Node value) {}
@@ -125,7 +134,7 @@ public record IrProgram(
     var h = hypers.stream()
         .map(x -> new HyperInfo(x.name(), f.apply(x.defaultValue()), x.span(), x.flag())).toList();
     var s = states.stream()
-        .map(x -> new StateInfo(x.name(), x.shape(), x.dtype(), f.apply(x.init()), x.span())).toList();
+        .map(x -> new StateInfo(x.name(), x.shape(), x.dtype(), f.apply(x.init()), x.span(), x.input())).toList();
     var o = outputs.stream().map(x -> new Output(x.buffer(), f.apply(x.value()))).toList();
     var m = metrics.stream().map(x -> new Metric(x.name(), f.apply(x.value()), x.span())).toList();
     var b = bindings.stream().map(x -> new Binding(x.target(), f.apply(x.value()), x.span())).toList();

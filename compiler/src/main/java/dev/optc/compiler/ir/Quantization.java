@@ -199,6 +199,8 @@ public record Quantization(Map<String, QuantMap> maps, List<Assumption> assumpti
             case SUB -> new Sign(x.nonNegative() && y.nonPositive(), x.nonPositive() && y.nonNegative());
             case MUL, DIV -> Sign.product(x, y);
             case POW -> x.nonNegative() ? Sign.NON_NEGATIVE : Sign.UNKNOWN;
+            // Floored: the divisor's sign.
+            case MOD -> new Sign(y.nonNegative(), y.nonPositive());
             case MIN -> new Sign(x.nonNegative() && y.nonNegative(), x.nonPositive() || y.nonPositive());
             case MAX -> new Sign(x.nonNegative() || y.nonNegative(), x.nonPositive() && y.nonPositive());
             case LT, LE, GT, GE, EQ, NE, AND, OR -> Sign.NON_NEGATIVE;

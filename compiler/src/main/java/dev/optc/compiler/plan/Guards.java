@@ -93,7 +93,7 @@ public final class Guards {
     var out = new ArrayList<FlagState>();
     for (var s : p.states()) {
       var g = guardOf.get(s.name());
-      if (g == null || unguarded.contains(s.name()) || s.shape().kind() != Kind.ELEM
+      if (g == null || s.input() || unguarded.contains(s.name()) || s.shape().kind() != Kind.ELEM
           || !(g.cond() instanceof Node.Uniform u) || !(p.hoisted().get(u.slot()) instanceof Node.Hyper h)) {
         continue;
       }

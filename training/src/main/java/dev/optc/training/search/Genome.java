@@ -30,7 +30,12 @@ public record Genome(String name, List<Hyper> hypers, List<State> states, List<S
   public record Hyper(String name, Ast.Expr value) {}
 
   /** {@code state name[: shape][ as dtype][ = init]}; {@code rest} is everything after the name. */
-  public record State(String name, String rest) {}
+  /** {@code state NAME rest}, or {@code input NAME} where {@code rest} is null. */
+  public record State(String name, String rest) {
+    static State input(String name) {
+      return new State(name, null);
+    }
+  }
 
   /** {@code target op value}, or {@code metric target = value}. */
   public record Stmt(String target, Ast.AssignOp op, Ast.Expr value, boolean metric) {
@@ -72,6 +77,9 @@ public record Genome(String name, List<Hyper> hypers, List<State> states, List<S
           }
           states.add(new State(st.name().name(), rest.toString()));
         }
+        // In declaration order among the states (the IR's order). The search's tasks supply only g: a candidate
+        // that reads an input fails its first step and is discarded like any failing one.
+        case Ast.InputDecl in -> states.add(State.input(in.name().name()));
         case Ast.DefDecl d -> defs.add("def " + d.name().name() + "("
             + String.join(", ", d.params().stream().map(Ast.Ident::name).toList()) + ") = " + print(d.body()));
         case Ast.MetricDecl m -> stmts.add(new Stmt(m.name().name(), Ast.AssignOp.SET, m.value(), true));
@@ -93,7 +101,8 @@ public record Genome(String name, List<Hyper> hypers, List<State> states, List<S
       sb.append('\n');
     }
     for (var s : states) {
-      sb.append("state ").append(s.name()).append(s.rest()).append('\n');
+      sb.append(s.rest() == null ? "input " : "state ").append(s.name()).append(s.rest() == null ? "" : s.rest())
+          .append('\n');
     }
     for (var d : defs) {
       sb.append(d).append('\n');
@@ -174,7 +183,7 @@ public record Genome(String name, List<Hyper> hypers, List<State> states, List<S
   private static int precedence(Ast.BinaryOperator op) {
     return switch (op) {
       case POW -> 9;
-      case MUL, DIV -> 7;
+      case MUL, DIV, MOD -> 7;
       case ADD, SUB -> 6;
       case LT, LE, GT, GE, EQ, NE -> 5;
       case AND -> 3;
@@ -187,6 +196,7 @@ public record Genome(String name, List<Hyper> hypers, List<State> states, List<S
       case POW -> "^";
       case MUL -> "*";
       case DIV -> "/";
+      case MOD -> "%";
       case ADD -> "+";
       case SUB -> "-";
       case LT -> "<";

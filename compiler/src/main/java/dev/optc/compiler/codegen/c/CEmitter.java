@@ -3,7 +3,10 @@ package dev.optc.compiler.codegen.c;
 import dev.optc.compiler.codegen.KernelAbi.Kernel;
 import dev.optc.compiler.codegen.KernelAbi.SegmentField;
 import dev.optc.compiler.codegen.ValueNames;
+import dev.optc.compiler.ir.BinaryOp;
+import dev.optc.compiler.ir.Graph;
 import dev.optc.compiler.ir.Infix;
+import dev.optc.compiler.ir.Node;
 import dev.optc.compiler.ir.QuantMap;
 import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.plan.Plan;
@@ -129,7 +132,20 @@ public final class CEmitter {
             "target", d.pointer("float", false, "p"),
             "store4", String.format(d.store4(), "p + i0", String.format(d.float4(), "v[0], v[1], v[2], v[3]")))
             : "",
+        "modHelper", usesMod(plan) ? Skeletons.fill(Skeletons.MOD_HELPER, "helper", d.helper(),
+            "fmod", d.math("fmod"), "copysign", d.math("copysign")) : "",
         "quantHelpers", quantHelpers(quant, config));
+  }
+
+  /** Whether some value of the plan is a {@code %}: its helper is emitted only then (rare: a uniform from a reduction). */
+  private static boolean usesMod(Plan plan) {
+    var p = plan.program();
+    var roots = new ArrayList<Node>();
+    p.outputs().forEach(o -> roots.add(o.value()));
+    p.metrics().forEach(m -> roots.add(m.value()));
+    p.bindings().forEach(b -> roots.add(b.value()));
+    return Graph.topological(roots).stream()
+        .anyMatch(n -> n instanceof Node.Binary b && b.op() == BinaryOp.MOD);
   }
 
   /** The maps of the plan's quantized states, each once, and the span their stores work in. */

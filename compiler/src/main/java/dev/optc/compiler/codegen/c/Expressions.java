@@ -43,6 +43,7 @@ final class Expressions {
     return switch (op) {
       case ADD, SUB, MUL, DIV -> x + " " + op.symbol() + " " + y;
       case POW -> d.math("pow") + "(" + x + ", " + y + ")";
+      case MOD -> "optc_mod(" + x + ", " + y + ")";
       case MIN -> "optc_min(" + x + ", " + y + ")";
       case MAX -> "optc_max(" + x + ", " + y + ")";
       case LT, LE, GT, GE, EQ, NE -> "optc_bool(" + x + " " + op.symbol() + " " + y + ")";

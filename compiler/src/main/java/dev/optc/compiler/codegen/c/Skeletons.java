@@ -44,6 +44,7 @@ final class Skeletons {
         return (${ushort}) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
       }
       ${quadHelpers}
+      ${modHelper}
       ${quantHelpers}
       """;
 
@@ -51,6 +52,14 @@ final class Skeletons {
    * One quantization map ({@code QuantMap}) of q8 or q4 states: its entries, the midpoints between them (exact in
    * double), its bucket codes, and the code and load of its states, the rules of {@code QuantMap} to the bit.
    */
+  /** Floored modulo ({@code BinaryOp.floorMod}): C's exact fmod moved into the divisor's sign. Only where used. */
+  static final String MOD_HELPER = """
+      ${helper} float optc_mod(float a, float b) {
+        const float r = ${fmod}(a, b);
+        return r != 0.0f ? ((r < 0.0f) != (b < 0.0f) ? r + b : r) : ${copysign}(0.0f, b);
+      }
+      """;
+
   static final String QUANT_MAP = """
       // Quantized states with map ${map}: blocks of ${block}, ${bits}-bit codes.
       ${constant} float optc_map_${map}[${entries}] = {${values}};

@@ -624,6 +624,7 @@ public final class JavaEmitter {
           yield switch (b.op()) {
             case ADD, SUB, MUL, DIV -> x + " " + b.op().symbol() + " " + y;
             case POW -> cast("Math.pow(" + x + ", " + y + ")");
+            case MOD -> "dev.optc.compiler.ir.BinaryOp.floorMod(" + x + ", " + y + ")";
             case MIN -> "Math.min(" + x + ", " + y + ")";
             case MAX -> "Math.max(" + x + ", " + y + ")";
             case LT, LE, GT, GE, EQ, NE ->
@@ -1050,7 +1051,7 @@ public final class JavaEmitter {
             // The Vector API's transcendental functions are within an ulp, not Math's bits.
             case EXP, LOG, TANH, SIN, COS, FLOOR -> false;
           };
-          case Node.Binary b -> b.op() != BinaryOp.POW;
+          case Node.Binary b -> b.op() != BinaryOp.POW && b.op() != BinaryOp.MOD;
           case Node.Select x -> true;
           case Node.Const c -> false;
           case Node.Hyper h -> false;
@@ -1139,7 +1140,7 @@ public final class JavaEmitter {
             case LT, LE, GT, GE, EQ, NE -> truth(compare(x, b.op().name(), y));
             case AND -> truth(compare(x, "NE", "0f") + ".and(" + compare(vec(b.b()), "NE", "0f") + ")");
             case OR -> truth(compare(x, "NE", "0f") + ".or(" + compare(vec(b.b()), "NE", "0f") + ")");
-            case POW -> throw new IllegalStateException("pow has no vector form");
+            case POW, MOD -> throw new IllegalStateException(b.op() + " has no vector form");
           };
         }
         case Node.Select x -> x.cond().kind() == Kind.ELEM
