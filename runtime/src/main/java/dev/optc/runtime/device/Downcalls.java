@@ -72,7 +72,11 @@ public final class Downcalls {
     return bind(names[0], result, args);
   }
 
-  private static MethodHandle thrower(FunctionDescriptor descriptor, String reason) {
+  /**
+   * A handle of the downcall's exact type that throws a fresh {@link OptcException} with {@code reason}, so call
+   * sites keep using {@code invokeExact} whether or not the library is there.
+   */
+  public static MethodHandle thrower(FunctionDescriptor descriptor, String reason) {
     var type = descriptor.toMethodType();
     try {
       var fail = MethodHandles.lookup().findStatic(Downcalls.class, "unavailable",

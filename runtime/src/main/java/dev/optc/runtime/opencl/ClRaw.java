@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.optc.runtime.OptcException;
+import dev.optc.runtime.device.Downcalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -12,8 +13,6 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
 import java.util.Optional;
 
 /**
@@ -169,46 +168,13 @@ public final class ClRaw {
         try {
           return LINKER.downcallHandle(symbol.get(), descriptor);
         } catch (IllegalCallerException e) {
-          return thrower(descriptor, NATIVE_ACCESS_DENIED);
+          return Downcalls.thrower(descriptor, NATIVE_ACCESS_DENIED);
         }
       }
-      return thrower(descriptor,
+      return Downcalls.thrower(descriptor,
           "OpenCL function " + name + " is not exported by " + LIBRARY + "; the ICD loader is too old");
     }
-    return thrower(descriptor, LOAD_FAILURE);
-  }
-
-  /**
-   * A handle of the downcall's exact type that throws a fresh {@link OptcException}, so call sites keep
-   * using {@code invokeExact} whether or not OpenCL is there.
-   */
-  private static MethodHandle thrower(FunctionDescriptor descriptor, String reason) {
-    var type = descriptor.toMethodType();
-    try {
-      var fail = MethodHandles.lookup().findStatic(ClRaw.class, "unavailable",
-          MethodType.methodType(Object.class, String.class));
-      var typed = MethodHandles.insertArguments(fail, 0, reason)
-          .asType(MethodType.methodType(type.returnType()));
-      return MethodHandles.dropArguments(typed, 0, type.parameterList());
-    } catch (ReflectiveOperationException e) {
-      throw new AssertionError(e);
-    }
-  }
-
-  @SuppressWarnings("unused") // found reflectively by thrower()
-  private static Object unavailable(String reason) {
-    throw new OptcException(reason);
-  }
-
-  /** invokeExact declares Throwable; downcalls throw only unchecked exceptions. */
-  private static RuntimeException unexpected(Throwable t) {
-    if (t instanceof RuntimeException r) {
-      throw r;
-    }
-    if (t instanceof Error e) {
-      throw e;
-    }
-    return new IllegalStateException("unexpected checked exception from a downcall", t);
+    return Downcalls.thrower(descriptor, LOAD_FAILURE);
   }
 
   // ---- platforms and devices -----------------------------------------------------------------------
@@ -227,7 +193,7 @@ public final class ClRaw {
     try {
       return (int) CL_GET_PLATFORM_IDS.invokeExact(numEntries, platforms, numPlatforms);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -237,7 +203,7 @@ public final class ClRaw {
     try {
       return (int) CL_GET_PLATFORM_INFO.invokeExact(platform, param, size, value, sizeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -247,7 +213,7 @@ public final class ClRaw {
     try {
       return (int) CL_GET_DEVICE_IDS.invokeExact(platform, deviceType, numEntries, devices, numDevices);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -257,7 +223,7 @@ public final class ClRaw {
     try {
       return (int) CL_GET_DEVICE_INFO.invokeExact(device, param, size, value, sizeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -289,7 +255,7 @@ public final class ClRaw {
       return (MemorySegment) CL_CREATE_CONTEXT.invokeExact(
           properties, numDevices, devices, pfnNotify, userData, errcodeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -298,7 +264,7 @@ public final class ClRaw {
     try {
       return (int) CL_RELEASE_CONTEXT.invokeExact(context);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -308,7 +274,7 @@ public final class ClRaw {
     try {
       return (int) CL_GET_CONTEXT_INFO.invokeExact(context, param, size, value, sizeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -323,7 +289,7 @@ public final class ClRaw {
       return (MemorySegment) CL_CREATE_COMMAND_QUEUE_WITH_PROPERTIES.invokeExact(
           context, device, properties, errcodeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -336,7 +302,7 @@ public final class ClRaw {
     try {
       return (MemorySegment) CL_CREATE_COMMAND_QUEUE.invokeExact(context, device, properties, errcodeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -345,7 +311,7 @@ public final class ClRaw {
     try {
       return (int) CL_RELEASE_COMMAND_QUEUE.invokeExact(queue);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -355,7 +321,7 @@ public final class ClRaw {
     try {
       return (int) CL_GET_COMMAND_QUEUE_INFO.invokeExact(queue, param, size, value, sizeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -364,7 +330,7 @@ public final class ClRaw {
     try {
       return (int) CL_FINISH.invokeExact(queue);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -373,7 +339,7 @@ public final class ClRaw {
     try {
       return (int) CL_FLUSH.invokeExact(queue);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -400,7 +366,7 @@ public final class ClRaw {
     try {
       return (MemorySegment) CL_CREATE_BUFFER.invokeExact(context, flags, size, hostPtr, errcodeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -409,7 +375,7 @@ public final class ClRaw {
     try {
       return (int) CL_RETAIN_MEM_OBJECT.invokeExact(mem);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -418,7 +384,7 @@ public final class ClRaw {
     try {
       return (int) CL_RELEASE_MEM_OBJECT.invokeExact(mem);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -428,7 +394,7 @@ public final class ClRaw {
     try {
       return (int) CL_GET_MEM_OBJECT_INFO.invokeExact(mem, param, size, value, sizeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -443,7 +409,7 @@ public final class ClRaw {
       return (int) CL_ENQUEUE_WRITE_BUFFER.invokeExact(
           queue, buffer, blocking, offset, size, ptr, numEvents, waitList, event);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -454,7 +420,7 @@ public final class ClRaw {
       return (int) CL_ENQUEUE_READ_BUFFER.invokeExact(
           queue, buffer, blocking, offset, size, ptr, numEvents, waitList, event);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -468,7 +434,7 @@ public final class ClRaw {
       return (int) CL_ENQUEUE_COPY_BUFFER.invokeExact(
           queue, src, dst, srcOffset, dstOffset, size, numEvents, waitList, event);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -482,7 +448,7 @@ public final class ClRaw {
       return (int) CL_ENQUEUE_FILL_BUFFER.invokeExact(
           queue, buffer, pattern, patternSize, offset, size, numEvents, waitList, event);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -510,7 +476,7 @@ public final class ClRaw {
       return (MemorySegment) CL_CREATE_PROGRAM_WITH_SOURCE.invokeExact(
           context, count, strings, lengths, errcodeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -525,7 +491,7 @@ public final class ClRaw {
       return (MemorySegment) CL_CREATE_PROGRAM_WITH_BINARY.invokeExact(
           context, numDevices, devices, lengths, binaries, binaryStatus, errcodeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -538,7 +504,7 @@ public final class ClRaw {
     try {
       return (int) CL_BUILD_PROGRAM.invokeExact(program, numDevices, devices, options, pfnNotify, userData);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -548,7 +514,7 @@ public final class ClRaw {
     try {
       return (int) CL_GET_PROGRAM_BUILD_INFO.invokeExact(program, device, param, size, value, sizeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -558,7 +524,7 @@ public final class ClRaw {
     try {
       return (int) CL_GET_PROGRAM_INFO.invokeExact(program, param, size, value, sizeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -567,7 +533,7 @@ public final class ClRaw {
     try {
       return (int) CL_RELEASE_PROGRAM.invokeExact(program);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -587,7 +553,7 @@ public final class ClRaw {
     try {
       return (MemorySegment) CL_CREATE_KERNEL.invokeExact(program, name, errcodeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -596,7 +562,7 @@ public final class ClRaw {
     try {
       return (int) CL_RELEASE_KERNEL.invokeExact(kernel);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -608,7 +574,7 @@ public final class ClRaw {
     try {
       return (int) CL_SET_KERNEL_ARG.invokeExact(kernel, index, size, value);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -618,7 +584,7 @@ public final class ClRaw {
     try {
       return (int) CL_GET_KERNEL_WORK_GROUP_INFO.invokeExact(kernel, device, param, size, value, sizeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -635,7 +601,7 @@ public final class ClRaw {
       return (int) CL_ENQUEUE_ND_RANGE_KERNEL.invokeExact(
           queue, kernel, workDim, globalOffset, globalSize, localSize, numEvents, waitList, event);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -651,7 +617,7 @@ public final class ClRaw {
     try {
       return (int) CL_WAIT_FOR_EVENTS.invokeExact(numEvents, events);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -661,7 +627,7 @@ public final class ClRaw {
     try {
       return (int) CL_GET_EVENT_PROFILING_INFO.invokeExact(event, param, size, value, sizeRet);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 
@@ -670,7 +636,7 @@ public final class ClRaw {
     try {
       return (int) CL_RELEASE_EVENT.invokeExact(event);
     } catch (Throwable t) {
-      throw unexpected(t);
+      throw Downcalls.unexpected(t);
     }
   }
 

@@ -92,18 +92,28 @@ public final class Ops {
    */
   public static void qstore(QuantMap map, MemorySegment codes, MemorySegment absmax, MemorySegment raw,
       JavaStep.Segment s, int from, int n, float[] v) {
-    if (n == 0) {
-      return;
+    if (!storedUnquantized(map, raw, s, from, n, v)) {
+      quantize(map, v, from % v.length, n, codes, absmax, (long) s.qOffset() + from);
     }
-    int at = from % v.length;
+  }
+
+  /**
+   * What {@link #qstore} does before quantizing: nothing for no elements, a copy for a tensor below the
+   * threshold (then true: nothing left to quantize), and a refusal of a range that does not start a block.
+   */
+  static boolean storedUnquantized(QuantMap map, MemorySegment raw, JavaStep.Segment s, int from, int n,
+      float[] v) {
+    if (n == 0) {
+      return true;
+    }
     if (s.qOffset() < 0) {
-      MemorySegment.copy(v, at, raw, JAVA_FLOAT, (long) Float.BYTES * (s.rawOffset() + from), n);
-      return;
+      MemorySegment.copy(v, from % v.length, raw, JAVA_FLOAT, (long) Float.BYTES * (s.rawOffset() + from), n);
+      return true;
     }
     if (from % map.block() != 0) {
       throw new IllegalStateException("a quantized block of tensor " + s.index() + " split at element " + from);
     }
-    quantize(map, v, at, n, codes, absmax, (long) s.qOffset() + from);
+    return false;
   }
 
   /**

@@ -38,18 +38,9 @@ public final class QuantLanes {
   /** {@link Ops#qstore}: the same codes and absmax values. */
   public static void qstore(QuantMap map, MemorySegment codes, MemorySegment absmax, MemorySegment raw,
       JavaStep.Segment s, int from, int n, float[] v, Scratch t) {
-    if (n == 0) {
-      return;
+    if (!Ops.storedUnquantized(map, raw, s, from, n, v)) {
+      quantize(map, v, from % v.length, n, codes, absmax, (long) s.qOffset() + from, t);
     }
-    int at = from % v.length;
-    if (s.qOffset() < 0) {
-      MemorySegment.copy(v, at, raw, JAVA_FLOAT, (long) Float.BYTES * (s.rawOffset() + from), n);
-      return;
-    }
-    if (from % map.block() != 0) {
-      throw new IllegalStateException("a quantized block of tensor " + s.index() + " split at element " + from);
-    }
-    quantize(map, v, at, n, codes, absmax, (long) s.qOffset() + from, t);
   }
 
   /** {@link Ops#quantize}: the same codes and absmax values. */
