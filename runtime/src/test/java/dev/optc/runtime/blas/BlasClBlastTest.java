@@ -1,8 +1,6 @@
 package dev.optc.runtime.blas;
 
 import static dev.optc.runtime.blas.BlasFixture.assertProduct;
-import static dev.optc.runtime.blas.BlasFixture.initialC;
-import static dev.optc.runtime.blas.BlasFixture.random;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -58,10 +56,11 @@ class BlasClBlastTest {
   @ParameterizedTest(name = "{0} α={1} β={2}")
   @MethodSource("dev.optc.runtime.blas.BlasFixture#cases")
   void matchesTheFloat64Product(Gemm gemm, float alpha, float beta) {
-    long seed = gemm.hashCode() * 31L + Float.floatToIntBits(beta);
-    var a = random(seed, gemm.aElements());
-    var b = random(seed + 1, gemm.bElements());
-    var c0 = initialC(gemm, beta, seed + 2);
+    var operands = BlasFixture.Operands.of(gemm, beta);
+    long seed = operands.seed();
+    var a = operands.a();
+    var b = operands.b();
+    var c0 = operands.c();
     int offset = 3;
     int c = (int) gemm.cElements();
     try (var bufA = context.createBuffer((offset + gemm.aElements()) * Float.BYTES);

@@ -54,6 +54,15 @@ final class BlasFixture {
   }
 
   /** Fresh random floats in [-1, 1). */
+  /** A case's operands, drawn from a seed of its product and beta: A, B and the C it starts from. */
+  record Operands(long seed, float[] a, float[] b, float[] c) {
+    static Operands of(Gemm gemm, float beta) {
+      long seed = gemm.hashCode() * 31L + Float.floatToIntBits(beta);
+      return new Operands(seed, random(seed, gemm.aElements()), random(seed + 1, gemm.bElements()),
+          initialC(gemm, beta, seed + 2));
+    }
+  }
+
   static float[] random(long seed, long n) {
     var random = new SplittableRandom(seed);
     var out = new float[Math.toIntExact(n)];

@@ -1,7 +1,6 @@
 package dev.optc.runtime.blas;
 
 import static dev.optc.runtime.blas.BlasFixture.assertProduct;
-import static dev.optc.runtime.blas.BlasFixture.initialC;
 import static dev.optc.runtime.blas.BlasFixture.random;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -31,10 +30,11 @@ class BlasOpenBlasTest {
   @ParameterizedTest(name = "{0} α={1} β={2}")
   @MethodSource("dev.optc.runtime.blas.BlasFixture#cases")
   void matchesTheFloat64Product(Gemm gemm, float alpha, float beta) {
-    long seed = gemm.hashCode() * 31L + Float.floatToIntBits(beta);
-    var a = random(seed, gemm.aElements());
-    var b = random(seed + 1, gemm.bElements());
-    var c0 = initialC(gemm, beta, seed + 2);
+    var operands = BlasFixture.Operands.of(gemm, beta);
+    long seed = operands.seed();
+    var a = operands.a();
+    var b = operands.b();
+    var c0 = operands.c();
     try (var arena = Arena.ofConfined()) {
       var c = arena.allocateFrom(JAVA_FLOAT, c0);
       blas.sgemm(gemm, alpha, arena.allocateFrom(JAVA_FLOAT, a), arena.allocateFrom(JAVA_FLOAT, b), beta, c);
