@@ -39,7 +39,17 @@ import org.junit.jupiter.api.io.TempDir;
  * groups wider than a block. Weights and states are read into NaN-poisoned arrays, so an element no kernel wrote shows up.
  */
 class QuantizedOpenClTest {
-  static final List<String> PROGRAMS = List.of("adamw8bit", "adam8bit", "lion8bit", "adamw4bit");
+  /** The library's quantized optimizers, and a quantized phase with row values (a nested loop in Java). */
+  static final List<String> PROGRAMS = List.of("adamw8bit", "adam8bit", "lion8bit", "adamw4bit",
+      resource("rows8bit.opt"));
+
+  static String resource(String name) {
+    try {
+      return java.nio.file.Path.of(QuantizedOpenClTest.class.getResource("/quant/" + name).toURI()).toString();
+    } catch (java.net.URISyntaxException e) {
+      throw new IllegalStateException(e);
+    }
+  }
   /** The last is kept float32 though above the threshold ({@link Optimizer.Builder#unquantized}). */
   static final long[][] SHAPES = {{4097}, {64, 65}, {3, 11}, {0}, {9000}, {5003}};
   static final int STEPS = 5;
@@ -135,9 +145,10 @@ class QuantizedOpenClTest {
           assertArrayEquals(wq.codes(), gq.codes(), what + ": codes of " + state + " of " + name);
           assertArrayEquals(wq.absmax(), gq.absmax(), what + ": absmax of " + state + " of " + name);
         }
-        var values = want.stateAllocated(state) ? BackendComparison.poisonedRead(got, state, name, n)
+        var expected = want.state(state, name);
+        var values = want.stateAllocated(state) ? BackendComparison.poisonedRead(got, state, name, expected.length)
             : got.state(state, name);
-        assertArrayEquals(want.state(state, name), values, what + ": " + state + " of " + name);
+        assertArrayEquals(expected, values, what + ": " + state + " of " + name);
       }
     }
   }

@@ -424,8 +424,8 @@ public final class JavaEmitter {
       // Parameters, loop variables, frames, and the names vector loops and segment accesses use: a local of
       // the same name would shadow them.
       for (var reserved : List.of("s", "b", "u", "red", "lo", "hi", "i", "r", "c", "end", "bound", "tv", "lv",
-          "ev", "acc", "racc", "lanes", "k", "from", "count", "scratch", "JAVA_FLOAT", "FloatVector", "LANES", "ORDER", "EQ", "NE", "LT", "LE",
-          "GT", "GE")) {
+          "ev", "acc", "racc", "lanes", "k", "from", "count", "scratch", "JAVA_FLOAT", "FloatVector", "LANES",
+          "ORDER", "EQ", "NE", "LT", "LE", "GT", "GE")) {
         names.newName(reserved, reserved);
       }
       // The buffers this phase touches are named first, in buffer order, as its locals.
@@ -465,11 +465,6 @@ public final class JavaEmitter {
             + "a phase of more than " + SPLIT_ABOVE + " values (split into helper methods) cannot share: store '"
             + state + "' as f32, or simplify the program");
       }
-    }
-
-    /** Whether this phase reads or writes a quantized state. */
-    private boolean touchesQuantized() {
-      return bufferName.keySet().stream().anyMatch(this::quantized);
     }
 
     /** The local holding buffer {@code key} in the method being generated; the method declares it. */
