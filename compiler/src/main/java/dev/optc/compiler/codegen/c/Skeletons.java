@@ -48,10 +48,6 @@ final class Skeletons {
       ${quantHelpers}
       """;
 
-  /**
-   * One quantization map ({@code QuantMap}) of q8 or q4 states: its entries, the midpoints between them (exact in
-   * double), its bucket codes, and the code and load of its states, the rules of {@code QuantMap} to the bit.
-   */
   /** Floored modulo ({@code BinaryOp.floorMod}): C's exact fmod moved into the divisor's sign. Only where used. */
   static final String MOD_HELPER = """
       ${helper} float optc_mod(float a, float b) {
@@ -60,6 +56,10 @@ final class Skeletons {
       }
       """;
 
+  /**
+   * One quantization map ({@code QuantMap}) of q8 or q4 states: its entries, the midpoints between them (exact in
+   * double), its bucket codes, and the code and load of its states, the rules of {@code QuantMap} to the bit.
+   */
   static final String QUANT_MAP = """
       // Quantized states with map ${map}: blocks of ${block}, ${bits}-bit codes.
       ${constant} float optc_map_${map}[${entries}] = {${values}};

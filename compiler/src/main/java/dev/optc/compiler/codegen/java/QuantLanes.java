@@ -11,8 +11,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * {@link Ops#qstore} with the same results, for classes generated with vector loops
- * (where the JVM has the Vector API): a block's absmax and its quotients' buckets over vectors, then per element
+ * {@link Ops#qstore} with the same results, for classes generated with vector loops (where the JVM has the Vector
+ * API): a block's absmax and its quotients' buckets over vectors, then per element
  * the code as {@link QuantMap#code(float, float, double)} finds it, from a bucket of the float32 quotient
  * {@code x * (1f / a)}: within a few ulps of the exact one, its bucket's code is at most one off (a bucket is
  * narrower than the gap between two midpoints), so the code is {@code b - 1 + [m[b-1] * a < x] + [m[b] * a < x]},
@@ -136,5 +136,4 @@ public final class QuantLanes {
       out[j] = QuantMap.bucket(v[o + j] * inv);
     }
   }
-
 }
