@@ -62,6 +62,7 @@ final class InfoCommand implements Callable<Integer> {
     var quant = Quantization.of(ir);
     double stateBytes = 0;
     var extra = new LinkedHashMap<String, List<IrProgram.StateInfo>>();
+    var inputs = new ArrayList<String>();
     for (var s : ir.states()) {
       var init = Infix.print(s.init());
       var f = flagStates.get(s.name());
@@ -74,7 +75,9 @@ final class InfoCommand implements Callable<Integer> {
       if (s.shape().kind() != Kind.ELEM) {
         continue;
       }
-      if (f == null || f.neededAt(values.get(f.hyper()))) {
+      if (s.input()) {
+        inputs.add(s.name());
+      } else if (f == null || f.neededAt(values.get(f.hyper()))) {
         stateBytes += bytesPerElement(quant, s);
       } else {
         extra.computeIfAbsent(when(f), k -> new ArrayList<>()).add(s);
@@ -85,6 +88,10 @@ final class InfoCommand implements Callable<Integer> {
     }
     out.printf("  state bytes per parameter with the defaults: %s (row, col and scalar states add O(rows + cols) per tensor)%n",
         bytes(stateBytes));
+    if (!inputs.isEmpty()) {
+      out.printf("  + %d bytes per parameter of inputs the caller supplies (%s)%n", 4 * inputs.size(),
+          String.join(", ", inputs));
+    }
     if (quant.any()) {
       out.printf("  (quantized states: in tensors of %,d elements or more; smaller ones keep 4 bytes per element)%n",
           Quantization.DEFAULT_MIN_ELEMENTS);
