@@ -6,10 +6,9 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.optc.runtime.device.Downcalls;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -30,33 +29,12 @@ public final class ClBlastRaw {
   static final String LIBRARY = "libclblast.so.1";
   static final String INSTALL_HINT = "install CLBlast: 'apt-get install libclblast1'";
 
-  private static final String LOAD_FAILURE;
-  private static final Downcalls CLBLAST;
-
-  static {
-    String failure = null;
-    SymbolLookup lib = null;
-    try {
-      lib = load();
-    } catch (IllegalArgumentException e) {
-      failure = "CLBlast is not available: " + LIBRARY + " not found; " + INSTALL_HINT;
-    } catch (IllegalCallerException e) {
-      failure = "CLBlast is not available: " + Downcalls.NATIVE_ACCESS_DENIED;
-    }
-    LOAD_FAILURE = failure;
-    CLBLAST = new Downcalls(lib, LIBRARY, failure);
-  }
-
-  // The restricted-method lint: binding a C library is this class's purpose (see package-info).
-  @SuppressWarnings("restricted")
-  private static SymbolLookup load() {
-    // Arena.global(): CLBlast caches compiled kernels per device for the life of the process.
-    return SymbolLookup.libraryLookup(LIBRARY, Arena.global());
-  }
+  private static final Downcalls CLBLAST = Downcalls.open("CLBlast", List.of(LIBRARY),
+      LIBRARY + " not found; " + INSTALL_HINT);
 
   /** Why the library could not be loaded, or empty when it was. */
   public static Optional<String> loadFailure() {
-    return Optional.ofNullable(LOAD_FAILURE);
+    return CLBLAST.loadFailure();
   }
 
   private static final MethodHandle SGEMM = CLBLAST.bind("CLBlastSgemm", JAVA_INT,

@@ -4,7 +4,6 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import dev.optc.runtime.device.Downcalls;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
@@ -46,16 +45,20 @@ public final class CuBlasRaw {
   static final String INSTALL_HINT = "install the CUDA toolkit's cuBLAS (or 'pip install nvidia-cublas') and set "
       + ENV_OVERRIDE + " to the path of libcublas.so";
 
-  private static final String LOAD_FAILURE;
   private static final Downcalls CUBLAS;
 
   /** The library found, and how messages name it; or why there is none. */
   record Search(SymbolLookup lookup, String location, String failure) {}
 
   static {
-    var search = search(System.getenv(), CuBlasRaw::load);
-    LOAD_FAILURE = search.failure();
-    CUBLAS = new Downcalls(search.lookup(), search.location(), search.failure());
+    Downcalls cublas;
+    try {
+      var search = search(System.getenv(), Downcalls::tryLoad);
+      cublas = new Downcalls(search.lookup(), search.location(), search.failure());
+    } catch (IllegalCallerException e) {
+      cublas = new Downcalls(null, NAMES.getFirst(), "cuBLAS is not available: " + Downcalls.NATIVE_ACCESS_DENIED);
+    }
+    CUBLAS = cublas;
   }
 
   /**
@@ -92,22 +95,9 @@ public final class CuBlasRaw {
         + " in $CUDA_HOME/lib64, /usr/local/cuda/lib64 or on the loader's path; " + INSTALL_HINT);
   }
 
-  // The restricted-method lint: binding a C library is this class's purpose (see package-info).
-  @SuppressWarnings("restricted")
-  private static SymbolLookup load(String nameOrPath) {
-    try {
-      // Arena.global(): cuBLAS stays mapped for the life of the JVM, as the CUDA runtime expects.
-      return nameOrPath.contains("/")
-          ? SymbolLookup.libraryLookup(Path.of(nameOrPath), Arena.global())
-          : SymbolLookup.libraryLookup(nameOrPath, Arena.global());
-    } catch (IllegalArgumentException | IllegalCallerException e) {
-      return null;
-    }
-  }
-
   /** Why the library could not be loaded, or empty when it was. */
   public static Optional<String> loadFailure() {
-    return Optional.ofNullable(LOAD_FAILURE);
+    return CUBLAS.loadFailure();
   }
 
   /** The C name of a {@code cublasStatus_t}, from {@code cublas_api.h}. */

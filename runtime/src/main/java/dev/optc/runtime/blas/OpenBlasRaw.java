@@ -5,11 +5,8 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import dev.optc.runtime.device.Downcalls;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 
@@ -37,50 +34,18 @@ public final class OpenBlasRaw {
    * libopenblas.so.0} is missing or points at a variant that is not installed: pthread (the default),
    * OpenMP, serial.
    */
-  private static final List<Path> FALLBACKS = List.of(
-      Path.of("/usr/lib/x86_64-linux-gnu/openblas-pthread", LIBRARY),
-      Path.of("/usr/lib/x86_64-linux-gnu/openblas-openmp", LIBRARY),
-      Path.of("/usr/lib/x86_64-linux-gnu/openblas-serial", LIBRARY));
+  /** Where Debian's alternatives keep it when the link on the loader's path is missing. */
+  private static final List<String> CANDIDATES = List.of(LIBRARY,
+      "/usr/lib/x86_64-linux-gnu/openblas-pthread/" + LIBRARY,
+      "/usr/lib/x86_64-linux-gnu/openblas-openmp/" + LIBRARY,
+      "/usr/lib/x86_64-linux-gnu/openblas-serial/" + LIBRARY);
 
-  private static final String LOAD_FAILURE;
-  private static final Downcalls OPENBLAS;
-
-  static {
-    String failure = null;
-    SymbolLookup lib = null;
-    try {
-      lib = load();
-      if (lib == null) {
-        failure = "OpenBLAS is not available: " + LIBRARY + " not found; " + INSTALL_HINT;
-      }
-    } catch (IllegalCallerException e) {
-      failure = "OpenBLAS is not available: " + Downcalls.NATIVE_ACCESS_DENIED;
-    }
-    LOAD_FAILURE = failure;
-    OPENBLAS = new Downcalls(lib, LIBRARY, failure);
-  }
-
-  // The restricted-method lint: binding a C library is this class's purpose (see package-info).
-  @SuppressWarnings("restricted")
-  private static SymbolLookup load() {
-    // Arena.global(): OpenBLAS keeps its thread pool for the life of the process.
-    try {
-      return SymbolLookup.libraryLookup(LIBRARY, Arena.global());
-    } catch (IllegalArgumentException notOnLoaderPath) {
-      for (var path : FALLBACKS) {
-        try {
-          return SymbolLookup.libraryLookup(path, Arena.global());
-        } catch (IllegalArgumentException e) {
-          // next
-        }
-      }
-      return null;
-    }
-  }
+  private static final Downcalls OPENBLAS = Downcalls.open("OpenBLAS", CANDIDATES,
+      LIBRARY + " not found; " + INSTALL_HINT);
 
   /** Why the library could not be loaded, or empty when it was. */
   public static Optional<String> loadFailure() {
-    return Optional.ofNullable(LOAD_FAILURE);
+    return OPENBLAS.loadFailure();
   }
 
   private static final MethodHandle CBLAS_SGEMM = OPENBLAS.bind("cblas_sgemm", null,

@@ -5,10 +5,9 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.optc.runtime.device.Downcalls;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -78,49 +77,20 @@ public final class CuRaw {
   // ---- the library ---------------------------------------------------------------------------------
 
   static final String LIBRARY = "libcuda.so.1";
-  static final String NOT_FOUND = "CUDA is not available: " + LIBRARY + " not found (no NVIDIA driver)";
-
-  private static final SymbolLookup LIB;
-  private static final String LOAD_FAILURE;
-  private static final Downcalls CUDA;
-
-  static {
-    String failure = null;
-    SymbolLookup lib = null;
-    if (ADDRESS.byteSize() != 8) {
-      // size_t and CUdeviceptr are bound as JAVA_LONG below; a 32-bit JVM would pass garbage.
-      failure = "CUDA is not available: optc's CUDA bindings need a 64-bit JVM";
-    } else {
-      try {
-        lib = loadLibrary();
-      } catch (IllegalArgumentException e) {
-        failure = NOT_FOUND;
-      } catch (IllegalCallerException e) {
-        failure = "CUDA is not available: " + Downcalls.NATIVE_ACCESS_DENIED;
-      }
-    }
-    LIB = lib;
-    LOAD_FAILURE = failure;
-    CUDA = new Downcalls(lib, LIBRARY, failure);
-  }
-
-  // The restricted-method lint: binding a C library is this class's purpose; the JVM flag that allows
-  // it is documented in package-info and passed by the launcher and Surefire.
-  @SuppressWarnings("restricted")
-  private static SymbolLookup loadLibrary() {
-    // By name, so the dynamic loader's own search finds the driver's copy; Arena.global(): the driver
-    // stays mapped for the life of the JVM, as it expects.
-    return SymbolLookup.libraryLookup(LIBRARY, Arena.global());
-  }
+  // size_t and CUdeviceptr are bound as JAVA_LONG below; a 32-bit JVM would pass garbage. By name, so the dynamic
+  // loader's own search finds the driver's copy, which stays mapped for the life of the JVM, as it expects.
+  private static final Downcalls CUDA = ADDRESS.byteSize() != 8
+      ? new Downcalls(null, LIBRARY, "CUDA is not available: optc's CUDA bindings need a 64-bit JVM")
+      : Downcalls.open("CUDA", List.of(LIBRARY), LIBRARY + " not found (no NVIDIA driver)");
 
   /** Why the driver library could not be loaded, or empty when it was. */
   public static Optional<String> loadFailure() {
-    return Optional.ofNullable(LOAD_FAILURE);
+    return CUDA.loadFailure();
   }
 
   /** Whether the loaded driver exports {@code symbol}; false when there is no driver. */
   public static boolean has(String symbol) {
-    return LIB != null && CUDA.has(symbol);
+    return CUDA.has(symbol);
   }
 
   // ---- initialization and version ------------------------------------------------------------------

@@ -1,6 +1,7 @@
 package dev.optc.runtime.device;
 
 import dev.optc.runtime.OptcException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
@@ -8,6 +9,9 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
 
 /**
  * Binds the C functions of one library, or, where the library or a symbol is missing, a handle of the
@@ -35,6 +39,46 @@ public final class Downcalls {
     this.lib = lib;
     this.libraryName = libraryName;
     this.loadFailure = loadFailure;
+  }
+
+  /**
+   * The first of {@code candidates} that loads (a bare name through the dynamic loader's search, a path as
+   * that file), mapped for the life of the process; where none does, every function throws {@code what + "
+   * is not available: " + notFound}, or says that native access is disabled.
+   */
+  public static Downcalls open(String what, List<String> candidates, String notFound) {
+    try {
+      for (var candidate : candidates) {
+        var lib = tryLoad(candidate);
+        if (lib != null) {
+          return new Downcalls(lib, candidate, null);
+        }
+      }
+      return new Downcalls(null, candidates.getFirst(), what + " is not available: " + notFound);
+    } catch (IllegalCallerException e) {
+      return new Downcalls(null, candidates.getFirst(), what + " is not available: " + NATIVE_ACCESS_DENIED);
+    }
+  }
+
+  /**
+   * The library {@code nameOrPath} (a bare name through the loader's search, a path as that file), mapped for
+   * the life of the process (the libraries keep thread pools and kernel caches); null where it does not load.
+   *
+   * @throws IllegalCallerException where native access is disabled
+   */
+  @SuppressWarnings("restricted") // loading C libraries is the purpose of this class
+  public static SymbolLookup tryLoad(String nameOrPath) {
+    try {
+      return nameOrPath.contains("/") ? SymbolLookup.libraryLookup(Path.of(nameOrPath), Arena.global())
+          : SymbolLookup.libraryLookup(nameOrPath, Arena.global());
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  /** Why the library could not be loaded, or empty when it was. */
+  public Optional<String> loadFailure() {
+    return Optional.ofNullable(loadFailure);
   }
 
   public boolean has(String symbol) {
