@@ -35,6 +35,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 import javax.lang.model.element.Modifier;
 
 /**
@@ -509,6 +510,48 @@ public final class JavaEmitter {
       };
     }
 
+    /**
+     * Declares (in {@code setup}) a block array per quantized state of {@code arrays} (state to array), and gives
+     * the fragment that calls {@code call(map, codes, absmax, float32, s, from, count, array extra)} for each,
+     * under the state's guard if it has one: {@link Ops#qfill} or a {@code qstore}.
+     */
+    private Fragment blockCalls(String call, Map<String, String> arrays,
+        Function<String, Guards.Guard> guardOf, String extra, List<Fragment> setup) {
+      arrays.values().forEach(array -> setup.add(fragment(
+          code -> code.addStatement("final float[] $L = new float[$L]", array, QUANT_BLOCK))));
+      return fragment(code -> arrays.forEach((state, array) -> {
+        var guard = guardOf.apply(state);
+        if (guard != null) {
+          code.beginControlFlow("if ($L)", condition(guard));
+        }
+        code.addStatement("$L($L, $L, $L, $L, s, from, count, $L$L)", call, quant.map(state).name(), buffer(state),
+            buffer(absmaxName(state)), buffer(rawName(state)), array, extra);
+        if (guard != null) {
+          code.endControlFlow();
+        }
+      }));
+    }
+
+    /** The lanes array a vector loop's largest magnitude goes through, where the phase takes one. */
+    private void declareLanes(CodeBlock.Builder code) {
+      if (phase.reductions().stream().anyMatch(r -> r.op() == ReduceOp.MAXABS && accumulatesIn(r) == Section.ELEM)) {
+        code.addStatement("final float[] lanes = new float[LANES.length()]");
+      }
+    }
+
+    /** The element loop from {@code i} to {@code end}: over whole vectors first where {@code vectorBody} is given. */
+    private void elementLoops(CodeBlock.Builder code, List<Fragment> vectorBody, List<Fragment> body,
+        List<Fragment> all) {
+      if (vectorBody != null) {
+        code.beginControlFlow("for (final int bound = i + LANES.loopBound(end - i); i < bound; i += LANES.length())");
+        addLoop(code, vectorBody, all, null);
+        code.endControlFlow();
+      }
+      code.beginControlFlow("for (; i < end; i++)");
+      addLoop(code, body, all, "i, 0, 0");
+      code.endControlFlow();
+    }
+
     /** The scratch arrays argument of {@link QuantLanes#qstore} (none for {@link Ops#qstore}). */
     private String scratchArgument() {
       return vectors ? ", scratch" : "";
@@ -805,50 +848,18 @@ public final class JavaEmitter {
       }
       var elemSetup = new ArrayList<>(declareAccumulators(Section.ELEM));
       body.addAll(accumulate(Section.ELEM));
-      // A quantized state's old values: read back once per block, before the block's element loop.
+      // A quantized state's old values: read back once per block, before the block's element loop; its new
+      // values, quantized after it.
       var fills = new ArrayList<Fragment>();
       if (!oldBlocks.isEmpty()) {
         refuseIfSplit(oldBlocks.keySet().iterator().next());
-        for (var b : oldBlocks.values()) {
-          elemSetup.add(fragment(code -> code.addStatement("final float[] $L = new float[$L]", b.name(),
-              QUANT_BLOCK)));
-        }
-        fills.add(fragment(code -> {
-          for (var e : oldBlocks.entrySet()) {
-            var name = e.getKey();
-            var guard = e.getValue().guard();
-            if (guard != null) {
-              code.beginControlFlow("if ($L)", condition(guard));
-            }
-            code.addStatement("qfill($L, $L, $L, $L, s, from, count, $L)", quant.map(name).name(), buffer(name),
-                buffer(absmaxName(name)), buffer(rawName(name)), e.getValue().name());
-            if (guard != null) {
-              code.endControlFlow();
-            }
-          }
-        }));
+        var arrays = new LinkedHashMap<String, String>();
+        oldBlocks.forEach((state, block) -> arrays.put(state, block.name()));
+        fills.add(blockCalls("qfill", arrays, state -> oldBlocks.get(state).guard(), "", elemSetup));
       }
-      // Its new values, quantized after the block's element loop.
       var flushes = new ArrayList<Fragment>();
       if (!blocks.isEmpty()) {
-        for (var e : blocks.entrySet()) {
-          elemSetup.add(fragment(code -> code.addStatement("final float[] $L = new float[$L]", e.getValue(),
-              QUANT_BLOCK)));
-        }
-        flushes.add(fragment(code -> {
-          for (var e : blocks.entrySet()) {
-            var name = e.getKey();
-            var guard = guards.stores().get(name);
-            if (guard != null) {
-              code.beginControlFlow("if ($L)", condition(guard));
-            }
-            code.addStatement("qstore($L, $L, $L, $L, s, from, count, $L$L)", quant.map(name).name(), buffer(name),
-                buffer(absmaxName(name)), buffer(rawName(name)), e.getValue(), scratchArgument());
-            if (guard != null) {
-              code.endControlFlow();
-            }
-          }
-        }));
+        flushes.add(blockCalls("qstore", blocks, guards.stores()::get, scratchArgument(), elemSetup));
       }
       boolean blockwise = !fills.isEmpty() || !flushes.isEmpty();
       if (!flushes.isEmpty() && vectors) {
@@ -978,36 +989,22 @@ public final class JavaEmitter {
         } else if (blockwise) {
           // Block by block (256 elements, or to the range's end): old values read back, the element loop (over
           // whole vectors, then the rest), the new values quantized.
-          if (vector && phase.reductions().stream().anyMatch(r -> r.op() == ReduceOp.MAXABS
-              && accumulatesIn(r) == Section.ELEM)) {
-            code.addStatement("final float[] lanes = new float[LANES.length()]");
+          if (vector) {
+            declareLanes(code);
           }
           code.beginControlFlow("for (int from = lo, count; from < hi; from += count)")
               .addStatement("count = Math.min(hi, (from | $L) + 1) - from", QUANT_BLOCK - 1);
           addOnce(code, fills, all);
           code.addStatement("int i = s.offset() + from")
               .addStatement("final int end = i + count");
-          if (vector) {
-            code.beginControlFlow("for (final int bound = i + LANES.loopBound(count); i < bound; i += LANES.length())");
-            addLoop(code, vectorBody, all, null);
-            code.endControlFlow();
-          }
-          code.beginControlFlow("for (; i < end; i++)");
-          addLoop(code, body, all, "i, 0, 0");
-          code.endControlFlow();
+          elementLoops(code, vector ? vectorBody : null, body, all);
           addOnce(code, flushes, all);
           code.endControlFlow();
         } else if (vector) {
           code.addStatement("int i = s.offset() + lo")
               .addStatement("final int end = s.offset() + hi");
-          if (phase.reductions().stream().anyMatch(r -> r.op() == ReduceOp.MAXABS && accumulatesIn(r) == Section.ELEM)) {
-            code.addStatement("final float[] lanes = new float[LANES.length()]");
-          }
-          code.beginControlFlow("for (final int bound = i + LANES.loopBound(end - i); i < bound; i += LANES.length())");
-          addLoop(code, vectorBody, all, null);
-          code.endControlFlow().beginControlFlow("for (; i < end; i++)");
-          addLoop(code, body, all, "i, 0, 0");
-          code.endControlFlow();
+          declareLanes(code);
+          elementLoops(code, vectorBody, body, all);
         } else {
           code.beginControlFlow("for (int i = s.offset() + lo, end = s.offset() + hi; i < end; i++)");
           addLoop(code, body, all, "i, 0, 0");
