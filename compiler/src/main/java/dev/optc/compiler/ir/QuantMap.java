@@ -124,11 +124,10 @@ public enum QuantMap {
       mid[i] = ((double) values[i] + values[i + 1]) / 2;
     }
     this.lowestPositive = values[0] == 0 ? 1 : 0;
-    this.next = java.util.Arrays.copyOf(mid, mid.length + 1);
-    next[mid.length] = Double.POSITIVE_INFINITY;
-    this.previous = new double[mid.length + 1];
-    previous[0] = Double.NEGATIVE_INFINITY;
-    System.arraycopy(mid, 0, previous, 1, mid.length);
+    this.bounded = new double[mid.length + 2];
+    bounded[0] = Double.NEGATIVE_INFINITY;
+    System.arraycopy(mid, 0, bounded, 1, mid.length);
+    bounded[mid.length + 1] = Double.POSITIVE_INFINITY;
     buildBuckets();
   }
 
@@ -230,7 +229,7 @@ public enum QuantMap {
     int base = bucketBase[bucket(x * inv)] & 0xff;
     // A negative tie (x = midpoint × absmax at the top of its bucket, (-hi, -lo]) whose x * inv rounds toward zero
     // lands one bucket up, whose code counts that midpoint as below: the midpoint under the base is checked too.
-    return positive(base - (previous[base] * absmax >= x ? 1 : 0) + (next[base] * absmax < x ? 1 : 0), x > 0);
+    return positive(base - (bounded[base] * absmax >= x ? 1 : 0) + (bounded[base + 1] * absmax < x ? 1 : 0), x > 0);
   }
 
   /**
@@ -240,7 +239,7 @@ public enum QuantMap {
    */
   int codeOf(double q) {
     int base = bucketBase[bucket(q)] & 0xff;
-    return positive(base + (next[base] < q ? 1 : 0), q > 0);
+    return positive(base + (bounded[base + 1] < q ? 1 : 0), q > 0);
   }
 
   /** The code by binary search over the midpoints: what {@link #codeOf} must equal (tests). */
@@ -308,15 +307,21 @@ public enum QuantMap {
 
   /**
    * Per bucket, the code of its lowest quotient (in q order): the number of midpoints below the bucket. The one
-   * midpoint that may lie inside it is then the next one, {@code next[base]}; if that lies past the bucket, the
+   * midpoint that may lie inside it is then the next one, {@code bounded[base + 1]}; if that lies past the bucket, the
    * comparison with it is false for every quotient in the bucket, as it should be. A byte per bucket (16 KB) and
    * 256 doubles: both stay in the first-level cache.
    */
   private final byte[] bucketBase = new byte[2 * PER_SIGN];
-  /** The midpoints, then +inf (past the last entry nothing is above). */
-  private final double[] next;
-  /** -inf, then the midpoints: {@code previous[c]} is the midpoint under code c. */
-  private final double[] previous;
+  /**
+   * -inf, the midpoints, +inf: {@code bounded[c]} is the midpoint under code c and {@code bounded[c + 1]} the one
+   * above it, so every code has both.
+   */
+  private final double[] bounded;
+
+  /** The midpoints between -inf and +inf: code c lies between entries {@code [c]} and {@code [c + 1]}. */
+  public double[] boundedMidpoints() {
+    return bounded.clone();
+  }
 
   private void buildBuckets() {
     for (int sign = 0; sign < 2; sign++) {

@@ -86,36 +86,28 @@ public final class QuantLanes {
 
   /**
    * The codes of {@code v[o..o+m)} into {@code t.codes}: from each bucket's code {@code b} (at most one off),
-   * {@code b - 1 + [m[b-1] * a < x] + [m[b] * a < x]} ({@code below[b] = m[b-1]}, -inf for code 0; {@code
-   * above[b] = m[b]}, +inf past the last), a positive value's at least {@link QuantMap#lowestPositiveCode}.
+   * {@code b - 1 + [m[b-1] * a < x] + [m[b] * a < x]} (-inf below code 0, +inf past the last), a positive
+   * value's at least {@link QuantMap#lowestPositiveCode}.
    */
   private static void codes(float[] v, int o, int m, double a, Tables tables, Scratch t) {
     int[] buckets = t.buckets;
     int[] c = t.codes;
     int[] bases = tables.bases;
-    double[] below = tables.below;
-    double[] above = tables.above;
+    double[] mid = tables.bounded;
     int lowest = tables.lowestPositive;
     for (int j = 0; j < m; j++) {
       double x = v[o + j];
       int b = bases[buckets[j]];
-      int code = b - 1 + (below[b] * a < x ? 1 : 0) + (above[b] * a < x ? 1 : 0);
+      int code = b - 1 + (mid[b] * a < x ? 1 : 0) + (mid[b + 1] * a < x ? 1 : 0);
       // code < lowest first: predictable (almost never, or never), where x's sign is not.
       c[j] = code < lowest && x > 0 ? lowest : code;
     }
   }
 
-  /** A map's bucket codes and midpoints on either side of each code. */
-  private record Tables(int[] bases, double[] below, double[] above, int lowestPositive) {
+  /** A map's bucket codes and midpoints on either side of each code ({@link QuantMap#boundedMidpoints}). */
+  private record Tables(int[] bases, double[] bounded, int lowestPositive) {
     static Tables of(QuantMap map) {
-      double[] mid = map.midpoints();
-      double[] below = new double[mid.length + 1];
-      double[] above = new double[mid.length + 1];
-      below[0] = Double.NEGATIVE_INFINITY;
-      System.arraycopy(mid, 0, below, 1, mid.length);
-      System.arraycopy(mid, 0, above, 0, mid.length);
-      above[mid.length] = Double.POSITIVE_INFINITY;
-      return new Tables(map.bucketCodes(), below, above, map.lowestPositiveCode());
+      return new Tables(map.bucketCodes(), map.boundedMidpoints(), map.lowestPositiveCode());
     }
   }
 
