@@ -107,19 +107,6 @@ final class SimulateCommand implements Callable<Integer> {
             + (names.isEmpty() ? "none" : names) + ")");
       }
     }
-    var declared = program.ir().inputs().stream().map(x -> x.name()).toList();
-    for (var name : inputFiles.keySet()) {
-      if (!declared.contains(name)) {
-        throw new OptcException("--input " + name + ": " + program.name() + " has no input '" + name + "' (its inputs: "
-            + (declared.isEmpty() ? "none" : String.join(", ", declared)) + ")");
-      }
-    }
-    for (var name : declared) {
-      if (!inputFiles.containsKey(name)) {
-        throw new OptcException(program.name() + " reads input '" + name + "' each step: give its values with --input "
-            + name + "=FILE.npy, shape (T, *P.shape) like --grads");
-      }
-    }
     var files = new ArrayList<Map.Entry<String, Path>>(List.of(Map.entry("--params", params),
         Map.entry("--grads", grads)));
     inputFiles.forEach((name, path) -> files.add(Map.entry("--input " + name, path)));

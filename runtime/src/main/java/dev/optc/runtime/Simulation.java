@@ -44,18 +44,20 @@ public final class Simulation {
       float[] grads, Map<String, float[]> inputs, int steps, Map<String, Double> hypers, boolean keepTrajectory,
       Consumer<Optimizer.StepMetrics> metrics, IntConsumer progress, int quantizeFrom) {
     int numel = params.length;
-    for (var in : program.ir().inputs()) {
-      if (!inputs.containsKey(in.name())) {
-        throw new IllegalArgumentException(program.name() + " reads input '" + in.name()
-            + "' each step: give its values (--input " + in.name() + "=FILE.npy)");
+    var declared = program.ir().inputs().stream().map(dev.optc.compiler.ir.IrProgram.StateInfo::name).toList();
+    for (var name : inputs.keySet()) {
+      if (!declared.contains(name)) {
+        throw new OptcException("--input " + name + ": " + program.name() + " has no input '" + name
+            + "' (its inputs: " + (declared.isEmpty() ? "none" : String.join(", ", declared)) + ")");
+      }
+    }
+    for (var name : declared) {
+      if (!inputs.containsKey(name)) {
+        throw new OptcException(program.name() + " reads input '" + name + "' each step: give its values with "
+            + "--input " + name + "=FILE.npy, shape (T, *P.shape) like --grads");
       }
     }
     for (var e : inputs.entrySet()) {
-      if (program.ir().inputs().stream().noneMatch(in -> in.name().equals(e.getKey()))) {
-        throw new IllegalArgumentException(program.name() + " has no input '" + e.getKey() + "' (its inputs: "
-            + (program.ir().inputs().isEmpty() ? "none" : String.join(", ",
-                program.ir().inputs().stream().map(dev.optc.compiler.ir.IrProgram.StateInfo::name).toList())) + ")");
-      }
       if ((long) steps * numel != e.getValue().length) {
         throw new IllegalArgumentException("input '" + e.getKey() + "': " + steps + " steps of " + numel + " need "
             + (long) steps * numel + " values, not " + e.getValue().length);
