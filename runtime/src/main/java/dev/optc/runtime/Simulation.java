@@ -80,9 +80,9 @@ public final class Simulation {
         System.arraycopy(grads, k * numel, grad, 0, numel);
         opt.setGrad("params", grad);
         for (var e : inputs.entrySet()) {
-          var x = new float[numel];
-          System.arraycopy(e.getValue(), k * numel, x, 0, numel);
-          opt.setInput(e.getKey(), "params", x);
+          // The same buffer as the gradient's: setInput copies it into the engine.
+          System.arraycopy(e.getValue(), k * numel, grad, 0, numel);
+          opt.setInput(e.getKey(), "params", grad);
         }
         opt.step();
         if (trajectory != null) {
