@@ -173,6 +173,7 @@ public final class Layout {
       case ROW -> rows;
       case COL -> cols;
       case UNIFORM, CONST -> tensors.size();
+      case RR, CC -> throw new IllegalArgumentException("Gram arenas are laid out by GramLayout");
     };
   }
 
@@ -184,6 +185,7 @@ public final class Layout {
       case ROW -> s.rowOffset();
       case COL -> s.colOffset();
       case UNIFORM, CONST -> i;
+      case RR, CC -> throw new IllegalArgumentException("Gram arenas are laid out by GramLayout");
     };
   }
 
@@ -195,6 +197,7 @@ public final class Layout {
       case ROW -> s.rows();
       case COL -> s.cols();
       case UNIFORM, CONST -> 1;
+      case RR, CC -> throw new IllegalArgumentException("Gram arenas are laid out by GramLayout");
     };
   }
 }

@@ -102,6 +102,7 @@ class BadInputLargeTest {
           case ROW -> rows;
           case COL -> cols;
           case UNIFORM, CONST -> 1;
+          case RR, CC -> throw new IllegalStateException("no state is a Gram matrix");
         };
         states.put(s.name(), random(r, n));
       }

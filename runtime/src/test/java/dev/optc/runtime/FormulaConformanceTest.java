@@ -40,6 +40,11 @@ class FormulaConformanceTest {
    * tools/golden/make_sophia_golden.py: the group format plus {@code inputs=NAME,...} and {@code input_NAME_I.npy}.
    */
   static final Path INPUT_CASES = Path.of("src/test/resources/conformance-inputs");
+  /**
+   * Cases of matrix-aware programs (muon: products on a BLAS), written by tools/golden/make_muon_golden.py:
+   * the group format, 2-D tensors with rows < cols, rows > cols and square.
+   */
+  static final Path MATRIX_CASES = Path.of("src/test/resources/conformance-matrix");
 
   @TestFactory
   Stream<DynamicTest> everyGroupCaseMatchesTheFormulasOnTheJavaReference() throws IOException {
@@ -62,12 +67,18 @@ class FormulaConformanceTest {
 
   static List<Path> caseDirs() throws IOException {
     var dirs = new ArrayList<Path>();
-    for (var root : List.of(CASES, INPUT_CASES)) {
+    for (var root : List.of(CASES, INPUT_CASES, MATRIX_CASES)) {
       try (var list = Files.list(root)) {
         dirs.addAll(list.filter(d -> Files.exists(d.resolve("case.properties"))).sorted().toList());
       }
     }
     return dirs;
+  }
+
+  @Test
+  void theMuonCasesAreThere() throws IOException {
+    var muon = caseDirs().stream().filter(d -> d.getFileName().toString().startsWith("muon")).toList();
+    assertEquals(5, muon.size(), "the committed muon cases: " + muon);
   }
 
   @Test

@@ -42,6 +42,10 @@ public enum DiagnosticCode {
   METRIC_NOT_UNIFORM("E051", Severity.ERROR, "a metric that is not one value per tensor or group"),
   MODULO_NOT_UNIFORM("E052", Severity.ERROR, "'%' of a per-element, row or col value"),
   MODULO_BY_ZERO("E053", Severity.ERROR, "'%' by a constant zero"),
+  PRODUCT_SHAPE("E060", Severity.ERROR, "a matrix product whose shapes do not fit, or of a value that is not a matrix"),
+  KIND_MIX("E061", Severity.ERROR, "elementwise arithmetic between a Gram matrix and a value of another shape"),
+  TRANSPOSE_ALONE("E062", Severity.ERROR, "tr(x) anywhere but as an argument of mm"),
+  GRAM_REDUCTION("E063", Severity.ERROR, "a row, column or group reduction of a Gram matrix"),
 
   // Warnings
   UNUSED_HYPER("W101", Severity.WARNING, "a hyper that is never used"),

@@ -53,6 +53,8 @@ final class Builtins {
       case ROW -> f.size(Node.SizeKind.ROWS);
       case COL -> f.size(Node.SizeKind.COLS);
       case ELEM, CONST, UNIFORM -> f.size(Node.SizeKind.NUMEL);
+      case RR -> f.binary(BinaryOp.MUL, f.size(Node.SizeKind.ROWS), f.size(Node.SizeKind.ROWS));
+      case CC -> f.binary(BinaryOp.MUL, f.size(Node.SizeKind.COLS), f.size(Node.SizeKind.COLS));
     };
   }
 
@@ -112,7 +114,15 @@ final class Builtins {
   static boolean reducible(Kind k) {
     return switch (k) {
       case CONST, UNIFORM -> false;
-      case ROW, COL, ELEM -> true;
+      case ROW, COL, ELEM, RR, CC -> true;
+    };
+  }
+
+  /** Whether reduction {@code name} takes a Gram matrix: the per-tensor ones (a Gram's rows are not the tensor's). */
+  static boolean reducesGram(String name) {
+    return switch (name) {
+      case "sum", "mean", "norm", "rms", "maxabs" -> true;
+      default -> false;
     };
   }
 }

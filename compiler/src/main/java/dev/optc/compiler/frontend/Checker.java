@@ -337,6 +337,8 @@ public final class Checker {
       case ROW -> "row";
       case COL -> "column";
       case ELEM -> "element";
+      case RR -> "entry of a rows × rows matrix";
+      case CC -> "entry of a cols × cols matrix";
     };
   }
 
@@ -551,7 +553,8 @@ public final class Checker {
         var c = expr(t.cond(), ctx, params);
         var a = expr(t.then(), ctx, params);
         var b = expr(t.otherwise(), ctx, params);
-        yield c == null || a == null || b == null ? null : factory.select(c, a, b);
+        yield c == null || a == null || b == null ? null : !mixes(t, List.of(c, a, b)) ? (probe ? a : null)
+            : factory.select(c, a, b);
       }
       case Ast.Call c -> call(c, ctx, params);
     };
@@ -578,6 +581,11 @@ public final class Checker {
       }
       if (b.op() == Ast.BinaryOperator.MOD && !modulo(b, l, r)) {
         l = null;
+        continue;
+      }
+      if (!mixes(b, List.of(l, r))) {
+        // A def body's probe keeps a stand-in: its calls are checked with the real kinds.
+        l = probe ? l : null;
         continue;
       }
       var op = switch (b.op()) {
@@ -793,6 +801,15 @@ public final class Checker {
 
   private Node call(Ast.Call c, Context ctx, Map<String, Node> params) {
     var fn = c.function().name();
+    if (fn.equals("mm") && !params.containsKey(fn)) {
+      return product(c, ctx, params);
+    }
+    if (fn.equals("tr") && !params.containsKey(fn)) {
+      c.args().forEach(a -> expr(a, ctx, params));
+      diags.report(DiagnosticCode.TRANSPOSE_ALONE, c.span(), "tr(x) is only an argument of mm",
+          "a transposed matrix is read by its product: mm(a, tr(b)) is a·bᵀ, mm(tr(a), b) is aᵀ·b");
+      return null;
+    }
     var args = new ArrayList<Node>();
     boolean poisoned = false;
     for (var a : c.args()) {
@@ -809,6 +826,16 @@ public final class Checker {
         return null;
       }
       if (poisoned) {
+        return null;
+      }
+      if (!builtin.reduction() && !mixes(c, args)) {
+        return probe ? args.getFirst() : null;
+      }
+      if (builtin.reduction() && args.getFirst().kind().isGram() && !Builtins.reducesGram(fn)) {
+        var k = args.getFirst().kind();
+        diags.report(DiagnosticCode.GRAM_REDUCTION, c.args().getFirst().span(),
+            "'" + fn + "' of a " + k.label() + " value (" + k.shape() + ")",
+            "a Gram matrix reduces per tensor only: sum, mean, norm, rms, maxabs");
         return null;
       }
       if (builtin.reduction() && !Builtins.reducible(args.getFirst().kind())) {
@@ -888,6 +915,111 @@ public final class Checker {
     }
     inlined.put(key, result);
     return result;
+  }
+
+  /**
+   * {@code mm(a, b)} with {@code tr(x)} allowed as either argument (DSL.md §11): both operands matrices (elem,
+   * rr, cc) whose inner sides agree, and a product with a kind (a cols × rows one has none). Errors name both
+   * shapes. A def body's probe has per-element stand-ins for its parameters: its calls are checked instead.
+   */
+  private Node product(Ast.Call c, Context ctx, Map<String, Node> params) {
+    var operands = new ArrayList<Node>();
+    var transposed = new ArrayList<Boolean>();
+    boolean poisoned = false;
+    for (var a : c.args()) {
+      boolean tr = a instanceof Ast.Call t && t.function().name().equals("tr") && !params.containsKey("tr");
+      if (tr && ((Ast.Call) a).args().size() != 1) {
+        ((Ast.Call) a).args().forEach(x -> expr(x, ctx, params));
+        diags.report(DiagnosticCode.ARITY, a.span(), "'tr' takes 1 argument, not " + ((Ast.Call) a).args().size(),
+            "tr(x): x transposed, as an argument of mm");
+        poisoned = true;
+        continue;
+      }
+      var v = expr(tr ? ((Ast.Call) a).args().getFirst() : a, ctx, params);
+      poisoned |= v == null;
+      operands.add(v);
+      transposed.add(tr);
+    }
+    if (c.args().size() != 2) {
+      diags.report(DiagnosticCode.ARITY, c.span(), "'mm' takes 2 arguments, not " + c.args().size(),
+          "mm(a, b): the matrix product a·b; tr(x) transposes an argument");
+      return null;
+    }
+    if (poisoned) {
+      return null;
+    }
+    var a = operands.get(0);
+    var b = operands.get(1);
+    for (int i = 0; i < 2; i++) {
+      var k = operands.get(i).kind();
+      if (!probe && !k.isEntry()) {
+        diags.report(DiagnosticCode.PRODUCT_SHAPE, c.args().get(i).span(),
+            "mm multiplies matrices, but this is a " + k.label() + " value (" + k.shape() + ")",
+            k.isUniform() ? "scale a matrix with '*': x * s" : "a row or col value is a vector; use it elementwise "
+                + "(x * v broadcasts it over the matrix)");
+        return null;
+      }
+    }
+    if (probe && !(a.kind().isEntry() && b.kind().isEntry())) {
+      return a;
+    }
+    var sa = Node.Product.sides(a.kind(), transposed.get(0));
+    var sb = Node.Product.sides(b.kind(), transposed.get(1));
+    var kind = Node.Product.kindOf(sa[0], sb[1]);
+    if (!sa[1].equals(sb[0]) || kind == null) {
+      if (probe) {
+        return a;
+      }
+      var shapes = "(" + sa[0] + " × " + sa[1] + ") · (" + sb[0] + " × " + sb[1] + ")";
+      if (!sa[1].equals(sb[0])) {
+        diags.report(DiagnosticCode.PRODUCT_SHAPE, c.span(), "mm of " + describe(a, transposed.get(0)) + " and "
+            + describe(b, transposed.get(1)) + ": " + shapes + ", inner sides " + sa[1] + " and " + sb[0] + " differ",
+            sa[1].equals(sb[1]) ? "transpose the second argument: mm(" + text(c, 0) + ", tr(...))"
+                : sa[0].equals(sb[0]) ? "transpose the first argument: mm(tr(...), " + text(c, 1) + ")"
+                : "the columns of the first must be the rows of the second");
+      } else {
+        diags.report(DiagnosticCode.PRODUCT_SHAPE, c.span(), "mm of " + describe(a, transposed.get(0)) + " and "
+            + describe(b, transposed.get(1)) + " is cols × rows, which no value has",
+            "multiply in the other order and transpose both: mm(tr(b), tr(a)) is (a·b)ᵀ, rows × cols");
+      }
+      return null;
+    }
+    return factory.product(a, transposed.get(0), b, transposed.get(1));
+  }
+
+  private static String describe(Node x, boolean transposed) {
+    var s = Node.Product.sides(x.kind(), transposed);
+    return (transposed ? "tr(" + x.kind().label() + ")" : "a " + x.kind().label() + " value") + " (" + s[0] + " × "
+        + s[1] + ")";
+  }
+
+  private static String text(Ast.Call c, int arg) {
+    return c.args().get(arg) instanceof Ast.Name n ? n.name() : "...";
+  }
+
+  /**
+   * Whether the values of an elementwise operation combine (DSL.md §11: a Gram matrix only with its own kind
+   * and uniforms); reports E061 at {@code at} where not.
+   */
+  private boolean mixes(Ast.Expr at, List<Node> operands) {
+    for (var x : operands) {
+      for (var y : operands) {
+        if (!x.kind().mixes(y.kind())) {
+          if (probe) {
+            return false; // reported at the calls, with the real kinds
+          }
+          var gram = x.kind().isGram() ? x : y;
+          var other = gram == x ? y : x;
+          diags.report(DiagnosticCode.KIND_MIX, at.span(), "elementwise arithmetic between a " + gram.kind().label()
+                  + " value (" + gram.kind().shape() + ") and a " + other.kind().label() + " value ("
+                  + other.kind().shape() + ")",
+              "a Gram matrix combines elementwise only with its own kind and per-tensor values; multiply it: "
+                  + "mm(" + gram.kind().label() + ", x)");
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   /** Evaluates a def body in this checker's factory, reporting into a separate sink. */

@@ -36,6 +36,7 @@ final class Constants {
       case Node.Uniform u -> null;
       case Node.Load l -> null;
       case Node.Reduce r -> null;
+      case Node.Product m -> null;
     };
     memo.put(n, v);
     return v;

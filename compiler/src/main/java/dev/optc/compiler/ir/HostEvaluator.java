@@ -66,6 +66,7 @@ public final class HostEvaluator {
       case Node.Uniform u -> env.hoisted().applyAsDouble(u.slot());
       case Node.Load l -> env.scalarState().applyAsDouble(l.buffer());
       case Node.Reduce r -> env.reduced().applyAsDouble(r);
+      case Node.Product m -> throw new IllegalStateException("a product is not a host value");
       case Node.Unary u -> u.op().apply(eval(u.x()));
       case Node.Binary b -> b.op().apply(eval(b.a()), eval(b.b()));
       // Any nonzero condition is true, NaN included (c != 0 holds for NaN).

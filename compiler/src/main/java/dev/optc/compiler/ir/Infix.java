@@ -45,11 +45,17 @@ public final class Infix {
       };
       case Node.Select s -> wrap(s.cond(), depth) + " ? " + wrap(s.a(), depth) + " : " + wrap(s.b(), depth);
       case Node.Reduce r -> r.op().symbol() + "(" + expand(r.x(), depth + 1) + ")";
+      case Node.Product m -> "mm(" + operand(m.a(), m.transA(), depth) + ", " + operand(m.b(), m.transB(), depth) + ")";
     };
   }
 
   private String wrap(Node n, int depth) {
     var s = expand(n, depth + 1);
     return n instanceof Node.Binary || n instanceof Node.Select ? "(" + s + ")" : s;
+  }
+
+  private String operand(Node x, boolean transposed, int depth) {
+    var text = expand(x, depth + 1);
+    return transposed ? "tr(" + text + ")" : text;
   }
 }

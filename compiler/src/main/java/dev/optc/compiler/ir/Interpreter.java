@@ -240,6 +240,8 @@ public final class Interpreter {
       case ROW -> rows;
       case COL -> cols;
       case ELEM -> rows * cols;
+      case RR -> rows * rows;
+      case CC -> cols * cols;
     };
   }
 
@@ -252,6 +254,8 @@ public final class Interpreter {
         case ROW -> v[i];
         case COL -> v[j];
         case ELEM -> v[i * cols + j];
+        // A Gram matrix is square: its side is the root of its length (the elementwise loop's own width).
+        case RR, CC -> v[i * (int) Math.round(Math.sqrt(v.length)) + j];
       };
     }
   }
@@ -281,6 +285,7 @@ public final class Interpreter {
           }
         }
       }
+      case RR, CC -> throw new IllegalStateException("no buffer holds a Gram matrix");
     }
     return out;
   }
@@ -446,6 +451,7 @@ public final class Interpreter {
           return values.get(chosen)[k].at(i, j, slot.cols());
         });
         case Node.Reduce r -> reduce(r, values.get(r.x())[k], slot);
+        case Node.Product m -> product(m, values.get(m.a())[k], values.get(m.b())[k], slot, round);
         case Node.Const c -> throw new IllegalStateException("a literal is a host value");
         case Node.Hyper h -> throw new IllegalStateException("a hyper is a host value");
         case Node.Step st -> throw new IllegalStateException("t is a host value");
@@ -472,6 +478,35 @@ public final class Interpreter {
         default -> p.state(l.buffer()).dtype().quantized() ? Dtype.F32 : p.state(l.buffer()).dtype();
       };
       return new Val(l.kind(), store(raw.clone(), dtype, precision));
+    }
+
+    /**
+     * {@code op(a)·op(b)} on one tensor: float32 operands in float32 mode, each entry summed in float64 in index
+     * order and rounded once (as a reduction is; a BLAS's blocked float32 sums differ in the last bits).
+     */
+    private Val product(Node.Product m, Val a, Val b, Slot slot, boolean round) {
+      var sa = Node.Product.sides(a.kind(), m.transA());
+      var sb = Node.Product.sides(b.kind(), m.transB());
+      int rows = Math.max(slot.rows(), 1);
+      int cols = Math.max(slot.cols(), 1);
+      int p = sa[0].equals("rows") ? rows : cols;
+      int q = sa[1].equals("rows") ? rows : cols;
+      int r = sb[1].equals("rows") ? rows : cols;
+      int aw = m.transA() ? p : q; // row widths as stored
+      int bw = m.transB() ? q : r;
+      var out = new double[p * r];
+      for (int i = 0; i < p; i++) {
+        for (int j = 0; j < r; j++) {
+          double s = 0;
+          for (int l = 0; l < q; l++) {
+            double x = m.transA() ? a.v()[l * aw + i] : a.v()[i * aw + l];
+            double y = m.transB() ? b.v()[j * bw + l] : b.v()[l * bw + j];
+            s += round ? f32(x) * f32(y) : x * y;
+          }
+          out[i * r + j] = device(s);
+        }
+      }
+      return new Val(m.kind(), out);
     }
 
     private Val reduce(Node.Reduce r, Val x, Slot slot) {
@@ -538,6 +573,14 @@ public final class Interpreter {
           for (int i = 0; i < rows; i++) {
             for (int j = 0; j < cols; j++) {
               out[i * cols + j] = f.at(i, j);
+            }
+          }
+        }
+        case RR, CC -> {
+          int side = kind == Kind.RR ? rows : cols;
+          for (int i = 0; i < side; i++) {
+            for (int j = 0; j < side; j++) {
+              out[i * side + j] = f.at(i, j);
             }
           }
         }

@@ -62,6 +62,8 @@ public final class IrPrinter {
       case Node.Select s -> "select " + String.join(" ", List.of(names.get(s.cond()),
           names.get(s.a()), names.get(s.b())));
       case Node.Reduce r -> r.op().symbol() + " " + names.get(r.x());
+      case Node.Product m -> "mm " + names.get(m.a()) + (m.transA() ? "ᵀ" : "") + " " + names.get(m.b())
+          + (m.transB() ? "ᵀ" : "");
     };
   }
 

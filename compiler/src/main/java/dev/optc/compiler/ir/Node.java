@@ -101,4 +101,33 @@ public sealed interface Node {
     @Override public boolean equals(Object o) { return this == o; }
     @Override public int hashCode() { return id; }
   }
+
+  /**
+   * The matrix product {@code op(a)·op(b)} of the tensor's matrix views (DSL.md §11), {@code op} transposing
+   * where {@code transA}/{@code transB} ({@code tr}). Its kind follows the shapes: {@code mm(elem, tr(elem))}
+   * is {@link Kind#RR}, {@code mm(rr, elem)} elem, {@code mm(tr(elem), elem)} {@link Kind#CC}, and so on. A
+   * product is a phase boundary: it runs on a BLAS between the passes that compute its operands and the ones
+   * that read it.
+   */
+  record Product(int id, Node a, boolean transA, Node b, boolean transB, Kind kind) implements Node {
+    @Override public List<Node> inputs() { return List.of(a, b); }
+    @Override public boolean equals(Object o) { return this == o; }
+    @Override public int hashCode() { return id; }
+
+    /** The symbolic sides of an operand of kind {@code k} as stored ({@code "rows"}/{@code "cols"}), then transposed. */
+    public static String[] sides(Kind k, boolean transposed) {
+      var s = switch (k) {
+        case ELEM -> new String[] {"rows", "cols"};
+        case RR -> new String[] {"rows", "rows"};
+        case CC -> new String[] {"cols", "cols"};
+        default -> throw new IllegalArgumentException("a " + k.label() + " value is not a matrix");
+      };
+      return transposed ? new String[] {s[1], s[0]} : s;
+    }
+
+    /** The kind of an {@code m × n} product, or null where no kind has that shape (cols × rows). */
+    public static Kind kindOf(String m, String n) {
+      return m.equals("rows") ? (n.equals("rows") ? Kind.RR : Kind.ELEM) : n.equals("cols") ? Kind.CC : null;
+    }
+  }
 }

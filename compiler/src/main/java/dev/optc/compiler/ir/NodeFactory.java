@@ -104,6 +104,23 @@ public final class NodeFactory {
     return intern(new Key(9, op, x.id(), 0, 0), id -> new Node.Reduce(id, op, x, op.resultKind()));
   }
 
+  /**
+   * {@code op(a)·op(b)} ({@link Node.Product}): both operands matrices (elem, rr or cc) whose inner sides
+   * agree; the checker reports anything else with both shapes named.
+   */
+  public Node product(Node a, boolean transA, Node b, boolean transB) {
+    own(a);
+    own(b);
+    var sa = Node.Product.sides(a.kind(), transA);
+    var sb = Node.Product.sides(b.kind(), transB);
+    var kind = Node.Product.kindOf(sa[0], sb[1]);
+    if (!sa[1].equals(sb[0]) || kind == null) {
+      throw new InternalCompilerError("product of " + String.join("×", sa) + " and " + String.join("×", sb));
+    }
+    int flags = (transA ? 1 : 0) | (transB ? 2 : 0);
+    return intern(new Key(10, flags, a.id(), b.id(), 0), id -> new Node.Product(id, a, transA, b, transB, kind));
+  }
+
   /** Rebuilds {@code node} with new inputs (same operation), or returns it when they are the same. */
   public Node withInputs(Node node, List<Node> inputs) {
     if (inputs.equals(node.inputs())) {
@@ -120,6 +137,7 @@ public final class NodeFactory {
       case Node.Binary b -> binary(b.op(), inputs.get(0), inputs.get(1));
       case Node.Select s -> select(inputs.get(0), inputs.get(1), inputs.get(2));
       case Node.Reduce r -> reduce(r.op(), inputs.get(0));
+      case Node.Product p -> product(inputs.get(0), p.transA(), inputs.get(1), p.transB());
     };
   }
 

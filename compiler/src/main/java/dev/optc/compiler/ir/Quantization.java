@@ -179,6 +179,7 @@ public record Quantization(Map<String, QuantMap> maps, List<Assumption> assumpti
       }
       return switch (n) {
         case Node.Load l -> nonNegative.contains(l.buffer()) ? Sign.NON_NEGATIVE : Sign.UNKNOWN;
+        case Node.Product m -> Sign.UNKNOWN;
         case Node.Reduce r -> switch (r.op()) {
           case MAXABS -> Sign.NON_NEGATIVE;
           case SUM, ROWSUM, COLSUM, GLOBAL_SUM -> sign(r.x()).nonNegative() ? Sign.NON_NEGATIVE
@@ -264,6 +265,7 @@ public record Quantization(Map<String, QuantMap> maps, List<Assumption> assumpti
         case Node.Uniform u -> hostOnly(p.hoisted().get(u.slot()));
         case Node.Load l -> false;
         case Node.Reduce r -> false;
+        case Node.Product m -> false;
         case Node.Unary u -> hostOnly(u.x());
         case Node.Binary b -> hostOnly(b.a()) && hostOnly(b.b());
         case Node.Select s -> hostOnly(s.cond()) && hostOnly(s.a()) && hostOnly(s.b());

@@ -43,8 +43,13 @@ public final class Verifier {
         case Node.Binary b -> check(b.kind() == b.a().kind().join(b.b().kind()), "binary kind");
         case Node.Select s -> check(s.kind() == s.cond().kind().join(s.a().kind()).join(s.b().kind()),
             "select kind");
-        case Node.Reduce r -> check(!r.x().kind().isUniform() && r.kind() == r.op().resultKind(),
-            "reduce kind");
+        case Node.Reduce r -> check(!r.x().kind().isUniform() && r.kind() == r.op().resultKind()
+            && (!r.x().kind().isGram() || r.kind().isUniform()), "reduce kind");
+        case Node.Product m -> {
+          var a = Node.Product.sides(m.a().kind(), m.transA());
+          var b = Node.Product.sides(m.b().kind(), m.transB());
+          check(a[1].equals(b[0]) && m.kind() == Node.Product.kindOf(a[0], b[1]), "product kind");
+        }
       }
     }
     for (var h : p.hypers()) {
@@ -91,6 +96,7 @@ public final class Verifier {
     return switch (n) {
       case Node.Load l -> false;
       case Node.Reduce r -> false;
+      case Node.Product m -> false;
       case Node.Uniform u -> false;
       case Node.Const c -> true;
       case Node.Hyper h -> true;

@@ -128,6 +128,39 @@ public record Plan(
     record Temp(int index, Kind kind) implements Location {}
   }
 
+  /**
+   * What a phase runs over. {@code ELEM}: the elements of each tensor (reading its row, column and per-tensor
+   * values too), as every phase of a program without matrix products does. {@code RR}, {@code CC}: the entries
+   * of each tensor's rows × rows (cols × cols) Gram matrix, values of that kind and uniforms only; the code
+   * generators emit such a phase as an element pass and the runtime runs it over the Gram arena's segments.
+   * {@code PRODUCTS}: no kernel; each write is a {@link Node.Product} the runtime computes per tensor on a BLAS.
+   */
+  public enum Domain {
+    ELEM,
+    RR,
+    CC,
+    PRODUCTS;
+
+    /** The domain of a kernel phase computing values of {@code kind} (uniforms and vectors run over elements). */
+    public static Domain of(Kind kind) {
+      return kind == Kind.RR ? RR : kind == Kind.CC ? CC : ELEM;
+    }
+
+    /** The kind of the entries this domain runs over ({@code ELEM} for products: not a kernel domain). */
+    public Kind kind() {
+      return switch (this) {
+        case RR -> Kind.RR;
+        case CC -> Kind.CC;
+        case ELEM, PRODUCTS -> Kind.ELEM;
+      };
+    }
+  }
+
+  /** Whether some phase runs products (a matrix-aware program, DSL.md §11). */
+  public boolean hasProducts() {
+    return phases.stream().anyMatch(Phase::products);
+  }
+
   /** A value a phase writes, and where. */
   public record Write(Node value, Location location) {}
 
@@ -138,10 +171,24 @@ public record Plan(
    * @param reductions reductions whose arguments this phase computes, accumulated over the tensor
    * @param label what the phase is for (a DSL statement at fusion {@code statement}), or null
    */
-  public record Phase(int index, List<Write> writes, List<Node.Reduce> reductions, String label) {
+  public record Phase(int index, List<Write> writes, List<Node.Reduce> reductions, String label, Domain domain) {
     public Phase {
       writes = List.copyOf(writes);
       reductions = List.copyOf(reductions);
+      if (domain == Domain.PRODUCTS && (!reductions.isEmpty()
+          || !writes.stream().allMatch(w -> w.value() instanceof Node.Product))) {
+        throw new IllegalArgumentException("a product phase writes products and nothing else");
+      }
+    }
+
+    /** A pass over the elements of the tensors (every phase of a program without products). */
+    public Phase(int index, List<Write> writes, List<Node.Reduce> reductions, String label) {
+      this(index, writes, reductions, label, Domain.ELEM);
+    }
+
+    /** Whether this phase runs products on a BLAS rather than a kernel. */
+    public boolean products() {
+      return domain == Domain.PRODUCTS;
     }
 
     /** The writes into program buffers: the step's results. */

@@ -37,11 +37,22 @@ public final class Planner {
   private Planner() {}
 
   public static Plan plan(IrProgram p, Fusion fusion) {
+    if (fusion == Fusion.FULL && hasProducts(p)) {
+      // Products are barriers as reductions are, and their operands must be in memory: a pass materializes
+      // each operand (fusing all the elementwise work it needs), each product is a phase of its own, and the
+      // results are stored by one last pass. Nothing else is kept, so this is full fusion between barriers.
+      return sequential(p, fusion, List.of());
+    }
     return switch (fusion) {
       case FULL -> full(p);
       case STATEMENT -> sequential(p, fusion, statementUnits(p));
       case NONE -> sequential(p, fusion, operationUnits(p));
     };
+  }
+
+  /** Whether the program multiplies matrices ({@code mm}, DSL.md §11). */
+  public static boolean hasProducts(IrProgram p) {
+    return Graph.topological(roots(p)).stream().anyMatch(n -> n instanceof Node.Product);
   }
 
   private static List<Node> roots(IrProgram p) {
@@ -226,7 +237,7 @@ public final class Planner {
     return List.copyOf(units.keySet());
   }
 
-  /** One unit per operation on per-element (or row/column) values. */
+  /** One unit per operation on per-element (or row/column, or Gram) values. */
   private static List<Node> operationUnits(IrProgram p) {
     return Graph.topological(roots(p)).stream()
         .filter(n -> !n.kind().isUniform())
@@ -269,7 +280,12 @@ public final class Planner {
     /** The phase that writes each value (a value is written by one phase). */
     private final Map<Node, Integer> writers = new HashMap<>();
 
-    private record PhaseDraft(List<Plan.Write> writes, List<Node.Reduce> reductions, String label) {}
+    private record PhaseDraft(List<Plan.Write> writes, List<Node.Reduce> reductions, String label,
+        Plan.Domain domain) {
+      PhaseDraft(List<Plan.Write> writes, List<Node.Reduce> reductions, String label) {
+        this(writes, reductions, label, Plan.Domain.ELEM);
+      }
+    }
 
     SequentialBuilder(IrProgram program, Fusion fusion) {
       this.program = program;
@@ -287,9 +303,9 @@ public final class Planner {
           || (n instanceof Node.Reduce r && reduced.contains(r));
     }
 
-    /** The reductions {@code n} needs that no phase has computed yet, innermost first. */
-    private List<Node.Reduce> missingReductions(Node n) {
-      var found = new ArrayList<Node.Reduce>();
+    /** The reductions and products {@code n} needs that no phase has computed yet, innermost first. */
+    private List<Node> missingBarriers(Node n) {
+      var found = new ArrayList<Node>();
       var seen = new HashSet<Node>();
       var stack = new ArrayDeque<Node>();
       stack.push(n);
@@ -298,8 +314,8 @@ public final class Planner {
         if (!seen.add(x) || available(x)) {
           continue;
         }
-        if (x instanceof Node.Reduce r) {
-          found.add(r);
+        if (x instanceof Node.Reduce || x instanceof Node.Product) {
+          found.add(x);
         }
         stack.addAll(x.inputs());
       }
@@ -307,14 +323,28 @@ public final class Planner {
       return found;
     }
 
-    /** Adds phases computing every reduction {@code n} needs, one reduction per phase. */
+    /**
+     * Adds phases computing every reduction and product {@code n} needs: one reduction per phase (over the
+     * domain of its argument), one product per phase after passes that put its computed operands in memory
+     * (a load is read where it is: no phase stores into a buffer while a later one reads its old value).
+     */
     void reduce(Node n) {
-      for (var r : missingReductions(n)) {
-        if (!reduced.contains(r)) {
-          // Reductions inside r's argument come first (ids are topological, so they sort earlier).
+      for (var x : missingBarriers(n)) {
+        if (x instanceof Node.Reduce r && !reduced.contains(r)) {
+          // Barriers inside r's argument come first (ids are topological, so they sort earlier).
           reduce(r.x());
-          phases.add(new PhaseDraft(List.of(), List.of(r), null));
+          phases.add(new PhaseDraft(List.of(), List.of(r), null, Plan.Domain.of(r.x().kind())));
           reduced.add(r);
+        } else if (x instanceof Node.Product m && !available(m)) {
+          for (var operand : m.inputs()) {
+            if (!(operand instanceof Node.Load)) {
+              materialize(operand, newTemp(operand.kind()), null);
+            }
+          }
+          var at = newTemp(m.kind());
+          writers.put(m, phases.size());
+          phases.add(new PhaseDraft(List.of(new Plan.Write(m, at)), List.of(), null, Plan.Domain.PRODUCTS));
+          locations.put(m, at);
         }
       }
     }
@@ -324,8 +354,11 @@ public final class Planner {
         return;
       }
       reduce(n);
+      if (available(n)) {
+        return; // n is a product: its own phase wrote it
+      }
       writers.put(n, phases.size());
-      phases.add(new PhaseDraft(List.of(new Plan.Write(n, at)), List.of(), label));
+      phases.add(new PhaseDraft(List.of(new Plan.Write(n, at)), List.of(), label, Plan.Domain.of(n.kind())));
       locations.put(n, at);
     }
 
@@ -383,13 +416,74 @@ public final class Planner {
       var built = new ArrayList<Plan.Phase>();
       for (int i = 0; i < phases.size(); i++) {
         var d = phases.get(i);
-        built.add(new Plan.Phase(i, d.writes(), d.reductions(), d.label()));
+        built.add(new Plan.Phase(i, d.writes(), d.reductions(), d.label(), d.domain()));
       }
       if (built.isEmpty()) {
         built.add(new Plan.Phase(0, List.of(), List.of(), null));
       }
       // Temporaries that became buffers are no longer used; keep indices stable anyway (tiny cost).
-      return new Plan(program, fusion, built, reductions, temps, locations);
+      var plan = new Plan(program, fusion, built, reductions, temps, locations);
+      return hasProducts(program) ? shareTemps(plan) : plan;
+    }
+
+    /**
+     * The plan with temporaries shared: a matrix program (Newton–Schulz unrolled) materializes dozens of
+     * tensor-sized operands, each read only by the next few phases, and one buffer per value would hold them
+     * all at once. A value's temporary is given to a later value of the same kind once every phase that reads
+     * the first has run (the phase that writes the second reads nothing the first held). Programs without
+     * products keep one temporary per value, as before.
+     */
+    private static Plan shareTemps(Plan plan) {
+      var lastRead = new HashMap<Integer, Integer>();
+      var firstWrite = new HashMap<Integer, Integer>();
+      for (var phase : plan.phases()) {
+        for (var w : phase.writes()) {
+          if (w.location() instanceof Plan.Location.Temp t) {
+            firstWrite.putIfAbsent(t.index(), phase.index());
+          }
+        }
+        for (var n : plan.needed(phase)) {
+          if (plan.available(phase, n) && plan.locations().get(n) instanceof Plan.Location.Temp t) {
+            lastRead.merge(t.index(), phase.index(), Math::max);
+          }
+        }
+      }
+      var order = new ArrayList<>(firstWrite.keySet());
+      order.sort((a, c) -> Integer.compare(firstWrite.get(a), firstWrite.get(c)));
+      var remap = new HashMap<Integer, Integer>();
+      var shared = new ArrayList<Kind>();
+      var freeAfter = new ArrayList<Integer>(); // per shared temp: the last phase that reads what it holds
+      for (int old : order) {
+        var kind = plan.temps().get(old);
+        int writer = firstWrite.get(old);
+        int target = -1;
+        for (int i = 0; i < shared.size() && target < 0; i++) {
+          if (shared.get(i) == kind && freeAfter.get(i) < writer) {
+            target = i;
+          }
+        }
+        if (target < 0) {
+          target = shared.size();
+          shared.add(kind);
+          freeAfter.add(-1);
+        }
+        remap.put(old, target);
+        freeAfter.set(target, Math.max(writer, lastRead.getOrDefault(old, writer)));
+      }
+      java.util.function.Function<Plan.Location, Plan.Location> move = at -> at instanceof Plan.Location.Temp t
+          ? new Plan.Location.Temp(remap.get(t.index()), t.kind()) : at;
+      var phases = new ArrayList<Plan.Phase>();
+      for (var p : plan.phases()) {
+        var writes = p.writes().stream().map(w -> new Plan.Write(w.value(), move.apply(w.location()))).toList();
+        phases.add(new Plan.Phase(p.index(), writes, p.reductions(), p.label(), p.domain()));
+      }
+      var locations = new HashMap<Node, Plan.Location>();
+      plan.locations().forEach((n, at) -> {
+        if (!(at instanceof Plan.Location.Temp t) || remap.containsKey(t.index())) {
+          locations.put(n, move.apply(at));
+        }
+      });
+      return new Plan(plan.program(), plan.fusion(), phases, plan.reductions(), shared, locations);
     }
 
     private int writerOf(Node n) {
@@ -399,7 +493,7 @@ public final class Planner {
     private void retarget(int phase, Node n, Plan.Location to) {
       var d = phases.get(phase);
       var writes = d.writes().stream().map(w -> w.value() == n ? new Plan.Write(n, to) : w).toList();
-      phases.set(phase, new PhaseDraft(writes, d.reductions(), d.label()));
+      phases.set(phase, new PhaseDraft(writes, d.reductions(), d.label(), d.domain()));
     }
 
     private static List<Node> roots(PhaseDraft d) {

@@ -12,8 +12,13 @@ import dev.optc.compiler.ir.QuantMap;
 import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.plan.Guards;
 import dev.optc.compiler.plan.Plan;
+import dev.optc.compiler.ir.Node;
+import dev.optc.compiler.plan.Liveness;
 import dev.optc.runtime.Arenas;
 import dev.optc.runtime.Engine;
+import dev.optc.runtime.GramLayout;
+import dev.optc.runtime.blas.Gemm;
+import dev.optc.runtime.blas.OpenBlas;
 import dev.optc.runtime.HostMemory;
 import dev.optc.runtime.Layout;
 import dev.optc.runtime.OptProgram;
@@ -66,12 +71,22 @@ final class JavaEngine implements Engine {
   /** The native arenas this engine allocated, or null. */
   private final HostMemory host;
   private final ForkJoinPool pool;
+  /** Where Gram matrices live, and the products' shapes. */
+  private final GramLayout gram;
+  /** Which phases each tensor needs at a step (selects on per-tensor uniforms). */
+  private final Liveness liveness;
 
   JavaEngine(OptProgram program, Layout layout, Plan plan, JavaEmitter.Precision precision, int threads,
       boolean interpreted) {
     this.plan = plan;
     this.layout = layout;
     this.precision = precision;
+    this.gram = GramLayout.of(layout, plan);
+    this.liveness = Liveness.of(plan);
+    if (plan.hasProducts() && precision == JavaEmitter.Precision.F32 && !OpenBlas.isAvailable()) {
+      throw new OptcException(program.name() + " multiplies matrices, and the java backend runs products on "
+          + "OpenBLAS, which is not here: " + OpenBlas.unavailableReason());
+    }
     var arenas = layout.arenas();
     boolean f32 = precision == JavaEmitter.Precision.F32;
     if (!f32 && arenas.kind() == Arenas.Kind.NATIVE) {
@@ -119,7 +134,7 @@ final class JavaEngine implements Engine {
 
   /** The memory of buffer {@code name} at {@code position}: adopted, or allocated (zeros) here. */
   private Object arena(int position, String name, Kind kind) {
-    int n = layout.arenaLength(kind);
+    int n = gram.arenaLength(kind);
     if (host == null) {
       return new double[name.indexOf('#') < 0 ? n : 0];
     }
@@ -308,12 +323,20 @@ final class JavaEngine implements Engine {
   @SuppressWarnings("unchecked")
   public double[][] step(double[][] uniforms, boolean wantReductions) {
     var red = Reductions.allocate(plan, layout);
+    var needs = new boolean[layout.segments().size()][];
+    for (int i = 0; i < needs.length; i++) {
+      needs[i] = liveness.phases(uniforms[i]);
+    }
     for (var phase : plan.phases()) {
       int k = phase.index();
+      if (phase.products()) {
+        products(phase, needs);
+        continue;
+      }
       var tasks = new ArrayList<Task>();
       boolean chunkable = step.chunkable(k);
-      for (var s : layout.segments()) {
-        if (s.numel() == 0) {
+      for (var s : gram.segments(phase.domain())) {
+        if (s.numel() == 0 || !needs[s.index()][k]) {
           // An empty tensor has nothing to update: every backend leaves its states as they are.
           continue;
         }
@@ -338,6 +361,66 @@ final class JavaEngine implements Engine {
       Reductions.combineGroups(plan, phase, layout, red);
     }
     return red;
+  }
+
+  /**
+   * A product phase: each product on each tensor that needs it, on OpenBLAS (float32) or as a plain loop in
+   * float64 (the {@code java64} reference, summing in index order).
+   */
+  private void products(Plan.Phase phase, boolean[][] needs) {
+    for (var w : phase.writes()) {
+      var m = (Node.Product) w.value();
+      var out = Plan.bufferOf(w.location());
+      var a = operand(m.a());
+      var b = operand(m.b());
+      for (var s : layout.segments()) {
+        var shape = gram.gemm(m, s.index());
+        if (shape.isEmpty() || !needs[s.index()][phase.index()]) {
+          continue;
+        }
+        var gemm = shape.get();
+        int ao = gram.offset(m.a().kind(), s.index());
+        int bo = gram.offset(m.b().kind(), s.index());
+        int co = gram.offset(m.kind(), s.index());
+        if (buffers[index(out)] instanceof MemorySegment c) {
+          OpenBlas.get().sgemm(gemm, 1f, slice(a, ao, gemm.aElements()), slice(b, bo, gemm.bElements()), 0f,
+              slice(out, co, gemm.cElements()));
+        } else {
+          multiply(gemm, (double[]) buffers[index(a)], ao, (double[]) buffers[index(b)], bo,
+              (double[]) buffers[index(out)], co);
+        }
+      }
+    }
+  }
+
+  /** The buffer holding operand {@code x} of a product: where a phase wrote it, or the buffer it loads. */
+  private String operand(Node x) {
+    var at = plan.locations().get(x);
+    if (at != null) {
+      return Plan.bufferOf(at);
+    }
+    if (x instanceof Node.Load l) {
+      return l.buffer();
+    }
+    throw new IllegalStateException("operand #" + x.id() + " of a product is in no buffer");
+  }
+
+  private MemorySegment slice(String buffer, int offset, long floats) {
+    return ((MemorySegment) buffers[index(buffer)]).asSlice((long) Float.BYTES * offset, (long) Float.BYTES * floats);
+  }
+
+  private static void multiply(Gemm g, double[] a, int ao, double[] b, int bo, double[] c, int co) {
+    for (int i = 0; i < g.m(); i++) {
+      for (int j = 0; j < g.n(); j++) {
+        double sum = 0;
+        for (int l = 0; l < g.k(); l++) {
+          double x = g.transA() ? a[ao + l * g.lda() + i] : a[ao + i * g.lda() + l];
+          double y = g.transB() ? b[bo + j * g.ldb() + l] : b[bo + l * g.ldb() + j];
+          sum += x * y;
+        }
+        c[co + i * g.ldc() + j] = sum;
+      }
+    }
   }
 
   JavaEmitter.Precision precision() {

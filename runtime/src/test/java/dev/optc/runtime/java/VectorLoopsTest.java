@@ -155,6 +155,7 @@ class VectorLoopsTest {
       case ROW -> ROWS;
       case COL -> COLS;
       case UNIFORM, CONST -> SEGMENTS.size();
+      case RR, CC -> throw new IllegalStateException("no Gram matrices here");
     };
   }
 

@@ -85,6 +85,13 @@ public final class CEmitter {
     var kernels = new ArrayList<Kernel>();
     var doubled = new LinkedHashSet<String>();
     for (var phase : plan.phases()) {
+      if (phase.products()) {
+        // No kernel: the engine runs each product on the device's BLAS.
+        src.append("\n// phase ").append(phase.index()).append(": products on the BLAS:");
+        phase.writes().forEach(w -> src.append(' ').append(Infix.print(w.value())));
+        src.append('\n');
+        continue;
+      }
       var analysis = new PhaseAnalysis(plan, phase, buffers, statementOf, config.quads());
       new PhaseEmitter(plan, config, buffers, analysis, prefix, statementOf).emit(src, kernels);
       doubled.addAll(analysis.doubled());

@@ -69,7 +69,7 @@ final class Expressions {
   /** The index of the current element's entry in a buffer of {@code kind}, inside a chunk or line loop. */
   static String index(Kind kind) {
     return switch (kind) {
-      case ELEM -> "i";
+      case ELEM, RR, CC -> "i"; // a Gram phase runs over its matrix as over elements
       case ROW -> "optc_row_off + r";
       case COL -> "optc_col_off + c";
       case UNIFORM, CONST -> "optc_seg";

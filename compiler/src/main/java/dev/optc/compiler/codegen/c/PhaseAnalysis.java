@@ -154,6 +154,7 @@ final class PhaseAnalysis {
       case Node.Unary u -> Optional.empty();
       case Node.Binary b -> Optional.empty();
       case Node.Select s -> Optional.empty();
+      case Node.Product m -> throw new IllegalStateException("a product is computed by its own phase, then read");
     };
   }
 
@@ -170,9 +171,9 @@ final class PhaseAnalysis {
     // Quads: only a purely elementwise phase over float32 buffers (no row, column or scalar values; sums
     // and max-abs over elements are fine), so every lane is independent and the quad's tails can be masked.
     boolean quads = quadsAllowed && doubled.isEmpty()
-        && phase.writes().stream().allMatch(w -> buffers.kind(w.location()) == Kind.ELEM)
-        && nodes.stream().allMatch(n -> n.kind() == Kind.ELEM || n.kind().isUniform())
-        && touched.stream().allMatch(b -> buffers.kind(b) != Kind.ELEM || buffers.dtype(b) == Dtype.F32);
+        && phase.writes().stream().allMatch(w -> buffers.kind(w.location()).isEntry())
+        && nodes.stream().allMatch(n -> n.kind().isEntry() || n.kind().isUniform())
+        && touched.stream().allMatch(b -> !buffers.kind(b).isEntry() || buffers.dtype(b) == Dtype.F32);
     // Row and column indices: to read or write a row or column entry, or to count a row (column) value
     // once per row (column).
     boolean position = !quads && (nodes.stream().anyMatch(n -> read(n).map(r -> isLine(r.at())).orElse(false))
@@ -200,7 +201,7 @@ final class PhaseAnalysis {
   private Map<String, Optional<Guards.Guard>> laneLoads(List<Node> perElement) {
     var loads = new LinkedHashMap<String, Optional<Guards.Guard>>();
     for (var n : perElement) {
-      if (read(n).orElse(null) instanceof Read.FromBuffer b && b.kind() == Kind.ELEM) {
+      if (read(n).orElse(null) instanceof Read.FromBuffer b && b.kind().isEntry()) {
         var first = loads.putIfAbsent(b.buffer(), b.guard());
         if (first != null && !first.equals(b.guard())) {
           loads.put(b.buffer(), Optional.empty());

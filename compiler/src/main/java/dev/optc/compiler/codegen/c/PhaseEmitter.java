@@ -99,6 +99,7 @@ final class PhaseEmitter {
       case Node.Size s -> throw new IllegalStateException("size was not hoisted");
       case Node.Load l -> throw new IllegalStateException("a load is always a read");
       case Node.Reduce r -> throw new IllegalStateException("a reduction is always a read");
+      case Node.Product m -> throw new IllegalStateException("a product is always a read");
     };
   }
 
@@ -107,7 +108,7 @@ final class PhaseEmitter {
       case PhaseAnalysis.Read.FromBuffer b -> {
         // A quad's lanes are loaded before the lane loop (under the same guard).
         var map = buffers.map(b.buffer());
-        var text = lanes && b.kind() == Kind.ELEM ? names.lane(b.buffer()) + "[j]"
+        var text = lanes && b.kind().isEntry() ? names.lane(b.buffer()) + "[j]"
             : map != null ? "optc_qload_" + map + "(" + names.param(b.buffer()) + ", " + names.param(absmax(b.buffer()))
                 + ", " + names.param(raw(b.buffer())) + ", optc_qsegs, optc_seg, i - optc_off)"
             : ops.load(buffers.dtype(b.buffer()), names.param(b.buffer()), Expressions.index(b.kind()));
@@ -311,7 +312,7 @@ final class PhaseEmitter {
         continue;
       }
       var once = switch (kind) {
-        case ELEM -> {
+        case ELEM, RR, CC -> {
           var guard = analysis.guards().stores().get(b);
           yield guard == null ? "" : "if (" + condition(guard) + ") ";
         }
@@ -334,7 +335,7 @@ final class PhaseEmitter {
       var once = k.quads() ? "if (optc_i0 + j >= optc_lo && optc_i0 + j < optc_hi) " : switch (r.x().kind()) {
         case ROW -> "if (c == 0) ";
         case COL -> "if (r == 0) ";
-        case ELEM, UNIFORM, CONST -> "";
+        case ELEM, RR, CC, UNIFORM, CONST -> "";
       };
       var acc = "optc_acc" + slot;
       var update = r.op() == ReduceOp.MAXABS ? acc + " = optc_max_acc(" + acc + ", " + ops.unary(UnaryOp.ABS, x) + ");"

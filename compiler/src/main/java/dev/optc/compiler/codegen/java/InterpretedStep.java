@@ -60,7 +60,7 @@ public final class InterpretedStep implements JavaStep<MemorySegment> {
    * quantized states (their block loops are the generated class's).
    */
   public static Optional<JavaStep<MemorySegment>> of(Plan plan) {
-    if (plan.program().states().stream().anyMatch(st -> st.dtype().quantized())) {
+    if (plan.program().states().stream().anyMatch(st -> st.dtype().quantized()) || plan.hasProducts()) {
       return Optional.empty();
     }
     var buffers = JavaEmitter.bufferNames(plan);
@@ -414,6 +414,9 @@ public final class InterpretedStep implements JavaStep<MemorySegment> {
           return false;
         }
         case Node.Size z -> {
+          return false;
+        }
+        case Node.Product m -> {
           return false;
         }
       }

@@ -399,7 +399,7 @@ public final class JavaEmitter {
         case CONST, UNIFORM -> TENSOR;
         case ROW -> ROW;
         case COL -> COL;
-        case ELEM -> ELEM;
+        case ELEM, RR, CC -> ELEM; // a Gram phase runs over its matrix as over elements
       };
     }
   }
@@ -627,7 +627,7 @@ public final class JavaEmitter {
           var guard = guards.loads().get(l);
           yield switch (l.kind()) {
             // Not needed while its flag is off: then the array is not read at all.
-            case ELEM -> guard == null ? elemAt(l.buffer(), null)
+            case ELEM, RR, CC -> guard == null ? elemAt(l.buffer(), null)
                 : "(" + condition(guard) + " ? " + elemAt(l.buffer(), guard) + " : " + zero() + ")";
             case ROW -> read(l.buffer(), "s.rowOffset() + r");
             case COL -> read(l.buffer(), "s.colOffset() + c");
@@ -637,6 +637,7 @@ public final class JavaEmitter {
         case Node.Hyper h -> throw new IllegalStateException("hyper " + h.name() + " was not hoisted");
         case Node.Step s -> throw new IllegalStateException("t was not hoisted");
         case Node.Size s -> throw new IllegalStateException("size was not hoisted");
+        case Node.Product m -> throw new IllegalStateException("a product is computed by its own phase, then read");
         case Node.Unary u -> {
           var x = ref(u.x(), where);
           yield switch (u.op()) {
@@ -702,7 +703,7 @@ public final class JavaEmitter {
       var guard = guards.loads().get(n);
       return switch (kindOf(at)) {
         // A state's value read back only under its flag, as a guarded load: the buffer untouched while it is off.
-        case ELEM -> guard == null ? elemAt(locationName(at), null)
+        case ELEM, RR, CC -> guard == null ? elemAt(locationName(at), null)
             : "(" + condition(guard) + " ? " + elemAt(locationName(at), guard) + " : " + zero() + ")";
         case ROW -> read(locationName(at), "s.rowOffset() + r");
         case COL -> read(locationName(at), "s.colOffset() + c");
@@ -734,6 +735,14 @@ public final class JavaEmitter {
     }
 
     Method method() {
+      if (phase.products()) {
+        // The engine runs the products on a BLAS; the class has nothing to do in this phase.
+        var text = phase.writes().stream().map(w -> Infix.print(w.value())).toList();
+        return new Method(stepParameters(MethodSpec.methodBuilder("phase" + phase.index())
+            .addModifiers(Modifier.STATIC)
+            .addJavadoc("Phase $L of $L: matrix products, run by the engine on a BLAS: $L.\n", phase.index(),
+                plan.phases().size(), String.join(", ", text))).build(), false, List.of());
+      }
       var needed = needed();
       var bySection = new LinkedHashMap<Section, List<Node>>();
       for (var s : Section.values()) {
@@ -822,7 +831,7 @@ public final class JavaEmitter {
       // A quantized state's new values gather in a block array, quantized when the block is complete.
       var blocks = new LinkedHashMap<String, String>();
       for (var w : phase.writes()) {
-        if (kindOf(w.location()) == Kind.ELEM) {
+        if (kindOf(w.location()).isEntry()) {
           var name = locationName(w.location());
           var guard = guards.stores().get(name);
           if (quantized(name)) {
@@ -880,7 +889,7 @@ public final class JavaEmitter {
           }));
         }
         for (var w : phase.writes()) {
-          if (kindOf(w.location()) == Kind.ELEM) {
+          if (kindOf(w.location()).isEntry()) {
             var name = locationName(w.location());
             var guard = guards.stores().get(name);
             vectorBody.add(fragment(code -> {
@@ -924,7 +933,7 @@ public final class JavaEmitter {
       for (var w : phase.writes()) {
         var name = locationName(w.location());
         var kind = kindOf(w.location());
-        if (kind != Kind.ELEM) {
+        if (!kind.isEntry()) {
           tail.add(fragment(code -> {
             switch (kind) {
               case ROW -> code.beginControlFlow("for (int r = 0; r < s.rows(); r++)")
@@ -939,7 +948,7 @@ public final class JavaEmitter {
             }
           }));
         }
-        otherStores |= kind != Kind.ELEM;
+        otherStores |= !kind.isEntry();
       }
       tail.addAll(writeReductions());
 
@@ -1037,7 +1046,7 @@ public final class JavaEmitter {
           continue; // read back from a buffer
         }
         boolean exact = switch (n) {
-          case Node.Load l -> l.kind() == Kind.ELEM;
+          case Node.Load l -> l.kind().isEntry();
           case Node.Unary u -> switch (u.op()) {
             case NEG, NOT, ABS, SIGN, SQRT, RSQRT -> true;
             // The Vector API's transcendental functions are within an ulp, not Math's bits.
@@ -1051,13 +1060,14 @@ public final class JavaEmitter {
           case Node.Size z -> false;
           case Node.Uniform u -> false;
           case Node.Reduce r -> false;
+          case Node.Product m -> false;
         };
         if (!exact || n.inputs().stream().anyMatch(x -> x.kind() == Kind.ROW || x.kind() == Kind.COL)) {
           return false;
         }
       }
       for (var w : phase.writes()) {
-        if (kindOf(w.location()) == Kind.ELEM) {
+        if (kindOf(w.location()).isEntry()) {
           var kind = w.value().kind();
           if (!store(locationName(w.location()), "x").equals("x") || kind == Kind.ROW || kind == Kind.COL) {
             return false;
@@ -1070,7 +1080,7 @@ public final class JavaEmitter {
     /** {@code n}'s value in a vector loop: a FloatVector (element values) or a float (per-tensor ones). */
     private String vec(Node n) {
       var x = ref(n, Section.ELEM);
-      return n.kind() == Kind.ELEM ? x : "FloatVector.broadcast(LANES, " + x + ")";
+      return n.kind().isEntry() ? x : "FloatVector.broadcast(LANES, " + x + ")";
     }
 
     /** The lanes of per-element buffer {@code key} at {@code i}. */
@@ -1135,7 +1145,7 @@ public final class JavaEmitter {
             case POW, MOD -> throw new IllegalStateException(b.op() + " has no vector form");
           };
         }
-        case Node.Select x -> x.cond().kind() == Kind.ELEM
+        case Node.Select x -> x.cond().kind().isEntry()
             ? vec(x.b()) + ".blend(" + ref(x.a(), Section.ELEM) + ", " + compare(vec(x.cond()), "NE", "0f") + ")"
             : "(" + ref(x.cond(), Section.ELEM) + " != 0f ? " + vec(x.a()) + " : " + vec(x.b()) + ")";
         case Node.Const c -> throw new IllegalStateException("a constant is not an element value");
@@ -1144,6 +1154,7 @@ public final class JavaEmitter {
         case Node.Size z -> throw new IllegalStateException("size was not hoisted");
         case Node.Uniform u -> throw new IllegalStateException("a uniform is not an element value");
         case Node.Reduce r -> throw new IllegalStateException("a reduction is not an element value");
+        case Node.Product m -> throw new IllegalStateException("a product is always read back");
       };
     }
 
