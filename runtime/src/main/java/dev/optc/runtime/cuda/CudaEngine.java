@@ -158,8 +158,37 @@ public final class CudaEngine extends KernelEngine<CuBuffer, CuFunction> {
       stream.synchronize();
     }
 
+    /** cuBLAS on this engine's stream, made on the first product. */
+    private dev.optc.runtime.blas.CuBlas blas;
+
+    @Override
+    public void sgemm(dev.optc.runtime.blas.Gemm gemm, CuBuffer a, long aOffset, CuBuffer b, long bOffset, CuBuffer c,
+        long cOffset) {
+      if (blas == null) {
+        blas = dev.optc.runtime.blas.CuBlas.create(context, stream);
+      }
+      // Views of the arenas at the tensor's offsets (not owned: closing one frees nothing, and lets the context go).
+      try (var va = view(a, aOffset, gemm.aElements()); var vb = view(b, bOffset, gemm.bElements());
+          var vc = view(c, cOffset, gemm.cElements())) {
+        blas.sgemm(gemm, 1f, va, vb, 0f, vc);
+      }
+    }
+
+    private CuBuffer view(CuBuffer arena, long offset, long floats) {
+      return CuBuffer.wrap(context, arena.pointer((long) Float.BYTES * offset), (long) Float.BYTES * floats);
+    }
+
+    @Override
+    public java.util.Optional<String> blasUnavailable() {
+      return dev.optc.runtime.blas.CuBlas.isAvailable() ? java.util.Optional.empty()
+          : java.util.Optional.of("CUDA runs products on cuBLAS: " + dev.optc.runtime.blas.CuBlas.unavailableReason());
+    }
+
     @Override
     public void close() {
+      if (blas != null) {
+        blas.close();
+      }
       if (module != null) {
         module.close();
       }

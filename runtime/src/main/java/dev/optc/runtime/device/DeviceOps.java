@@ -87,6 +87,20 @@ public interface DeviceOps<B, K> {
   /** Waits for everything queued. */
   void finish();
 
+  /**
+   * {@code C = op(A)·op(B)} on row-major float32 matrices that start {@code aOffset}, {@code bOffset} and
+   * {@code cOffset} floats into their buffers, queued in order with the kernels (a matrix program's products:
+   * CLBlast on OpenCL, cuBLAS on CUDA).
+   */
+  default void sgemm(dev.optc.runtime.blas.Gemm gemm, B a, long aOffset, B b, long bOffset, B c, long cOffset) {
+    throw new OptcException("this device has no BLAS bound; a program with matrix products needs one");
+  }
+
+  /** Why {@link #sgemm} cannot run here (what to install), or empty where it can. */
+  default java.util.Optional<String> blasUnavailable() {
+    return java.util.Optional.of("this device has no BLAS bound");
+  }
+
   /** Releases what the ops hold themselves (a module, a stream); called last by the engine. */
   default void close() {}
 }

@@ -13,13 +13,16 @@ import dev.optc.compiler.codegen.java.JavaStep;
 import dev.optc.compiler.codegen.java.Ops;
 import dev.optc.compiler.ir.Dtype;
 import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.ir.Node;
 import dev.optc.compiler.ir.QuantMap;
 import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.plan.Guards;
+import dev.optc.compiler.plan.Liveness;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.runtime.Arenas;
 import dev.optc.runtime.Backend;
 import dev.optc.runtime.Engine;
+import dev.optc.runtime.GramLayout;
 import dev.optc.runtime.HostMemory;
 import dev.optc.runtime.Layout;
 import dev.optc.runtime.OptProgram;
@@ -71,6 +74,8 @@ public class KernelEngine<B, K> implements Engine {
   private final Map<String, MemorySegment> hostArenas = new HashMap<>();
   private HostMemory host;
   private final List<List<Launch<K>>> launches = new ArrayList<>();
+  /** The chunk and segment tables of each domain a kernel runs over (the tensors, their Gram matrices). */
+  private final Map<Plan.Domain, Tables<B>> tables = new java.util.EnumMap<>(Plan.Domain.class);
   private B chunks;
   private B segments;
   private B segmentChunks;
@@ -83,10 +88,23 @@ public class KernelEngine<B, K> implements Engine {
 
   private record Launch<K>(K kernel, KernelAbi.Kernel info) {}
 
+  /** A domain's chunk table, segment table, first chunk and chunk count per segment, and its chunk count. */
+  private record Tables<B>(B chunks, B segments, B segmentChunks, int chunkCount) {}
+
+  /** Where the Gram matrices live and each product's shape per tensor. */
+  private final GramLayout gram;
+  /** Which phases each tensor needs at a step. */
+  private final Liveness liveness;
+
   protected KernelEngine(DeviceOps<B, K> ops, OptProgram program, Layout layout, Plan plan) {
     this.ops = ops;
     this.plan = plan;
     this.layout = layout;
+    this.gram = GramLayout.of(layout, plan);
+    this.liveness = Liveness.of(plan);
+    if (plan.hasProducts() && ops.blasUnavailable().isPresent()) {
+      throw new OptcException(program.name() + " multiplies matrices: " + ops.blasUnavailable().get());
+    }
     this.quant = Quantization.of(program.ir());
     // A store of quantized states quantizes whole blocks: every chunk must start at a block of its tensor.
     this.chunkSize = quant.any() ? roundUp(ops.chunkSize(), CEmitter.QUANT_SPAN) : ops.chunkSize();
@@ -219,33 +237,19 @@ public class KernelEngine<B, K> implements Engine {
         ops.fill(buffers.get(name), Float.NaN);
       }
     }
-    var chunkTable = new ArrayList<Integer>();
-    var segChunks = new int[2 * layout.segments().size()];
-    for (var s : layout.segments()) {
-      segChunks[2 * s.index()] = chunkTable.size() / 2;
-      for (int start = 0; start < s.numel(); start += chunkSize) {
-        chunkTable.add(s.index());
-        chunkTable.add(start);
-      }
-      segChunks[2 * s.index() + 1] = chunkTable.size() / 2 - segChunks[2 * s.index()];
-    }
-    chunkCount = chunkTable.size() / 2;
-    chunks = ints(chunkTable.stream().mapToInt(Integer::intValue).toArray());
-    var segs = new int[KernelAbi.SegmentField.COUNT * layout.segments().size()];
-    for (var s : layout.segments()) {
-      for (var f : KernelAbi.SegmentField.values()) {
-        segs[f.at(s.index())] = switch (f) {
-          case OFFSET -> s.offset();
-          case NUMEL -> s.numel();
-          case ROWS -> s.rows();
-          case COLS -> s.cols();
-          case ROW_OFFSET -> s.rowOffset();
-          case COL_OFFSET -> s.colOffset();
-        };
+    int mostChunks = 0;
+    for (var domain : List.of(Plan.Domain.ELEM, Plan.Domain.RR, Plan.Domain.CC)) {
+      if (domain == Plan.Domain.ELEM || plan.phases().stream().anyMatch(p -> p.domain() == domain)) {
+        var t = tables(gram.segments(domain));
+        tables.put(domain, t);
+        mostChunks = Math.max(mostChunks, t.chunkCount());
       }
     }
-    segments = ints(segs);
-    segmentChunks = ints(segChunks);
+    var elem = tables.get(Plan.Domain.ELEM);
+    chunks = elem.chunks();
+    segments = elem.segments();
+    segmentChunks = elem.segmentChunks();
+    chunkCount = elem.chunkCount();
     var qsegs = new int[2 * layout.segments().size()];
     for (var s : layout.segments()) {
       qsegs[2 * s.index()] = s.qOffset();
@@ -274,10 +278,39 @@ public class KernelEngine<B, K> implements Engine {
       var b = allocate(4L * layout.arenaLength(r.kind()));
       ops.fill(b, 0f);
       red.add(b);
-      part.add(allocate((long) accumulatorBytes * chunkCount));
+      part.add(allocate((long) accumulatorBytes * mostChunks));
     }
     reduced = red;
     partials = part;
+  }
+
+  /** The chunk and segment tables of a pass over {@code segs}. */
+  private Tables<B> tables(List<JavaStep.Segment> segs) {
+    var chunkTable = new ArrayList<Integer>();
+    var segChunks = new int[2 * segs.size()];
+    for (var s : segs) {
+      segChunks[2 * s.index()] = chunkTable.size() / 2;
+      for (int start = 0; start < s.numel(); start += chunkSize) {
+        chunkTable.add(s.index());
+        chunkTable.add(start);
+      }
+      segChunks[2 * s.index() + 1] = chunkTable.size() / 2 - segChunks[2 * s.index()];
+    }
+    var table = new int[KernelAbi.SegmentField.COUNT * segs.size()];
+    for (var s : segs) {
+      for (var f : KernelAbi.SegmentField.values()) {
+        table[f.at(s.index())] = switch (f) {
+          case OFFSET -> s.offset();
+          case NUMEL -> s.numel();
+          case ROWS -> s.rows();
+          case COLS -> s.cols();
+          case ROW_OFFSET -> s.rowOffset();
+          case COL_OFFSET -> s.colOffset();
+        };
+      }
+    }
+    return new Tables<>(ints(chunkTable.stream().mapToInt(Integer::intValue).toArray()), ints(table), ints(segChunks),
+        chunkTable.size() / 2);
   }
 
   private void declare(String name, Kind kind, Dtype dtype) {
@@ -289,7 +322,7 @@ public class KernelEngine<B, K> implements Engine {
   private long bytes(String name) {
     var map = quant.map(JavaEmitter.stateOf(name));
     return map != null ? layout.quantizedBytes(map, name)
-        : layout.arenaLength(kinds.get(name)) * (long) dtypes.get(name).bytes();
+        : gram.arenaLength(kinds.get(name)) * (long) dtypes.get(name).bytes();
   }
 
   /** The arenas that hold {@code state}: itself, and a quantized state's absmax and float32 arenas. */
@@ -635,7 +668,24 @@ public class KernelEngine<B, K> implements Engine {
         ops.write(uniforms, 0, arena.allocateFrom(JAVA_FLOAT, table));
       }
     }
+    boolean[][] needs = new boolean[segs][];
+    for (int s = 0; s < segs; s++) {
+      needs[s] = liveness.phases(perTensorUniforms[s]);
+    }
     for (var phase : plan.phases()) {
+      int k = phase.index();
+      if (phase.products()) {
+        products(phase, needs);
+        continue;
+      }
+      // A pass no tensor needs this step (the dropped branch of a per-tensor select) is not launched.
+      boolean needed = segs == 0;
+      for (int s = 0; s < segs && !needed; s++) {
+        needed = needs[s][k];
+      }
+      if (!needed) {
+        continue;
+      }
       var swapped = new ArrayList<String>();
       for (var launch : launches.get(phase.index())) {
         run(launch, swapped);
@@ -667,8 +717,38 @@ public class KernelEngine<B, K> implements Engine {
     return out;
   }
 
+  /** A product phase: each product on each tensor that needs it, on the device's BLAS, queued with the kernels. */
+  private void products(Plan.Phase phase, boolean[][] needs) {
+    for (var w : phase.writes()) {
+      var m = (Node.Product) w.value();
+      var out = buffer(Plan.bufferOf(w.location()));
+      var a = buffer(operand(m.a()));
+      var b = buffer(operand(m.b()));
+      for (var s : layout.segments()) {
+        var shape = gram.gemm(m, s.index());
+        if (shape.isPresent() && needs[s.index()][phase.index()]) {
+          ops.sgemm(shape.get(), a, gram.offset(m.a().kind(), s.index()), b, gram.offset(m.b().kind(), s.index()),
+              out, gram.offset(m.kind(), s.index()));
+        }
+      }
+    }
+  }
+
+  /** The buffer holding operand {@code x} of a product: where a phase wrote it, or the buffer it loads. */
+  private String operand(Node x) {
+    var at = plan.locations().get(x);
+    if (at != null) {
+      return Plan.bufferOf(at);
+    }
+    if (x instanceof Node.Load l) {
+      return l.buffer();
+    }
+    throw new IllegalStateException("operand #" + x.id() + " of a product is in no buffer");
+  }
+
   private void run(Launch<K> launch, List<String> swapped) {
     var info = launch.info();
+    var domain = tables.get(plan.phases().get(info.phase()).domain());
     var args = new ArrayList<Object>(info.args().size());
     boolean aligned = true;
     for (var arg : info.args()) {
@@ -678,16 +758,16 @@ public class KernelEngine<B, K> implements Engine {
     }
     for (var arg : info.args()) {
       args.add(switch (arg) {
-        case KernelAbi.Arg.Chunks c -> chunks;
-        case KernelAbi.Arg.Segments s -> segments;
+        case KernelAbi.Arg.Chunks c -> domain.chunks();
+        case KernelAbi.Arg.Segments s -> domain.segments();
         case KernelAbi.Arg.Uniforms u -> uniforms;
         case KernelAbi.Arg.UniformCount n -> plan.program().hoisted().size();
         case KernelAbi.Arg.ChunkSize n -> chunkSize;
-        case KernelAbi.Arg.ChunkCount n -> chunkCount;
+        case KernelAbi.Arg.ChunkCount n -> domain.chunkCount();
         case KernelAbi.Arg.VectorAccess v -> aligned ? 1 : 0;
         case KernelAbi.Arg.SegmentCount n -> layout.segments().size();
         case KernelAbi.Arg.GroupCount n -> layout.groups();
-        case KernelAbi.Arg.SegmentChunks c -> segmentChunks;
+        case KernelAbi.Arg.SegmentChunks c -> domain.segmentChunks();
         case KernelAbi.Arg.GroupSegments g -> groupSegments;
         case KernelAbi.Arg.QuantSegments q -> quantSegments;
         case KernelAbi.Arg.LineCount n -> lines(info);
@@ -706,6 +786,7 @@ public class KernelEngine<B, K> implements Engine {
     }
     switch (info.launch()) {
       case CHUNKS -> {
+        int chunkCount = domain.chunkCount();
         if (chunkCount > 0) {
           int groups = Math.clamp(ops.chunkGroups(launch.kernel(), chunkCount), 1, chunkCount);
           int local = ops.config().localSize();

@@ -207,6 +207,25 @@ public final class OpenClEngine extends KernelEngine<ClBuffer, ClKernel> {
     public void finish() {
       queue.finish();
     }
+
+    /** CLBlast on this engine's queue, made on the first product. */
+    private dev.optc.runtime.blas.ClBlast blas;
+
+    @Override
+    public void sgemm(dev.optc.runtime.blas.Gemm gemm, ClBuffer a, long aOffset, ClBuffer b, long bOffset, ClBuffer c,
+        long cOffset) {
+      if (blas == null) {
+        blas = dev.optc.runtime.blas.ClBlast.on(queue);
+      }
+      blas.sgemm(gemm, 1f, new dev.optc.runtime.blas.ClMatrix(a, aOffset), new dev.optc.runtime.blas.ClMatrix(b, bOffset),
+          0f, new dev.optc.runtime.blas.ClMatrix(c, cOffset));
+    }
+
+    @Override
+    public java.util.Optional<String> blasUnavailable() {
+      return dev.optc.runtime.blas.ClBlast.isAvailable() ? java.util.Optional.empty()
+          : java.util.Optional.of("OpenCL runs products on CLBlast: " + dev.optc.runtime.blas.ClBlast.unavailableReason());
+    }
   }
 
   /** Forgets the programs built so far, so that the next engine goes to the disk cache (tests). */
