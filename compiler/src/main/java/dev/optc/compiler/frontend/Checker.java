@@ -834,7 +834,7 @@ public final class Checker {
       if (builtin.reduction() && args.getFirst().kind().isGram() && !Builtins.reducesGram(fn)) {
         var k = args.getFirst().kind();
         diags.report(DiagnosticCode.GRAM_REDUCTION, c.args().getFirst().span(),
-            "'" + fn + "' of a " + k.label() + " value (" + k.shape() + ")",
+            "'" + fn + "' of " + k.withArticle() + " value (" + k.shape() + ")",
             "a Gram matrix reduces per tensor only: sum, mean, norm, rms, maxabs");
         return null;
       }
@@ -954,7 +954,7 @@ public final class Checker {
       var k = operands.get(i).kind();
       if (!probe && !k.isEntry()) {
         diags.report(DiagnosticCode.PRODUCT_SHAPE, c.args().get(i).span(),
-            "mm multiplies matrices, but this is a " + k.label() + " value (" + k.shape() + ")",
+            "mm multiplies matrices, but this is " + k.withArticle() + " value (" + k.shape() + ")",
             k.isUniform() ? "scale a matrix with '*': x * s" : "a row or col value is a vector; use it elementwise "
                 + "(x * v broadcasts it over the matrix)");
         return null;
@@ -989,7 +989,7 @@ public final class Checker {
 
   private static String describe(Node x, boolean transposed) {
     var s = Node.Product.sides(x.kind(), transposed);
-    return (transposed ? "tr(" + x.kind().label() + ")" : "a " + x.kind().label() + " value") + " (" + s[0] + " × "
+    return (transposed ? "tr(" + x.kind().label() + ")" : x.kind().withArticle() + " value") + " (" + s[0] + " × "
         + s[1] + ")";
   }
 
@@ -1010,9 +1010,9 @@ public final class Checker {
           }
           var gram = x.kind().isGram() ? x : y;
           var other = gram == x ? y : x;
-          diags.report(DiagnosticCode.KIND_MIX, at.span(), "elementwise arithmetic between a " + gram.kind().label()
-                  + " value (" + gram.kind().shape() + ") and a " + other.kind().label() + " value ("
-                  + other.kind().shape() + ")",
+          diags.report(DiagnosticCode.KIND_MIX, at.span(), "elementwise arithmetic between "
+                  + gram.kind().withArticle() + " value (" + gram.kind().shape() + ") and " + other.kind().withArticle()
+                  + " value (" + other.kind().shape() + ")",
               "a Gram matrix combines elementwise only with its own kind and per-tensor values; multiply it: "
                   + "mm(" + gram.kind().label() + ", x)");
           return false;

@@ -73,6 +73,11 @@ public enum Kind {
     return name().toLowerCase(java.util.Locale.ROOT);
   }
 
+  /** The label with its article, as a message says it: "an elem", "an rr", "a cc", "a row". */
+  public String withArticle() {
+    return (this == ELEM || this == RR ? "an " : "a ") + label();
+  }
+
   /**
    * The matrix shape of a value of this kind in the tensor's sizes, e.g. {@code rows × cols} for elem; a row
    * value is a column vector of {@code rows}, a col value a row vector of {@code cols}.
