@@ -6,10 +6,12 @@ import dev.optc.compiler.ir.Infix;
 import dev.optc.compiler.ir.IrPrinter;
 import dev.optc.compiler.ir.IrProgram;
 import dev.optc.compiler.ir.Kind;
+import dev.optc.compiler.ir.Node;
 import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.plan.Cost;
 import dev.optc.compiler.plan.Fusion;
 import dev.optc.compiler.plan.Guards;
+import dev.optc.compiler.plan.Plan;
 import dev.optc.compiler.plan.Planner;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -114,8 +116,26 @@ final class InfoCommand implements Callable<Integer> {
           + "while it is off)%n", cost.conditionalBytes());
     }
     out.printf("phases (kernels at fusion 'full'): %d%n", plan.phases().size());
+    if (plan.hasProducts()) {
+      out.println("  (per-element figures leave out products and passes over Gram matrices: those scale with rows²"
+          + " and cols², and a product takes 2·m·n·k flops on the BLAS)");
+    }
     for (var pc : cost.phases()) {
       var phase = plan.phases().get(pc.index());
+      if (phase.products()) {
+        out.printf("  phase %d: products on the BLAS: %s%n", pc.index(), String.join(", ", phase.writes().stream()
+            .map(w -> Plan.bufferOf(w.location()) + " = " + product(plan, (Node.Product) w.value())).toList()));
+        continue;
+      }
+      if (phase.domain() != Plan.Domain.ELEM) {
+        var k = phase.domain().kind();
+        out.printf("  phase %d: over the %s Gram matrices (%s): writes %s%s%n", pc.index(), k.label(), k.shape(),
+            phase.writes().isEmpty() ? "-" : String.join(" ", phase.writes().stream()
+                .map(w -> Plan.bufferOf(w.location())).toList()),
+            phase.reductions().isEmpty() ? ""
+                : "; reduces " + String.join(", ", phase.reductions().stream().map(r -> Infix.print(r, 3)).toList()));
+        continue;
+      }
       out.printf("  phase %d: reads %s (%d B), writes %s (%d B), %d flops/elem%s%s%n", pc.index(),
           pc.reads().isEmpty() ? "-" : String.join(" ", pc.reads()), pc.bytesRead(),
           pc.writes().isEmpty() ? "-" : String.join(" ", pc.writes()), pc.bytesWritten(), pc.flops(),
@@ -137,6 +157,17 @@ final class InfoCommand implements Callable<Integer> {
     }
     out.flush();
     return 0;
+  }
+
+  /** A product as the plan runs it, its operands named by where they live: {@code mm(%tmp0, tr(%tmp0)) → rr}. */
+  private static String product(Plan plan, Node.Product m) {
+    java.util.function.BiFunction<Node, Boolean, String> name = (x, tr) -> {
+      var at = plan.locations().get(x);
+      var text = at != null ? Plan.bufferOf(at) : x instanceof Node.Load l ? l.buffer() : "#" + x.id();
+      return tr ? "tr(" + text + ")" : text;
+    };
+    return "mm(" + name.apply(m.a(), m.transA()) + ", " + name.apply(m.b(), m.transB()) + ") (" + m.kind().label()
+        + ")";
   }
 
   private static String when(Guards.FlagState f) {

@@ -95,6 +95,18 @@ public interface Engine extends AutoCloseable {
    */
   double[][] step(double[][] uniforms, boolean wantReductions);
 
+  /**
+   * Starts (clearing) or stops timing each phase of the steps that follow, for benchmarks that split a step (a
+   * matrix program's products against its element passes). Only the java engine times phases; the others ignore
+   * this and give no times.
+   */
+  default void timePhases(boolean on) {}
+
+  /** Nanoseconds each phase took since timing was switched on, by phase index; empty where phases are not timed. */
+  default Optional<long[]> phaseNanos() {
+    return Optional.empty();
+  }
+
   @Override
   void close();
 }

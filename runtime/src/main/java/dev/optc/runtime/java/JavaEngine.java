@@ -75,6 +75,8 @@ final class JavaEngine implements Engine {
   private final GramLayout gram;
   /** Which phases each tensor needs at a step (selects on per-tensor uniforms). */
   private final Liveness liveness;
+  /** Nanoseconds per phase while timing is on ({@link #timePhases}), else null. */
+  private long[] phaseNanos;
 
   JavaEngine(OptProgram program, Layout layout, Plan plan, JavaEmitter.Precision precision, int threads,
       boolean interpreted) {
@@ -320,7 +322,6 @@ final class JavaEngine implements Engine {
   private record Task(JavaStep.Segment segment, int lo, int hi) {}
 
   @Override
-  @SuppressWarnings("unchecked")
   public double[][] step(double[][] uniforms, boolean wantReductions) {
     var red = Reductions.allocate(plan, layout);
     var needs = new boolean[layout.segments().size()][];
@@ -329,38 +330,58 @@ final class JavaEngine implements Engine {
     }
     for (var phase : plan.phases()) {
       int k = phase.index();
-      if (phase.products()) {
-        products(phase, needs);
-        continue;
+      long start = phaseNanos == null ? 0 : System.nanoTime();
+      runPhase(phase, needs, uniforms, red);
+      if (phaseNanos != null) {
+        phaseNanos[k] += System.nanoTime() - start;
       }
-      var tasks = new ArrayList<Task>();
-      boolean chunkable = step.chunkable(k);
-      for (var s : gram.segments(phase.domain())) {
-        if (s.numel() == 0 || !needs[s.index()][k]) {
-          // An empty tensor has nothing to update: every backend leaves its states as they are.
-          continue;
-        }
-        if (chunkable && s.numel() > CHUNK) {
-          for (int lo = 0; lo < s.numel(); lo += CHUNK) {
-            tasks.add(new Task(s, lo, Math.min(s.numel(), lo + CHUNK)));
-          }
-        } else {
-          tasks.add(new Task(s, 0, s.numel()));
-        }
-      }
-      if (pool == null || tasks.size() <= 1) {
-        for (var t : tasks) {
-          step.run(k, t.segment(), buffers, uniforms[t.segment().index()], red, t.lo(), t.hi());
-        }
-      } else {
-        pool.submit(() -> IntStream.range(0, tasks.size()).parallel().forEach(i -> {
-          var t = tasks.get(i);
-          step.run(k, t.segment(), buffers, uniforms[t.segment().index()], red, t.lo(), t.hi());
-        })).join();
-      }
-      Reductions.combineGroups(plan, phase, layout, red);
     }
     return red;
+  }
+
+  @Override
+  public void timePhases(boolean on) {
+    phaseNanos = on ? new long[plan.phases().size()] : null;
+  }
+
+  @Override
+  public Optional<long[]> phaseNanos() {
+    return Optional.ofNullable(phaseNanos).map(long[]::clone);
+  }
+
+  @SuppressWarnings("unchecked")
+  private void runPhase(Plan.Phase phase, boolean[][] needs, double[][] uniforms, double[][] red) {
+    int k = phase.index();
+    if (phase.products()) {
+      products(phase, needs);
+      return;
+    }
+    var tasks = new ArrayList<Task>();
+    boolean chunkable = step.chunkable(k);
+    for (var s : gram.segments(phase.domain())) {
+      if (s.numel() == 0 || !needs[s.index()][k]) {
+        // An empty tensor has nothing to update: every backend leaves its states as they are.
+        continue;
+      }
+      if (chunkable && s.numel() > CHUNK) {
+        for (int lo = 0; lo < s.numel(); lo += CHUNK) {
+          tasks.add(new Task(s, lo, Math.min(s.numel(), lo + CHUNK)));
+        }
+      } else {
+        tasks.add(new Task(s, 0, s.numel()));
+      }
+    }
+    if (pool == null || tasks.size() <= 1) {
+      for (var t : tasks) {
+        step.run(k, t.segment(), buffers, uniforms[t.segment().index()], red, t.lo(), t.hi());
+      }
+    } else {
+      pool.submit(() -> IntStream.range(0, tasks.size()).parallel().forEach(i -> {
+        var t = tasks.get(i);
+        step.run(k, t.segment(), buffers, uniforms[t.segment().index()], red, t.lo(), t.hi());
+      })).join();
+    }
+    Reductions.combineGroups(plan, phase, layout, red);
   }
 
   /**

@@ -58,9 +58,9 @@ class InterpretedStepTest {
           assertTrue(result.ok(), () -> context + ": " + result.diagnostics());
           var plan = Planner.plan(result.program(), fusion);
           var interpreted = InterpretedStep.of(plan);
-          // Row/column values and quantized states' block loops are the generated class's alone.
+          // Row/column values, quantized states' block loops and products are the generated class's alone.
           boolean quantized = plan.program().states().stream().anyMatch(st -> st.dtype().quantized());
-          assertEquals(!hasRowsOrColumns(plan) && !quantized, interpreted.isPresent(),
+          assertEquals(!hasRowsOrColumns(plan) && !quantized && !plan.hasProducts(), interpreted.isPresent(),
               "interpreted or not: " + context);
           if (interpreted.isEmpty()) {
             return;

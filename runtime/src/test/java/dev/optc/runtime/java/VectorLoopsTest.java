@@ -65,6 +65,11 @@ class VectorLoopsTest {
   static final int ELEMS = 1094;
   static final int ROWS = 8;
   static final int COLS = 188;
+  /** The Gram matrices of SEGMENTS: rows × rows (49 + 1 entries), cols × cols (22801 + 1369). */
+  static final List<JavaStep.Segment> GRAM_RR = List.of(new JavaStep.Segment(0, 0, 49, 7, 7, 0, 0),
+      new JavaStep.Segment(1, 49, 1, 1, 1, 0, 0));
+  static final List<JavaStep.Segment> GRAM_CC = List.of(new JavaStep.Segment(0, 0, 22801, 151, 151, 0, 0),
+      new JavaStep.Segment(1, 22801, 1369, 37, 37, 0, 0));
   /** What uniforms are drawn from: flags both ways, typical hyper values, a negative. */
   static final double[] UNIFORMS = {0, 1, 0.9, 0.999, 1e-3, 1e-8, 0.5, 2, -1, 0.01};
 
@@ -155,7 +160,8 @@ class VectorLoopsTest {
       case ROW -> ROWS;
       case COL -> COLS;
       case UNIFORM, CONST -> SEGMENTS.size();
-      case RR, CC -> throw new IllegalStateException("no Gram matrices here");
+      case RR -> 50;
+      case CC -> 22801 + 1369;
     };
   }
 
@@ -166,7 +172,14 @@ class VectorLoopsTest {
       red[k] = new double[length(plan.reductions().get(k).kind())];
     }
     for (int phase = 0; phase < step.phases(); phase++) {
-      for (var s : SEGMENTS) {
+      // A pass over Gram matrices runs over their segments; a product phase does nothing in the class (the engine
+      // runs it), so what the products would have written is the buffers' random values.
+      var segments = switch (plan.phases().get(phase).domain()) {
+        case RR -> GRAM_RR;
+        case CC -> GRAM_CC;
+        case ELEM, PRODUCTS -> SEGMENTS;
+      };
+      for (var s : segments) {
         var u = uniforms[s.index()];
         if (step.chunkable(phase)) {
           int a = Math.min(s.numel(), 13);
