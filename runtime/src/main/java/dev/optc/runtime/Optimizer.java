@@ -844,6 +844,19 @@ public final class Optimizer implements AutoCloseable {
         + layout.arenas().kind().name().toLowerCase(java.util.Locale.ROOT) + " arenas)"));
   }
 
+  /**
+   * The engine that steps {@code group}: {@link #engine()}, or with several programs that group's program's (e.g. to
+   * adopt a framework's device buffers for its tensors: {@code CudaEngine.adopt}, each program's arena holding its
+   * tensors in bind order).
+   */
+  public Engine engine(int group) {
+    if (multi != null) {
+      return multi.part(multi.checkGroup(group)).optimizer().engine();
+    }
+    program(group);
+    return engine;
+  }
+
   /** The backend's engine, for backend-specific operations (e.g. adopting device buffers). */
   public Engine engine() {
     if (multi != null) {

@@ -170,6 +170,8 @@ class MultiProgramTest {
       assertTrue(e.getMessage().contains("lion + adamw"), e.getMessage());
       assertThrows(OptcException.class, opt::program);
       assertThrows(OptcException.class, opt::layout);
+      assertThrows(OptcException.class, opt::engine);
+      assertTrue(opt.engine(0) == opt.engine(2) && opt.engine(0) != opt.engine(1));
     }
     try (var opt = multi(JAVA, Arenas.BACKEND, groups)) {
       var e = assertThrows(OptcException.class, () -> opt.arena("w"));
@@ -270,7 +272,13 @@ class MultiProgramTest {
       var e = assertThrows(OptcException.class, opt::step);
       assertTrue(e.getMessage().contains("gives NaN at step 7"), e.getMessage());
       assertEquals(6, opt.t());
-      opt.programs().forEach(p -> assertEquals(6, opt.t()));
+      // The failed step changed nothing that the next one would see: both go on as the programs alone.
+      opt.schedule("adamw:lr", 1e-2, s -> 1.0 / s);
+      stepAndCompare(opt, alone, groups, 2, seed + 1, false);
+      assertEquals(8, opt.t());
+      // An input never supplied fails before any part runs.
+      var e2 = assertThrows(OptcException.class, () -> opt.setInput("h", "a0", new float[0]));
+      assertTrue(e2.getMessage().startsWith("no input 'h' in lion"), e2.getMessage());
     } finally {
       closeAll(alone);
     }
