@@ -49,7 +49,7 @@ final class TrainCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "TASK", description = "digits or charlm")
   String taskName;
 
-  @Option(names = "--optimizer", defaultValue = "adamw", paramLabel = "A[,B...]",
+  @Option(names = "--optimizer", defaultValue = "adamw", paramLabel = "A[+B][,C...]",
       description = "Optimizers: library names or .opt files, separated by commas (default adamw). A+B runs two "
           + "programs in one optimizer, as Muon is used: A on the hidden matrices, B on the embeddings, the output "
           + "head, biases and norm gains (muon+adamw).")
