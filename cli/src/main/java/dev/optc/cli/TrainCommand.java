@@ -42,18 +42,34 @@ import picocli.CommandLine.Spec;
         "  optc train digits --optimizer adamw,adam,sgd --peers --json runs.json",
         "  optc train charlm --optimizer adamw --set lr=1e-3 --steps 500",
         "  optc train digits --optimizer my.opt,adamw --set my:lr=0.01",
+        "  optc train charlm --optimizer lion+adamw,adamw --set lion:lr=1e-4",
         "%nOn this task each library optimizer runs with the lr (and for sgd momentum=0.9) that docs/training.md "
             + "lists, unless --set gives one. libtorch runs on $OPTC_TORCH_THREADS threads (default 1)."})
 final class TrainCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "TASK", description = "digits or charlm")
   String taskName;
 
-  @Option(names = "--optimizer", defaultValue = "adamw", paramLabel = "A[,B...]",
-      description = "Optimizers: library names or .opt files, separated by commas (default adamw).")
+  @Option(names = "--optimizer", defaultValue = "adamw", paramLabel = "A[+B][,C...]",
+      description = "Optimizers: library names or .opt files, separated by commas (default adamw). A+B runs two "
+          + "programs in one optimizer, as Muon is used: A on the hidden matrices, B on the embeddings, the output "
+          + "head, biases and norm gains (muon+adamw).")
   String optimizerList;
 
   /** The --optimizer entries, stripped; an empty entry is an error. */
   private List<String> optimizers;
+
+  /**
+   * One --optimizer entry: one program, or two (A+B: A on the hidden matrices, B on the rest).
+   *
+   * @param text the entry as given
+   * @param given each program's text
+   * @param programs the programs
+   */
+  record Entry(String text, List<String> given, List<OptProgram> programs) {
+    String name() {
+      return String.join("+", programs.stream().map(OptProgram::name).toList());
+    }
+  }
 
   @Option(names = "--steps", paramLabel = "N", description = "Optimizer steps per run (default: the task's).")
   Integer steps;
@@ -70,7 +86,8 @@ final class TrainCommand implements Callable<Integer> {
   Integer evalEvery;
 
   @Option(names = "--set", paramLabel = "[OPT:]NAME=VALUE",
-      description = "Set a hyper of every optimizer that has it, or of one (lion:lr=3e-4); repeatable.")
+      description = "Set a hyper of every optimizer that has it, or of one (lion:lr=3e-4: every lion, alone or in "
+          + "A+B; lion+adamw:lr=1e-3: each program of that entry that has it); repeatable.")
   List<String> sets = List.of();
 
   @Option(names = "--quantize-from", defaultValue = "4096", paramLabel = "N",
@@ -89,7 +106,7 @@ final class TrainCommand implements Callable<Integer> {
   String backend;
 
   @Option(names = "--peers", description = "Also run libtorch's own AdamW, Adam, SGD, Adagrad or RMSprop for each "
-      + "optimizer of those names, with the same hyper values, model, seed and batches.")
+      + "optimizer of those names, with the same hyper values, model, seed and batches (an A+B has no peer).")
   boolean peers;
 
   @Option(names = "--json", paramLabel = "FILE", description = "Write the runs and their curves as JSON.")
@@ -117,36 +134,60 @@ final class TrainCommand implements Callable<Integer> {
     int b = batch == null ? d.batch() : check("--batch", batch, 1, MAX_STEPS);
     int every = evalEvery == null ? Math.min(d.evalEvery(), n) : check("--eval-every", evalEvery, 1, MAX_STEPS);
     optimizers = new ArrayList<>();
+    var texts = new ArrayList<List<String>>();
     for (var opt : optimizerList.split(",", -1)) {
       if (opt.isBlank()) {
         throw new OptcException("--optimizer '" + optimizerList + "' has an empty entry; e.g. --optimizer sgd,adamw");
       }
       optimizers.add(opt.strip());
+      texts.add(parts(opt.strip()));
     }
-    checkOutputs();
+    checkOutputs(texts);
     if (quantizeFrom < 1) {
       throw new OptcException("--quantize-from " + quantizeFrom + ": give a number of elements, 1 or more");
     }
-    var programs = new ArrayList<OptProgram>();
-    for (var opt : optimizers) {
-      programs.add(OptProgram.load(opt));
+    var entries = new ArrayList<Entry>();
+    for (int i = 0; i < optimizers.size(); i++) {
+      var programs = new ArrayList<OptProgram>();
+      for (var text : texts.get(i)) {
+        programs.add(OptProgram.load(text));
+      }
+      entries.add(new Entry(optimizers.get(i), texts.get(i), programs));
     }
-    var hypers = hypers(task, programs, optimizers, sets);
+    var hypers = hypers(task, entries, sets);
     var optcBackend = BackendProvider.forName(backend, Natives.configuredThreads());
     Natives.load();
     var factories = new ArrayList<StepRunner.Factory>();
-    for (int i = 0; i < programs.size(); i++) {
-      var p = programs.get(i);
+    var unquantized = stableEmbeddings ? task.embeddings() : java.util.Set.<String>of();
+    var notHidden = notHidden(task);
+    boolean anyPeer = false;
+    for (int i = 0; i < entries.size(); i++) {
+      var ps = entries.get(i).programs();
       var h = hypers.get(i);
-      factories.add(OptcStepRunner.factory(p, optcBackend, h, quantizeFrom,
-          stableEmbeddings ? task.embeddings() : java.util.Set.of()));
+      if (ps.size() == 2) {
+        factories.add(OptcStepRunner.factory(new OptcStepRunner.Part(ps.get(0), h.get(0)),
+            new OptcStepRunner.Part(ps.get(1), h.get(1)), optcBackend, quantizeFrom, unquantized, notHidden));
+        continue;
+      }
+      var p = ps.getFirst();
+      factories.add(OptcStepRunner.factory(p, optcBackend, h.getFirst(), quantizeFrom, unquantized));
       if (peers && TorchStepRunner.hasPeer(p.name())) {
-        factories.add(TorchStepRunner.factory(p.name(), HostEvaluator.hyperValues(p.ir(), h)));
+        factories.add(TorchStepRunner.factory(p.name(), HostEvaluator.hyperValues(p.ir(), h.getFirst())));
+        anyPeer = true;
       }
     }
-    if (peers && factories.size() == programs.size()) {
+    if (peers && !anyPeer) {
       throw new OptcException("--peers: libtorch has a peer of adamw, adam, sgd, adagrad and rmsprop only, and none "
-          + "of the optimizers is one of them");
+          + "of the optimizers is one of them" + (entries.stream().anyMatch(e -> e.programs().size() > 1)
+          ? " (an A+B combination has no libtorch peer)" : ""));
+    }
+    if (peers) {
+      for (var e : entries) {
+        if (e.programs().size() > 1) {
+          spec.commandLine().getErr().println("--peers: " + e.name() + " runs in optc only; libtorch has no "
+              + "optimizer that steps its groups with two programs");
+        }
+      }
     }
     var config = new Trainer.Config(task, n, b, every, seed);
     var progress = new Lines(factories.size() * n, task, spec.commandLine().getErr());
@@ -160,7 +201,7 @@ final class TrainCommand implements Callable<Integer> {
       progress.done();
     }
     var report = new TrainReport(task, seed, n, b, runs);
-    out.print(header(task, config, programs, hypers));
+    out.print(header(task, config, entries, hypers));
     out.println();
     out.print(report.table());
     out.print(LEGEND);
@@ -196,11 +237,30 @@ final class TrainCommand implements Callable<Integer> {
   }
 
   /**
-   * Each optimizer's hyper values: the task's recommendation for a library optimizer of that name, then every
-   * unprefixed --set the program has, then the --set values prefixed with its name.
+   * The programs of one --optimizer entry: {@code A}, or {@code A+B} (A on the hidden matrices, B on the rest);
+   * an empty program or a third one is an error.
    */
-  static List<Map<String, Double>> hypers(Task task, List<OptProgram> programs, List<String> given,
-      List<String> sets) {
+  static List<String> parts(String entry) {
+    var parts = entry.split("\\+", -1);
+    for (var p : parts) {
+      if (p.isBlank()) {
+        throw new OptcException("--optimizer '" + entry + "' has an empty program; a combination is A+B, e.g. "
+            + "--optimizer muon+adamw");
+      }
+    }
+    if (parts.length > 2) {
+      throw new OptcException("--optimizer '" + entry + "' names " + parts.length + " programs; a combination is two, "
+          + "A+B: A on the hidden matrices, B on the embeddings, output head, biases and norm gains");
+    }
+    return java.util.Arrays.stream(parts).map(String::strip).toList();
+  }
+
+  /**
+   * Each program's hyper values, per entry and program: the task's recommendation for a library optimizer of that
+   * name, then every unprefixed --set the program has, then the --set values prefixed with the entry (each of its
+   * programs that has the hyper), or with the program's name or text (that program wherever it runs).
+   */
+  static List<List<Map<String, Double>>> hypers(Task task, List<Entry> entries, List<String> sets) {
     var global = new LinkedHashMap<String, String>();
     var specific = new LinkedHashMap<String, Map<String, String>>();
     for (var s : sets) {
@@ -208,9 +268,9 @@ final class TrainCommand implements Callable<Integer> {
       int colon = s.indexOf(':');
       if (colon > 0 && (eq < 0 || colon < eq)) {
         var who = s.substring(0, colon).strip();
-        if (indexOf(programs, given, who) < 0) {
+        if (entries.stream().noneMatch(e -> addresses(e, who, 0) || addresses(e, who, e.programs().size() - 1))) {
           throw new OptcException("--set " + s + ": '" + who + "' is none of the optimizers ("
-              + String.join(", ", programs.stream().map(OptProgram::name).toList()) + ")");
+              + String.join(", ", entries.stream().map(Entry::name).toList()) + ")");
         }
         specific.computeIfAbsent(who, k -> new LinkedHashMap<>()).put(s, s.substring(colon + 1));
       } else {
@@ -219,76 +279,102 @@ final class TrainCommand implements Callable<Integer> {
     }
     var parsedGlobal = SimulateCommand.parseSets(List.copyOf(global.values()));
     for (var h : parsedGlobal.keySet()) {
-      if (programs.stream().noneMatch(p -> has(p, h))) {
+      if (entries.stream().flatMap(e -> e.programs().stream()).noneMatch(p -> has(p, h))) {
         throw new OptcException("--set " + h + ": none of the optimizers has a hyper '" + h + "'");
       }
     }
-    var result = new ArrayList<Map<String, Double>>();
-    for (int i = 0; i < programs.size(); i++) {
-      var p = programs.get(i);
-      var m = new LinkedHashMap<String, Double>();
-      task.hypers(p.name()).forEach((k, v) -> {
-        if (has(p, k)) {
-          m.put(k, v);
-        }
-      });
-      parsedGlobal.forEach((k, v) -> {
-        if (has(p, k)) {
-          m.put(k, v);
-        }
-      });
+    var result = new ArrayList<List<Map<String, Double>>>();
+    for (var entry : entries) {
+      var perProgram = new ArrayList<Map<String, Double>>();
+      for (var p : entry.programs()) {
+        var m = new LinkedHashMap<String, Double>();
+        task.hypers(p.name()).forEach((k, v) -> {
+          if (has(p, k)) {
+            m.put(k, v);
+          }
+        });
+        parsedGlobal.forEach((k, v) -> {
+          if (has(p, k)) {
+            m.put(k, v);
+          }
+        });
+        perProgram.add(m);
+      }
       for (var e : specific.entrySet()) {
-        if (indexOf(programs, given, e.getKey()) != i) {
+        var parsed = SimulateCommand.parseSets(List.copyOf(e.getValue().values()));
+        var addressed = new ArrayList<Integer>();
+        for (int k = 0; k < entry.programs().size(); k++) {
+          if (addresses(entry, e.getKey(), k)) {
+            addressed.add(k);
+          }
+        }
+        if (addressed.isEmpty()) {
           continue;
         }
-        var parsed = SimulateCommand.parseSets(List.copyOf(e.getValue().values()));
         for (var h : parsed.entrySet()) {
-          if (!has(p, h.getKey())) {
+          var having = addressed.stream().filter(k -> has(entry.programs().get(k), h.getKey())).toList();
+          if (having.isEmpty()) {
+            var p = entry.programs().get(addressed.getFirst());
             var names = p.ir().hypers().stream().map(x -> x.name()).toList();
-            throw new OptcException("--set " + e.getKey() + ":" + h.getKey() + ": " + p.name() + " has no hyper '"
-                + h.getKey() + "' (its hypers: " + (names.isEmpty() ? "none" : String.join(", ", names)) + ")");
+            throw new OptcException("--set " + e.getKey() + ":" + h.getKey() + ": " + (addressed.size() == 1 ? p.name()
+                + " has no hyper '" + h.getKey() + "' (its hypers: " + (names.isEmpty() ? "none" : String.join(", ",
+                names)) + ")" : "neither program of " + entry.name() + " has a hyper '" + h.getKey() + "'"));
           }
-          m.put(h.getKey(), h.getValue());
+          having.forEach(k -> perProgram.get(k).put(h.getKey(), h.getValue()));
         }
       }
-      result.add(m);
+      result.add(perProgram);
     }
     return result;
   }
 
-  /** The optimizer a --set prefix names: its program name or the text given to --optimizer. */
-  private static int indexOf(List<OptProgram> programs, List<String> given, String who) {
-    for (int i = 0; i < programs.size(); i++) {
-      if (programs.get(i).name().equals(who) || given.get(i).equals(who)) {
-        return i;
-      }
-    }
-    return -1;
+  /**
+   * Whether a --set prefix {@code who} names program {@code k} of {@code entry}: the entry's text or name (all its
+   * programs), or the program's name or text.
+   */
+  private static boolean addresses(Entry entry, String who, int k) {
+    return entry.text().equals(who) || entry.name().equals(who) || entry.programs().get(k).name().equals(who)
+        || entry.given().get(k).equals(who);
   }
 
   private static boolean has(OptProgram p, String hyper) {
     return p.ir().hypers().stream().anyMatch(h -> h.name().equals(hyper));
   }
 
-  private String header(Task task, Trainer.Config c, List<OptProgram> programs, List<Map<String, Double>> hypers) {
+  private String header(Task task, Trainer.Config c, List<Entry> entries, List<List<Map<String, Double>>> hypers) {
     var sb = new StringBuilder();
     sb.append(String.format(Locale.ROOT, "optc train %s: %s%n", task.name(), task.description()));
     sb.append(String.format(Locale.ROOT, "%d steps of %d, seed %d, evaluated every %d steps; optc on %s, libtorch on "
         + "%d thread%s%n", c.steps(), c.batch(), c.seed(), c.evalEvery(), backend, Natives.threads(),
         Natives.threads() == 1 ? "" : "s"));
     var parts = new ArrayList<String>();
-    for (int i = 0; i < programs.size(); i++) {
-      if (!hypers.get(i).isEmpty()) {
-        var sorted = new TreeMap<>(hypers.get(i));
-        var kv = new ArrayList<String>();
-        sorted.forEach((k, v) -> kv.add(k + "=" + fmt(v)));
-        parts.add(programs.get(i).name() + " " + String.join(" ", kv));
+    for (int i = 0; i < entries.size(); i++) {
+      var entry = entries.get(i);
+      for (int k = 0; k < entry.programs().size(); k++) {
+        if (!hypers.get(i).get(k).isEmpty()) {
+          var sorted = new TreeMap<>(hypers.get(i).get(k));
+          var kv = new ArrayList<String>();
+          sorted.forEach((key, v) -> kv.add(key + "=" + fmt(v)));
+          var where = entry.programs().size() == 1 ? "" : " (" + (k == 0 ? "hidden matrices" : "the rest") + " in "
+              + entry.name() + ")";
+          parts.add(entry.programs().get(k).name() + where + " " + String.join(" ", kv));
+        }
       }
     }
     if (!parts.isEmpty()) {
       sb.append("hypers (the rest are defaults): ").append(String.join("; ", parts)).append('\n');
     }
+    if (entries.stream().anyMatch(e -> e.programs().size() > 1)) {
+      sb.append("A+B: A steps the hidden matrices (2+ dimensions, not ").append(String.join(", ",
+          new java.util.TreeSet<>(notHidden(task)))).append("), B the rest\n");
+    }
     return sb.toString();
+  }
+
+  private static java.util.Set<String> notHidden(Task task) {
+    var s = new java.util.HashSet<>(task.embeddings());
+    s.addAll(task.head());
+    return s;
   }
 
   private static String fmt(double v) {
@@ -296,8 +382,8 @@ final class TrainCommand implements Callable<Integer> {
   }
 
   /** Fails before any training if a result file could not be written. */
-  private void checkOutputs() {
-    OutputFiles.checkReports(json, csv, plot, "--optimizer", optimizers);
+  private void checkOutputs(List<List<String>> texts) {
+    OutputFiles.checkReports(json, csv, plot, "--optimizer", texts.stream().flatMap(List::stream).toList());
   }
 
   /** Progress: a bar on a terminal's stderr, otherwise a line on stderr per point of the curves. */

@@ -39,7 +39,57 @@ class TrainCommandTest {
         List.of("digits", "--json", "/no/such/dir/x.json"),
         List.of("digits", "--backend", "nosuchbackend"),
         List.of("digits", "--optimizer", "adamw8bit", "--quantize-from", "0"),
-        List.of("digits", "--quantize-from", "many"));
+        List.of("digits", "--quantize-from", "many"),
+        List.of("digits", "--optimizer", "lion+"),
+        List.of("digits", "--optimizer", "+adamw"),
+        List.of("digits", "--optimizer", "lion+adamw+sgd"),
+        List.of("digits", "--optimizer", "lion+nosuchoptimizer"),
+        List.of("digits", "--optimizer", "lion+adamw", "--set", "lion+adamw:beta3=1"),
+        List.of("digits", "--optimizer", "lion+adamw", "--set", "sgd:lr=1"));
+  }
+
+  /** The one-line messages of a combination's mistakes. */
+  @Test
+  void combinationErrorsSayWhatIsWrong() {
+    var cases = List.of(
+        List.of("lion+", "--optimizer 'lion+' has an empty program; a combination is A+B, e.g. --optimizer muon+adamw"),
+        List.of("lion+adamw+sgd", "--optimizer 'lion+adamw+sgd' names 3 programs; a combination is two, A+B: A on the "
+            + "hidden matrices, B on the embeddings, output head, biases and norm gains"));
+    for (var c : cases) {
+      var r = CliTest.optc("train", "digits", "--optimizer", c.get(0));
+      CliTest.assertUsageError(r, true);
+      assertTrue(r.err().contains(c.get(1)), r.toString());
+    }
+    var r = CliTest.optc("train", "digits", "--optimizer", "lion+adamw", "--set", "lion+adamw:beta3=1");
+    assertTrue(r.err().contains("--set lion+adamw:beta3: neither program of lion+adamw has a hyper 'beta3'"),
+        r.toString());
+    r = CliTest.optc("train", "digits", "--optimizer", "lion+adamw", "--set", "lion:beta3=1");
+    assertTrue(r.err().contains("--set lion:beta3: lion has no hyper 'beta3'"), r.toString());
+  }
+
+  /**
+   * lion+adamw is one run called so; --set reaches each program by its name, the entry's programs by the entry's;
+   * --peers runs adamw's peer and says the combination has none.
+   */
+  @Test
+  void aCombinationTrainsAsOneRun() throws Exception {
+    assumeTrue(Natives.unavailable() == null, () -> "skipped: " + Natives.unavailable());
+    var json = dir.resolve("c.json");
+    var r = CliTest.optc("train", "digits", "--optimizer", "lion+adamw,adamw", "--steps", "10", "--batch", "16",
+        "--eval-every", "5", "--set", "lion:lr=1e-3", "--set", "lion+adamw:beta2=0.98", "--peers", "--json",
+        json.toString());
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(r.out().contains("hypers (the rest are defaults): lion (hidden matrices in lion+adamw) beta2=0.98 "
+        + "lr=0.001; adamw (the rest in lion+adamw) beta2=0.98 lr=0.003; adamw lr=0.003"), r.toString());
+    assertTrue(r.out().contains("A+B: A steps the hidden matrices (2+ dimensions, not out.bias, out.weight), B the "
+        + "rest"), r.toString());
+    for (var row : List.of("lion\\+adamw\\s+optc", "adamw\\s+optc", "adamw\\s+libtorch")) {
+      assertTrue(r.out().lines().anyMatch(l -> l.matches(row + "\\s+[0-9.]+\\s+[0-9.]+\\s+[0-9.]+%.*")), row + ": " + r);
+    }
+    assertTrue(r.err().contains("--peers: lion+adamw runs in optc only; libtorch has no optimizer that steps its "
+        + "groups with two programs"), r.toString());
+    var text = Files.readString(json);
+    assertTrue(text.contains("\"optimizer\": \"lion+adamw\""), text);
   }
 
   @ParameterizedTest

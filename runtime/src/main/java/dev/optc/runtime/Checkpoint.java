@@ -46,6 +46,13 @@ import java.util.zip.CRC32;
  * state they need; a flag state still without memory then stays so when the file holds exactly its init
  * values, and is allocated to hold them otherwise.
  *
+ * An optimizer whose groups have different programs ({@link MultiProgram}) saves one file, version 3: after
+ * the magic, {@code u8 3, i32 parts}, per part (program) {@code i32 n, n × i32 group} (its groups' numbers in
+ * the optimizer), {@code i32 bytes} and that part's body as above (from its version byte to its last state,
+ * without magic and checksum), then one CRC-32 of everything. Restoring checks that each part's program (name
+ * and source) steps the same groups in the optimizer, and every part's step counter is the same, before it
+ * changes any part.
+ *
  * Saving writes a temporary file in the same directory, forces it to disk and renames it over the
  * target, so a crash leaves the old file or the new one, never half of one. Restoring reads and checks
  * the whole file (checksum, program, tensors, sizes) before it touches the optimizer.
@@ -53,6 +60,8 @@ import java.util.zip.CRC32;
 final class Checkpoint {
   private static final byte[] MAGIC = "OPTC-STATE".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   private static final int VERSION = 2;
+  /** The version of a file of several programs' parts. */
+  private static final int MULTI = 3;
   /** The largest step counter a state file may hold: 2^53, past which t is not exact in float64. */
   static final long MAX_STEP = 1L << 53;
   /** The most bytes of one name (program, hyper, tensor, state) in the file: DataOutput's UTF limit. */
@@ -63,13 +72,52 @@ final class Checkpoint {
   private Checkpoint() {}
 
   static void save(Optimizer opt, Path path) {
+    var bytes = new ByteArrayOutputStream();
+    try (var out = new DataOutputStream(bytes)) {
+      out.write(MAGIC);
+      out.write(body(opt));
+      var crc = new CRC32();
+      crc.update(bytes.toByteArray());
+      out.writeLong(crc.getValue());
+    } catch (IOException e) {
+      throw new IllegalStateException("writing to memory cannot fail", e);
+    }
+    AtomicFiles.write(path, bytes.toByteArray());
+  }
+
+  /** One file for every part of a multi-program optimizer (version 3, above). */
+  static void save(MultiProgram multi, Path path) {
+    var bytes = new ByteArrayOutputStream();
+    try (var out = new DataOutputStream(bytes)) {
+      out.write(MAGIC);
+      out.writeByte(MULTI);
+      out.writeInt(multi.parts().size());
+      for (var part : multi.parts()) {
+        out.writeInt(part.groups().size());
+        for (int g : part.groups()) {
+          out.writeInt(g);
+        }
+        var body = body(part.optimizer());
+        out.writeInt(body.length);
+        out.write(body);
+      }
+      var crc = new CRC32();
+      crc.update(bytes.toByteArray());
+      out.writeLong(crc.getValue());
+    } catch (IOException e) {
+      throw new IllegalStateException("writing to memory cannot fail", e);
+    }
+    AtomicFiles.write(path, bytes.toByteArray());
+  }
+
+  /** A one-program optimizer's file from its version byte to its last state: no magic, no checksum. */
+  private static byte[] body(Optimizer opt) {
     checkName("the program name", opt.program().name());
     opt.program().ir().hypers().forEach(h -> checkName("hyper name", h.name()));
     opt.program().ir().states().forEach(s -> checkName("state name", s.name()));
     opt.layout().tensors().forEach(t -> checkName("tensor name", t.name()));
     var bytes = new ByteArrayOutputStream();
     try (var out = new DataOutputStream(bytes)) {
-      out.write(MAGIC);
       boolean quantized = opt.program().ir().states().stream().anyMatch(s -> s.dtype().quantized());
       out.writeByte(quantized ? VERSION : 1);
       out.writeUTF(opt.program().name());
@@ -119,13 +167,10 @@ final class Checkpoint {
           out.write(buf.array());
         }
       }
-      var crc = new CRC32();
-      crc.update(bytes.toByteArray());
-      out.writeLong(crc.getValue());
     } catch (IOException e) {
       throw new IllegalStateException("writing to memory cannot fail", e);
     }
-    AtomicFiles.write(path, bytes.toByteArray());
+    return bytes.toByteArray();
   }
 
   /** Names are stored as DataOutput UTF strings: at most 65,535 bytes each. */
@@ -141,7 +186,119 @@ final class Checkpoint {
     }
   }
 
-  static void restore(Optimizer opt, Path path) {
+  /**
+   * Restores a file into {@code opt}, or into {@code multi}'s parts where {@code opt} runs several programs (then
+   * {@code multi} is not null): every part is read and checked before any changes.
+   */
+  static void restore(Optimizer opt, MultiProgram multi, Path path) {
+    byte[] data = read(path);
+    int version = data[MAGIC.length] & 0xff;
+    int end = data.length - 8;
+    if (version != MULTI) {
+      if (multi != null) {
+        throw new OptcException(path + ": written by " + describeSingle(data, MAGIC.length, end - MAGIC.length)
+            + ", one program for every group; this optimizer runs " + describe(multi) + "; restore it into an "
+            + "optimizer with the same program for each group");
+      }
+      parse(opt, data, MAGIC.length, end - MAGIC.length, path.toString()).apply().run();
+      return;
+    }
+    var bodies = new ArrayList<int[]>();
+    var groups = new ArrayList<List<Integer>>();
+    var in = ByteBuffer.wrap(data, MAGIC.length + 1, end - MAGIC.length - 1);
+    try {
+      int parts = in.getInt();
+      if (parts < 1 || parts > 4096) {
+        throw new OptcException(path + ": has " + parts + " programs; this file was not written by optc or was "
+            + "changed");
+      }
+      for (int k = 0; k < parts; k++) {
+        int n = in.getInt();
+        if (n < 0 || n > in.remaining() / 4) {
+          throw new java.nio.BufferUnderflowException();
+        }
+        var gs = new ArrayList<Integer>();
+        for (int i = 0; i < n; i++) {
+          gs.add(in.getInt());
+        }
+        groups.add(gs);
+        int bytes = in.getInt();
+        if (bytes < 0 || bytes > in.remaining()) {
+          throw new java.nio.BufferUnderflowException();
+        }
+        bodies.add(new int[] {in.position(), bytes});
+        in.position(in.position() + bytes);
+      }
+      if (in.hasRemaining()) {
+        throw new OptcException(path + ": has unexpected bytes after the last program's states");
+      }
+    } catch (java.nio.BufferUnderflowException e) {
+      throw new OptcException(path + ": the state file ends too early (truncated)");
+    }
+    var written = new ArrayList<String>();
+    for (int k = 0; k < bodies.size(); k++) {
+      written.add(describeSingle(data, bodies.get(k)[0], bodies.get(k)[1]) + " (" + groupList(groups.get(k)) + ")");
+    }
+    var file = String.join(" + ", written);
+    if (multi == null) {
+      throw new OptcException(path + ": written by " + file + "; this optimizer runs " + opt.program().name()
+          + " alone; restore it into an optimizer with the same program for each group");
+    }
+    boolean matches = bodies.size() == multi.parts().size();
+    for (int k = 0; matches && k < bodies.size(); k++) {
+      var part = multi.parts().get(k);
+      var head = header(data, bodies.get(k)[0], bodies.get(k)[1]);
+      matches = head != null && head[0].equals(part.program().name()) && head[1].equals(part.program().hash())
+          && groups.get(k).equals(part.groups());
+    }
+    if (!matches) {
+      var mine = describe(multi);
+      throw new OptcException(path + ": written by " + file + "; this optimizer runs " + mine
+          + (mine.equals(file) ? " from a different source" : "") + "; restore it into an optimizer with the same "
+          + "program for each group");
+    }
+    var parsed = new ArrayList<Parsed>();
+    for (int k = 0; k < bodies.size(); k++) {
+      var part = multi.parts().get(k);
+      parsed.add(parse(part.optimizer(), data, bodies.get(k)[0], bodies.get(k)[1],
+          path + " (" + part.program().name() + "'s groups)"));
+      if (parsed.get(k).t() != parsed.getFirst().t()) {
+        throw new OptcException(path + ": " + part.program().name() + "'s groups are at step " + parsed.get(k).t()
+            + " and " + multi.parts().getFirst().program().name() + "'s at step " + parsed.getFirst().t()
+            + "; the programs of one optimizer share t, so this file was not written by optc or was changed");
+      }
+    }
+    parsed.forEach(p -> p.apply().run());
+  }
+
+  /** {@code "lion (group 0) + adamw (groups 1, 2)"}. */
+  private static String describe(MultiProgram multi) {
+    return String.join(" + ", multi.parts().stream().map(p -> p.program().name() + " (" + groupList(p.groups()) + ")")
+        .toList());
+  }
+
+  private static String groupList(List<Integer> groups) {
+    return (groups.size() == 1 ? "group " : "groups ") + String.join(", ", groups.stream().map(String::valueOf)
+        .toList());
+  }
+
+  /** A one-program body's program name and hash, or null where it does not start with them. */
+  private static String[] header(byte[] data, int offset, int length) {
+    try (var in = new DataInputStream(new ByteArrayInputStream(data, offset, length))) {
+      in.readUnsignedByte();
+      return new String[] {in.readUTF(), in.readUTF()};
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  private static String describeSingle(byte[] data, int offset, int length) {
+    var head = header(data, offset, length);
+    return head == null ? "an unreadable program" : head[0];
+  }
+
+  /** The whole file, its magic and checksum checked. */
+  private static byte[] read(Path path) {
     if ("no such file".equals(UserFiles.notRegular(path))) {
       throw new OptcException(path + ": no such state file");
     }
@@ -156,6 +313,15 @@ final class Checkpoint {
       throw new OptcException(path + ": the state file is corrupt (checksum mismatch); it was truncated "
           + "or changed after it was written");
     }
+    return data;
+  }
+
+  /**
+   * Reads and checks a one-program body ({@code length} bytes at {@code offset}: from the version byte to the last
+   * state) against {@code opt}, changing nothing; the result writes it into {@code opt}. Errors start with
+   * {@code path}.
+   */
+  private static Parsed parse(Optimizer opt, byte[] data, int offset, int length, String path) {
     var layout = opt.layout();
     var program = opt.program();
     long t;
@@ -163,12 +329,12 @@ final class Checkpoint {
     // Per state and tensor: float[] values, or an Engine.Quantized as stored.
     var values = new LinkedHashMap<String, List<Object>>();
     // The body: after the magic, before the checksum (the third argument is a length, not an end).
-    var body = new ByteArrayInputStream(data, MAGIC.length, data.length - 8 - MAGIC.length);
+    var body = new ByteArrayInputStream(data, offset, length);
     try (var in = new DataInputStream(body)) {
       int version = in.readUnsignedByte();
       if (version != 1 && version != VERSION) {
         throw new OptcException(path + ": state file version " + version + " is not supported (this optc "
-            + "reads versions 1 and " + VERSION + ")");
+            + "reads versions 1 to " + MULTI + ")");
       }
       var name = in.readUTF();
       var hash = in.readUTF();
@@ -267,21 +433,27 @@ final class Checkpoint {
     // Everything checked: now change the optimizer. Hypers and t first: they decide which flag states need
     // memory (allocated, init values written) and what an unallocated one's init is; then the states, where a
     // flag state without memory stays so if the file holds its init values, bit for bit.
-    opt.replaceOverrides(overrides);
-    opt.restoreStep(t);
-    for (var e : values.entrySet()) {
-      for (int i = 0; i < e.getValue().size(); i++) {
-        switch (e.getValue().get(i)) {
-          case float[] v -> opt.setState(e.getKey(), i, v);
-          case Engine.Quantized q -> opt.setQuantizedState(e.getKey(), i, q);
-          default -> throw new IllegalStateException();
+    long step = t;
+    return new Parsed(t, () -> {
+      opt.replaceOverrides(overrides);
+      opt.restoreStep(step);
+      for (var e : values.entrySet()) {
+        for (int i = 0; i < e.getValue().size(); i++) {
+          switch (e.getValue().get(i)) {
+            case float[] v -> opt.setState(e.getKey(), i, v);
+            case Engine.Quantized q -> opt.setQuantizedState(e.getKey(), i, q);
+            default -> throw new IllegalStateException();
+          }
         }
       }
-    }
+    });
   }
 
+  /** A body read and checked: its step counter, and what writes it into the optimizer. */
+  private record Parsed(long t, Runnable apply) {}
+
   /** A tensor's quantized state as the file stores it, checked against what this optimizer stores. */
-  private static Engine.Quantized readQuantized(DataInputStream in, Path path, Optimizer opt, IrProgram.StateInfo s,
+  private static Engine.Quantized readQuantized(DataInputStream in, String path, Optimizer opt, IrProgram.StateInfo s,
       int tensor) throws IOException {
     var name = opt.layout().tensors().get(tensor).name();
     var map = opt.quantization().map(s.name());

@@ -54,6 +54,19 @@ import java.util.function.Consumer;
  *   opt.step();                                  // reads the gradients, updates the weights in place
  * }
  * }</pre>
+ *
+ * <p>Several programs: a group may name its own program ({@link Builder#params(OptProgram, Map, List)}), as Muon
+ * is used (Muon on the hidden matrices, AdamW on embeddings, head, biases and gains). Still one optimizer, one
+ * {@link #step()}, one checkpoint, shared {@code t}, one weight and one gradient arena ({@link MultiProgram}).
+ *
+ * <pre>{@code
+ * var opt = Optimizer.builder(OptProgram.load("muon"))
+ *     .arenas(Arenas.NATIVE)
+ *     .params(Map.of("lr", 0.02), hiddenMatrices)                          // group 0: muon
+ *     .params(OptProgram.load("adamw"), Map.of("lr", 3e-4), everythingElse) // group 1: adamw
+ *     .build();
+ * opt.setHyper("muon:lr", 0.01);        // one program's hyper; plain "lr" sets it in every program that has it
+ * }</pre>
  */
 public final class Optimizer implements AutoCloseable {
 
@@ -87,6 +100,8 @@ public final class Optimizer implements AutoCloseable {
   private final List<Consumer<StepMetrics>> listeners = new ArrayList<>();
   private final List<String> scalarStatesInMetrics;
   private final Map<String, Integer> hyperIndex = new HashMap<>();
+  /** The programs' parts where groups have different programs; null for one program (every field above). */
+  private final MultiProgram multi;
   /** States that take memory only once a flag needs them ({@link Guards#flagStates}). */
   private final List<Guards.FlagState> flagStates;
   /** The states this engine quantizes, with their maps, and what the unsigned maps assume. */
@@ -101,6 +116,7 @@ public final class Optimizer implements AutoCloseable {
     this.layout = layout;
     this.engine = engine;
     this.plan = plan;
+    this.multi = null;
     this.overrides = new ArrayList<>();
     this.resolved = new ArrayList<>();
     for (var o : overrides) {
@@ -125,20 +141,36 @@ public final class Optimizer implements AutoCloseable {
         .toList();
   }
 
+  /** An optimizer whose groups have different programs: every call goes to {@code multi}'s parts. */
+  Optimizer(MultiProgram multi) {
+    this.multi = multi;
+    this.program = null;
+    this.layout = null;
+    this.engine = null;
+    this.plan = null;
+    this.overrides = List.of();
+    this.resolved = List.of();
+    this.flagStates = List.of();
+    this.quantization = null;
+    this.scalarStatesInMetrics = List.of();
+  }
+
   public static Builder builder(OptProgram program) {
     return new Builder(program);
   }
 
   /** Collects backend, fusion level and parameter groups, then binds them. */
   public static final class Builder {
-    private final OptProgram program;
-    private Backend backend = JavaBackend.reference();
-    private Fusion fusion = Fusion.FULL;
-    private Arenas arenas = Arenas.BACKEND;
-    private int quantizeFrom = Quantization.DEFAULT_MIN_ELEMENTS;
-    private final java.util.Set<String> unquantized = new java.util.LinkedHashSet<>();
-    private final List<Map<String, Double>> groups = new ArrayList<>();
-    private final List<List<Tensor>> tensors = new ArrayList<>();
+    final OptProgram program;
+    Backend backend = JavaBackend.reference();
+    Fusion fusion = Fusion.FULL;
+    Arenas arenas = Arenas.BACKEND;
+    int quantizeFrom = Quantization.DEFAULT_MIN_ELEMENTS;
+    final java.util.Set<String> unquantized = new java.util.LinkedHashSet<>();
+    final List<Map<String, Double>> groups = new ArrayList<>();
+    final List<List<Tensor>> tensors = new ArrayList<>();
+    /** Each group's program: the builder's, or the one {@link #group(OptProgram, Map, List)} named. */
+    final List<OptProgram> programs = new ArrayList<>();
 
     private Builder(OptProgram program) {
       this.program = program;
@@ -201,9 +233,19 @@ public final class Optimizer implements AutoCloseable {
 
     /** Adds a parameter group: hyper values that differ from the defaults, and its tensors. */
     public Builder group(Map<String, Double> hyperOverrides, List<Tensor> groupTensors) {
-      hyperOverrides.keySet().forEach(h -> checkHyper(program, h));
+      return group(program, hyperOverrides, groupTensors);
+    }
+
+    /**
+     * Adds a parameter group stepped by its own {@code groupProgram} instead of the builder's (Muon on the
+     * hidden matrices, AdamW on the rest): still one optimizer, one {@link Optimizer#step()}, one checkpoint.
+     * {@code hyperOverrides} are that program's hypers.
+     */
+    public Builder group(OptProgram groupProgram, Map<String, Double> hyperOverrides, List<Tensor> groupTensors) {
+      hyperOverrides.keySet().forEach(h -> checkHyper(groupProgram, h));
       groups.add(Map.copyOf(hyperOverrides));
       tensors.add(List.copyOf(groupTensors));
+      programs.add(groupProgram);
       return this;
     }
 
@@ -212,10 +254,19 @@ public final class Optimizer implements AutoCloseable {
      * them in place ({@link Optimizer#view}).
      */
     public Builder params(Map<String, Double> hyperOverrides, List<Param> params) {
-      return group(hyperOverrides, params.stream().map(p -> new Tensor(p.name(), p.shape(), null)).toList());
+      return params(program, hyperOverrides, params);
+    }
+
+    /** {@link #params(Map, List)} stepped by {@code groupProgram} (see {@link #group(OptProgram, Map, List)}). */
+    public Builder params(OptProgram groupProgram, Map<String, Double> hyperOverrides, List<Param> params) {
+      return group(groupProgram, hyperOverrides,
+          params.stream().map(p -> new Tensor(p.name(), p.shape(), null)).toList());
     }
 
     public Optimizer build() {
+      if (programs.stream().anyMatch(p -> !MultiProgram.same(p, program))) {
+        return MultiProgram.build(this);
+      }
       var all = new ArrayList<Layout.Tensor>();
       var weights = new ArrayList<float[]>();
       for (int gi = 0; gi < groups.size(); gi++) {
@@ -335,6 +386,10 @@ public final class Optimizer implements AutoCloseable {
 
   /** Uploads a tensor's gradient for the next step. */
   public void setGrad(String tensor, float[] grad) {
+    if (multi != null) {
+      multi.part(tensor).setGrad(tensor, grad);
+      return;
+    }
     engine.write("g", layout.index(tensor), grad);
   }
 
@@ -346,6 +401,10 @@ public final class Optimizer implements AutoCloseable {
    * only reads it.
    */
   public void setInput(String input, String tensor, float[] values) {
+    if (multi != null) {
+      multi.part(tensor).setInput(input, tensor, values);
+      return;
+    }
     var flags = supplied.get(input);
     if (flags == null) {
       var names = List.copyOf(supplied.keySet());
@@ -364,15 +423,25 @@ public final class Optimizer implements AutoCloseable {
 
   /** The inputs the program reads besides {@code g} ({@code input NAME}), in declaration order. */
   public List<String> inputs() {
+    if (multi != null) {
+      return multi.inputs();
+    }
     return List.copyOf(supplied.keySet());
   }
 
   public void setWeights(String tensor, float[] weights) {
+    if (multi != null) {
+      multi.part(tensor).setWeights(tensor, weights);
+      return;
+    }
     engine.write("w", layout.index(tensor), weights);
   }
 
   /** Downloads a tensor's current weights. */
   public float[] weights(String tensor) {
+    if (multi != null) {
+      return multi.part(tensor).weights(tensor);
+    }
     int i = layout.index(tensor);
     var out = new float[layout.length(Kind.ELEM, i)];
     engine.read("w", i, out);
@@ -385,6 +454,9 @@ public final class Optimizer implements AutoCloseable {
    * hold if it were allocated now.
    */
   public float[] state(String state, String tensor) {
+    if (multi != null) {
+      return multi.part(tensor).state(state, tensor);
+    }
     int i = layout.index(tensor);
     stateKind(state);
     if (!engine.allocated(state)) {
@@ -435,6 +507,9 @@ public final class Optimizer implements AutoCloseable {
 
   /** The maps of the program's quantized states and what their unsigned maps assume. */
   public Quantization quantization() {
+    if (multi != null) {
+      throw multi.perProgram("quantization()");
+    }
     return quantization;
   }
 
@@ -445,12 +520,18 @@ public final class Optimizer implements AutoCloseable {
    * values written then.
    */
   public boolean stateAllocated(String state) {
+    if (multi != null) {
+      return multi.stateAllocated(state);
+    }
     stateKind(state);
     return engine.allocated(state);
   }
 
   /** Bytes of memory the states hold now, every tensor's (as allocated by the engine; 0 for a flag state off). */
   public long stateBytes() {
+    if (multi != null) {
+      return multi.parts().stream().mapToLong(p -> p.optimizer().stateBytes()).sum();
+    }
     return program.ir().states().stream().mapToLong(s -> engine.allocatedBytes(s.name())).sum();
   }
 
@@ -465,6 +546,10 @@ public final class Optimizer implements AutoCloseable {
    * {@code schedule("lr", 1e-3, Schedules.warmupCosine(100, 10_000, 0.1))}. Nothing is recompiled.
    */
   public void schedule(String hyper, double base, java.util.function.LongToDoubleFunction multiplier) {
+    if (multi != null) {
+      multi.schedule(hyper, base, multiplier);
+      return;
+    }
     checkHyper(program, hyper);
     schedules.put(hyper, s -> base * multiplier.applyAsDouble(s));
   }
@@ -473,6 +558,18 @@ public final class Optimizer implements AutoCloseable {
 
   /** Runs one step: {@code t} advances, every phase runs, metrics are reported. */
   public void step() {
+    if (multi != null) {
+      multi.step();
+      return;
+    }
+    finish(begin());
+  }
+
+  /**
+   * The checks and host work of a step, before any kernel runs: {@code t} advances, schedules set their hypers,
+   * each tensor's hoisted uniforms are evaluated. On an error nothing has run and {@code t} is as it was.
+   */
+  double[][] begin() {
     supplied.forEach((input, flags) -> {
       for (int i = 0; i < flags.length; i++) {
         if (!flags[i] && layout.length(Kind.ELEM, i) > 0) {
@@ -520,6 +617,12 @@ public final class Optimizer implements AutoCloseable {
         }
       }
     }
+    return uniforms;
+  }
+
+  /** Runs every phase of the step {@link #begin} prepared and reports the metrics. */
+  void finish(double[][] uniforms) {
+    var n = layout.tensors().size();
     Map<String, float[]> oldScalars = new HashMap<>();
     if (!listeners.isEmpty()) {
       for (var s : scalarStatesInMetrics) {
@@ -558,6 +661,9 @@ public final class Optimizer implements AutoCloseable {
 
   /** The number of steps taken so far ({@code t} of the last step). */
   public long t() {
+    if (multi != null) {
+      return multi.t();
+    }
     return t;
   }
 
@@ -567,12 +673,20 @@ public final class Optimizer implements AutoCloseable {
 
   /** Sets a hyper for every group (a schedule, say); takes effect at the next step. */
   public void setHyper(String name, double value) {
+    if (multi != null) {
+      multi.setHyper(name, value);
+      return;
+    }
     for (int g = 0; g < overrides.size(); g++) {
       setHyper(g, name, value);
     }
   }
 
   public void setHyper(int group, String name, double value) {
+    if (multi != null) {
+      multi.setHyper(group, name, value);
+      return;
+    }
     checkHyper(program, name);
     if (group < 0 || group >= overrides.size()) {
       throw new OptcException("no parameter group " + group + " (there are " + overrides.size() + ")");
@@ -601,12 +715,18 @@ public final class Optimizer implements AutoCloseable {
 
   /** The value a hyper has in a group now. */
   public double hyper(int group, String name) {
+    if (multi != null) {
+      return multi.hyper(group, name);
+    }
     checkHyper(program, name);
     return hypers(group)[hyperIndex.get(name)];
   }
 
   /** Hyper values set explicitly for a group (what a checkpoint records). */
   public Map<String, Double> hyperOverrides(int group) {
+    if (multi != null) {
+      return multi.hyperOverrides(group);
+    }
     return Map.copyOf(overrides.get(group));
   }
 
@@ -621,28 +741,67 @@ public final class Optimizer implements AutoCloseable {
 
   /** Calls {@code listener} with the metrics after every step. */
   public void onMetrics(Consumer<StepMetrics> listener) {
+    if (multi != null) {
+      multi.onMetrics(listener);
+      return;
+    }
     listeners.add(listener);
   }
 
   /** Saves every state, the step counter and the hyper settings; atomic (see {@link Checkpoint}). */
   public void save(Path path) {
+    if (multi != null) {
+      Checkpoint.save(multi, path);
+      return;
+    }
     Checkpoint.save(this, path);
   }
 
   /** Restores what {@link #save} wrote; on any error nothing about this optimizer changes. */
   public void restore(Path path) {
-    Checkpoint.restore(this, path);
+    Checkpoint.restore(this, multi, path);
   }
 
+  /** The program; an optimizer whose groups have different programs answers {@link #program(int)} instead. */
   public OptProgram program() {
+    if (multi != null) {
+      throw multi.perProgram("program()");
+    }
     return program;
   }
 
+  /** The program that steps {@code group}. */
+  public OptProgram program(int group) {
+    if (multi != null) {
+      return multi.part(multi.checkGroup(group)).program();
+    }
+    if (group < 0 || group >= overrides.size()) {
+      throw new OptcException("no parameter group " + group + " (there are " + overrides.size() + ")");
+    }
+    return program;
+  }
+
+  /** The distinct programs stepping the groups, in the order their first groups were added. */
+  public List<OptProgram> programs() {
+    return multi != null ? multi.parts().stream().map(p -> p.optimizer().program()).toList() : List.of(program);
+  }
+
+  /** The number of parameter groups. */
+  public int groups() {
+    return multi != null ? multi.groups() : overrides.size();
+  }
+
   public Layout layout() {
+    if (multi != null) {
+      throw multi.perProgram("layout()");
+    }
     return layout;
   }
 
   public Plan plan() {
+    if (multi != null) {
+      throw multi.perProgram("plan()");
+    }
     return plan;
   }
 
@@ -654,6 +813,9 @@ public final class Optimizer implements AutoCloseable {
    *     OpenCL on a CPU shares them only when built with {@link Arenas#NATIVE}
    */
   public TensorView view(String tensor) {
+    if (multi != null) {
+      return multi.view(tensor);
+    }
     int i = layout.index(tensor);
     var t = layout.tensors().get(i);
     return new TensorView(t.name(), t.shape(), layout.offset(Kind.ELEM, i), arena("w"), arena("g"));
@@ -661,11 +823,17 @@ public final class Optimizer implements AutoCloseable {
 
   /** {@link #view} of every tensor, in the order they were bound. */
   public List<TensorView> views() {
+    if (multi != null) {
+      return multi.tensors().stream().map(this::view).toList();
+    }
     return layout.tensors().stream().map(t -> view(t.name())).toList();
   }
 
   /** The whole arena of {@code w}, {@code g} or a state (see {@link Engine#arena}), float32 values. */
   public MemorySegment arena(String buffer) {
+    if (multi != null) {
+      return multi.arena(buffer);
+    }
     if (!engine.allocated(buffer)) {
       throw new OptcException("state '" + buffer + "' has no memory while its flag is off in every group ("
           + flagStates.stream().filter(f -> f.state().equals(buffer)).map(Guards.FlagState::hyper).findFirst()
@@ -676,13 +844,33 @@ public final class Optimizer implements AutoCloseable {
         + layout.arenas().kind().name().toLowerCase(java.util.Locale.ROOT) + " arenas)"));
   }
 
+  /**
+   * The engine that steps {@code group}: {@link #engine()}, or with several programs that group's program's (e.g. to
+   * adopt a framework's device buffers for its tensors: {@code CudaEngine.adopt}, each program's arena holding its
+   * tensors in bind order).
+   */
+  public Engine engine(int group) {
+    if (multi != null) {
+      return multi.part(multi.checkGroup(group)).optimizer().engine();
+    }
+    program(group);
+    return engine;
+  }
+
   /** The backend's engine, for backend-specific operations (e.g. adopting device buffers). */
   public Engine engine() {
+    if (multi != null) {
+      throw multi.perProgram("engine()");
+    }
     return engine;
   }
 
   @Override
   public void close() {
+    if (multi != null) {
+      multi.close();
+      return;
+    }
     engine.close();
   }
 }

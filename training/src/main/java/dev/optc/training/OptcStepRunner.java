@@ -8,6 +8,7 @@ import dev.optc.runtime.OptProgram;
 import dev.optc.runtime.OptcException;
 import dev.optc.runtime.Optimizer;
 import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Module;
 
@@ -22,28 +23,58 @@ import org.bytedeco.pytorch.Module;
  * <p>The {@link ParamGroup}s are optc parameter groups: biases and norm gains with {@code weight_decay = 0}
  * where the program has that hyper. Only the Java backend and OpenCL on a CPU device run on host arenas; a
  * GPU backend would need the model on the GPU too, which the tasks do not do yet (refused in one line).
+ *
+ * <p>Two programs ({@link #factory(Part, Part, Backend, int, java.util.Set, java.util.Set)}, {@code optc train
+ * --optimizer A+B}): A steps the hidden matrices ({@link ParamGroup#hidden}), B the rest, each part's groups
+ * split by the same weight-decay rule, in one {@link Optimizer} over the same one weight and one gradient arena.
  */
 public final class OptcStepRunner implements StepRunner {
-  private final OptProgram program;
+  private final List<OptProgram> programs;
   private final Optimizer optimizer;
   private final FlatParameters params;
   private final Map<String, Double> hypers;
 
-  private OptcStepRunner(OptProgram program, Backend backend, Map<String, Double> hypers, int quantizeFrom,
-      java.util.Set<String> unquantized, Module module) {
-    this.program = program;
+  /**
+   * One program of a run and its hyper values (over the program's defaults).
+   *
+   * @param program the program
+   * @param hypers its hyper values set over the program's defaults
+   */
+  public record Part(OptProgram program, Map<String, Double> hypers) {
+    public Part {
+      hypers = Map.copyOf(hypers);
+    }
+  }
+
+  /**
+   * @param parts one program for every parameter, or two: the first for the hidden matrices, the second for the
+   *     rest
+   * @param notHidden the embeddings and the head (with two parts)
+   */
+  private OptcStepRunner(List<Part> parts, Backend backend, int quantizeFrom, java.util.Set<String> unquantized,
+      java.util.Set<String> notHidden, Module module) {
+    this.programs = parts.stream().map(Part::program).toList();
     var layout = FlatParameters.layout(module);
-    var builder = Optimizer.builder(program).backend(backend).arenas(Arenas.NATIVE).quantizeFrom(quantizeFrom)
-        .unquantized(unquantized);
-    var order = new ArrayList<String>();
-    for (var group : ParamGroup.of(layout)) {
-      var params = new ArrayList<Optimizer.Param>();
-      for (int i : group.tensors()) {
-        params.add(new Optimizer.Param(layout.get(i).name(), layout.get(i).shape()));
-        order.add(layout.get(i).name());
+    var builder = Optimizer.builder(parts.getFirst().program()).backend(backend).arenas(Arenas.NATIVE)
+        .quantizeFrom(quantizeFrom).unquantized(unquantized);
+    for (int k = 0; k < parts.size(); k++) {
+      var part = parts.get(k);
+      var mine = new ArrayList<FlatParameters.Param>();
+      for (var p : layout) {
+        if (parts.size() == 1 || ParamGroup.hidden(p, notHidden) == (k == 0)) {
+          mine.add(p);
+        }
       }
-      // A program without weight_decay (a user's may lack it) gets none set.
-      builder.params(hasHyper(program, "weight_decay") ? group.hypers(hypers) : hypers, params);
+      for (var group : ParamGroup.of(mine)) {
+        var params = new ArrayList<Optimizer.Param>();
+        for (int i : group.tensors()) {
+          params.add(new Optimizer.Param(mine.get(i).name(), mine.get(i).shape()));
+        }
+        // A program without weight_decay (a user's may lack it) gets none set.
+        var program = part.program();
+        builder.params(program, hasHyper(program, "weight_decay") ? group.hypers(part.hypers()) : part.hypers(),
+            params);
+      }
     }
     this.optimizer = builder.build();
     try {
@@ -63,7 +94,12 @@ public final class OptcStepRunner implements StepRunner {
       optimizer.close();
       throw e;
     }
-    this.hypers = HostEvaluator.hyperValues(program.ir(), hypers);
+    var all = new java.util.LinkedHashMap<String, Double>();
+    for (var part : parts) {
+      HostEvaluator.hyperValues(part.program().ir(), part.hypers())
+          .forEach((h, v) -> all.put(parts.size() == 1 ? h : part.program().name() + ":" + h, v));
+    }
+    this.hypers = java.util.Collections.unmodifiableMap(all);
   }
 
   /** A factory for {@code program} on {@code backend}, with hyper values set over the program's defaults. */
@@ -77,10 +113,24 @@ public final class OptcStepRunner implements StepRunner {
    */
   public static Factory factory(OptProgram program, Backend backend, Map<String, Double> hypers, int quantizeFrom,
       java.util.Set<String> unquantized) {
-    var copy = Map.copyOf(hypers);
+    var part = List.of(new Part(program, hypers));
     var keep = java.util.Set.copyOf(unquantized);
     return new Factory(program.name(), "optc",
-        module -> new OptcStepRunner(program, backend, copy, quantizeFrom, keep, module));
+        module -> new OptcStepRunner(part, backend, quantizeFrom, keep, java.util.Set.of(), module));
+  }
+
+  /**
+   * Two programs in one optimizer, as Muon is used: {@code hidden} steps the hidden matrices (tensors of two or
+   * more dimensions not named in {@code embeddingsAndHead}: {@link ParamGroup#hidden}), {@code rest} the
+   * embeddings, the head, biases and norm gains. The run is called {@code "A+B"}.
+   */
+  public static Factory factory(Part hidden, Part rest, Backend backend, int quantizeFrom,
+      java.util.Set<String> unquantized, java.util.Set<String> embeddingsAndHead) {
+    var parts = List.of(hidden, rest);
+    var keep = java.util.Set.copyOf(unquantized);
+    var notHidden = java.util.Set.copyOf(embeddingsAndHead);
+    return new Factory(hidden.program().name() + "+" + rest.program().name(), "optc",
+        module -> new OptcStepRunner(parts, backend, quantizeFrom, keep, notHidden, module));
   }
 
   static boolean hasHyper(OptProgram program, String name) {
@@ -94,7 +144,7 @@ public final class OptcStepRunner implements StepRunner {
 
   @Override
   public String optimizer() {
-    return program.name();
+    return String.join("+", programs.stream().map(OptProgram::name).toList());
   }
 
   @Override

@@ -39,6 +39,15 @@ public record ParamGroup(boolean decay, List<Integer> tensors) {
     return groups;
   }
 
+  /**
+   * Whether {@code param} is a hidden matrix, the tensors Muon steps: two or more dimensions (a convolution's
+   * filters are its matrix view, DSL.md §5), and neither an embedding table nor the output head, which {@code
+   * embeddingsAndHead} names ({@link Task#embeddings()}, {@link Task#head()}). Biases and norm gains are vectors.
+   */
+  public static boolean hidden(FlatParameters.Param param, java.util.Set<String> embeddingsAndHead) {
+    return param.shape().length >= 2 && !embeddingsAndHead.contains(param.name());
+  }
+
   /** {@code hypers} for this group: {@code weight_decay} set to 0 in a group without decay. */
   public Map<String, Double> hypers(Map<String, Double> hypers) {
     if (decay) {

@@ -37,6 +37,15 @@ public interface Task {
     return java.util.Set.of();
   }
 
+  /**
+   * The model's output layer (its weight and bias), by parameter name. With {@code optc train --optimizer A+B},
+   * program A steps the hidden matrices (the tensors of two or more dimensions that are neither an {@link
+   * #embeddings embedding} nor the head) and B everything else: the way Muon is used ({@link ParamGroup#hidden}).
+   */
+  default java.util.Set<String> head() {
+    return java.util.Set.of();
+  }
+
   /** What {@link Evaluation#accuracy} measures, for table headers: "val acc" or "val bpc". */
   Quality quality();
 

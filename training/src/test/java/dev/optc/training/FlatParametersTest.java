@@ -75,6 +75,20 @@ class FlatParametersTest {
     var program = OptProgram.load("adamw");
     var factory = OptcStepRunner.factory(program, new JavaBackend(dev.optc.compiler.codegen.java.JavaEmitter.Precision.F32,
         1), Map.of("lr", 1e-3));
+    stepsTheModelsOwnMemory(factory);
+  }
+
+  /** lion+adamw: two programs, still one weight and one gradient buffer that the model's tensors view. */
+  @Test
+  void twoProgramsStepTheModelsOwnMemory() throws Exception {
+    var factory = OptcStepRunner.factory(new OptcStepRunner.Part(OptProgram.load("lion"), Map.of("lr", 1e-4)),
+        new OptcStepRunner.Part(OptProgram.load("adamw"), Map.of("lr", 1e-3)),
+        new JavaBackend(dev.optc.compiler.codegen.java.JavaEmitter.Precision.F32, 1), 4096, java.util.Set.of(),
+        new DigitsTask().head());
+    stepsTheModelsOwnMemory(factory);
+  }
+
+  private static void stepsTheModelsOwnMemory(StepRunner.Factory factory) {
     try (var model = new DigitsTask().open(0, 8); var runner = (OptcStepRunner) factory.open(model.module())) {
       var optc = runner.optc();
       var params = runner.params();
@@ -95,9 +109,11 @@ class FlatParametersTest {
         }
       }
       // The gradient libtorch computed is what optc reads; the weights optc wrote are what libtorch sees.
-      var name = params.params().getFirst().name();
-      assertArrayEquals(params.grad(0), optc.view(name).grad().toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT));
-      assertArrayEquals(params.weights(0), optc.weights(name));
+      for (int i : new int[] {0, params.params().size() - 1}) {
+        var name = params.params().get(i).name();
+        assertArrayEquals(params.grad(i), optc.view(name).grad().toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT));
+        assertArrayEquals(params.weights(i), optc.weights(name));
+      }
     }
   }
 

@@ -64,6 +64,11 @@ public final class CharLmTask implements Task {
   }
 
   @Override
+  public java.util.Set<String> head() {
+    return java.util.Set.of("head.weight", "head.bias");
+  }
+
+  @Override
   public Map<String, Double> hypers(String optimizer) {
     // An 8- or 4-bit library optimizer (adamw8bit, lion8bit, ...) takes its float32 sibling's settings.
     return switch (optimizer.replaceFirst("[48]bit$", "")) {

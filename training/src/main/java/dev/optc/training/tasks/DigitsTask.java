@@ -50,6 +50,11 @@ public final class DigitsTask implements Task {
   }
 
   @Override
+  public java.util.Set<String> head() {
+    return java.util.Set.of("out.weight", "out.bias");
+  }
+
+  @Override
   public Map<String, Double> hypers(String optimizer) {
     // Measured on this task (docs/training.md): each reaches >= 95% validation accuracy in the default steps.
     // An 8- or 4-bit library optimizer (adamw8bit, lion8bit, ...) takes its float32 sibling's settings.
