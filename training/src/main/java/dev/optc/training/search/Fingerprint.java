@@ -103,6 +103,8 @@ public final class Fingerprint {
       case Node.Select sel -> sha("select " + canonical(sel.cond(), memo) + " " + canonical(sel.a(), memo) + " "
           + canonical(sel.b(), memo) + " " + sel.kind());
       case Node.Reduce r -> sha(r.op() + " " + canonical(r.x(), memo) + " " + r.kind());
+      case Node.Product m -> sha("mm " + canonical(m.a(), memo) + (m.transA() ? "ᵀ " : " ") + canonical(m.b(), memo)
+          + (m.transB() ? "ᵀ " : " ") + m.kind());
     };
     memo.put(n, text);
     return text;
