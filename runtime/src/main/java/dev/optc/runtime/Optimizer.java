@@ -298,6 +298,10 @@ public final class Optimizer implements AutoCloseable {
     if (s.initFromWeights()) {
       var w = new float[layout.length(Kind.ELEM, i)];
       engine.read("w", i, w);
+      // A bf16/f16 copy holds what its storage holds, as a store of the step leaves it (q8/q4: the engine's write).
+      for (int k = 0; k < w.length; k++) {
+        w[k] = s.dtype().round(w[k]);
+      }
       return w;
     }
     float v = (float) new HostEvaluator(env(i, null, null)).eval(s.init());

@@ -296,17 +296,11 @@ public final class Checker {
 
   /**
    * {@code evaluate NAME}: names the elem state that holds the point a model is evaluated at (DSL.md §11). The
-   * state must be declared before it; the choice is checked here and kept for {@link #finish}.
+   * state must be declared before it, and named once (a second valid line is an error; a line with a bad name
+   * reports only that); the choice is kept for {@link #finish}.
    */
   private void evaluate(Ast.EvaluateDecl e) {
     var name = e.name().name();
-    if (evaluateDecl != null) {
-      diags.report(DiagnosticCode.DUPLICATE_DECLARATION, e.span(), "the evaluation point is named twice",
-          "it is already '" + evaluateDecl.name().name() + "' at line " + evaluateDecl.span().line()
-              + "; keep one 'evaluate' line");
-      return;
-    }
-    evaluateDecl = e;
     var states = scope.entrySet().stream().filter(x -> x.getValue() instanceof StateSym s && s.shape() == Shape.ELEM)
         .map(Map.Entry::getKey).toList();
     String problem = switch (scope.get(name)) {
@@ -324,7 +318,12 @@ public final class Checker {
       case MetricSym m -> "'" + name + "' is a metric";
       case DefSym d -> "'" + name + "' is a def";
     };
-    if (problem == null) {
+    if (problem == null && evaluateDecl != null) {
+      diags.report(DiagnosticCode.BAD_EVALUATE, e.span(), "the evaluation point is named twice",
+          "it is already '" + evaluateDecl.name().name() + "' at line " + evaluateDecl.span().line()
+              + "; keep one 'evaluate' line");
+    } else if (problem == null) {
+      evaluateDecl = e;
       evaluate = name;
     } else if (!problem.isEmpty()) {
       String hint;
@@ -334,9 +333,8 @@ public final class Checker {
         hint = "move 'evaluate " + name + "' below the state's declaration";
       } else {
         var suggestion = Suggest.didYouMean(name, states);
-        hint = (suggestion != null ? suggestion + "; " : "") + "evaluate names an elem state (one value per "
-            + "parameter element) that holds the point to evaluate the model at, e.g. 'state x = w' then "
-            + "'evaluate x'";
+        hint = suggestion != null ? suggestion : "evaluate names an elem state (one value per parameter element) "
+            + "that holds the point to evaluate the model at, e.g. 'state x = w' then 'evaluate x'";
       }
       diags.report(DiagnosticCode.BAD_EVALUATE, e.name().span(),
           "'evaluate' needs an elem state, but " + problem, hint);
