@@ -434,7 +434,8 @@ class CliTest {
   void infoShowsStatesCopiedFromWAndTheEvaluationPoint() {
     var r = optc("info", "schedulefree_adamw");
     assertEquals(0, r.code(), r.toString());
-    assertTrue(Pattern.compile("(?m)^  x +elem +f32 +init w \\(a copy of the weights").matcher(r.out()).find(), r.out());
+    var copied = Pattern.compile("(?m)^  x +elem +f32 +init w \\(a copy of the weights");
+    assertTrue(copied.matcher(r.out()).find(), r.out());
     assertTrue(r.out().contains("  evaluate at: x (evaluate x: "), r.out());
     assertTrue(r.out().contains("state bytes per parameter with the defaults: 12 "), r.out());
     var adamw = optc("info", "adamw");

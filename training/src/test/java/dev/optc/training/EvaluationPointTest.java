@@ -109,7 +109,8 @@ class EvaluationPointTest {
         }
       };
     });
-    var run = Trainer.run(new Trainer.Config(task, t.steps(), t.batch(), t.evalEvery(), 0), factory, (o, r, p, n) -> {});
+    var config = new Trainer.Config(task, t.steps(), t.batch(), t.evalEvery(), 0);
+    var run = Trainer.run(config, factory, (o, r, p, n) -> {});
     assertEquals(t.steps() / t.evalEvery(), run.curve().size());
     assertEquals(run.curve().size(), evaluations[0]);
     List<Trainer.Point> curve = run.curve();

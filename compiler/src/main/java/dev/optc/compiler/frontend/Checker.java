@@ -309,7 +309,7 @@ public final class Checker {
       case null -> name.equals("w") ? "'w' is the evaluation point already"
           : BUILTIN_VALUES.contains(name) ? "'" + name + "' is a built-in name"
           : everywhere.containsKey(name) && everywhere.get(name).start() > e.span().start()
-              ? "state '" + name + "' is declared later, at line " + everywhere.get(name).line()
+              ? "'" + name + "' is declared later, at line " + everywhere.get(name).line()
               : "unknown name '" + name + "'";
       case PoisonSym p -> "";
       case InputSym i -> "'" + name + "' is an input";
@@ -330,7 +330,7 @@ public final class Checker {
       if (name.equals("w")) {
         hint = "without an 'evaluate' line a model is evaluated at w; remove the line";
       } else if (problem.contains("declared later")) {
-        hint = "move 'evaluate " + name + "' below the state's declaration";
+        hint = "move 'evaluate " + name + "' below its declaration";
       } else {
         var suggestion = Suggest.didYouMean(name, states);
         hint = suggestion != null ? suggestion : "evaluate names an elem state (one value per parameter element) "
@@ -731,7 +731,7 @@ public final class Checker {
                   ? "a state can start as 'w' itself, not as an expression of it"
                   : "a state cannot start from the gradient 'g'",
               name.equals("w")
-                  ? "write 'state NAME = w' and adjust the copy in a statement (e.g. on the first step: t == 1 ? ... : ...)"
+                  ? "write 'state NAME = w' and adjust the copy in a statement (on the first step: t == 1 ? ... : ...)"
                   : "no gradient exists yet when a state is created (tensors are bound before the first step); start "
                       + "it at 0 and assign it from g in a statement, e.g. m = t == 1 ? g : m");
           return null;
