@@ -310,6 +310,38 @@ class StateFromWeightsTest {
     return tests.stream();
   }
 
+  /**
+   * A flag state {@code = w} (memory only once its flag is on) copies the weights of the moment the flag turns it
+   * on, when its memory is allocated.
+   */
+  @Test
+  void aFlagStateFromWCopiesTheWeightsWhenItsFlagTurnsItOn() throws Exception {
+    var program = compile("""
+        hyper lr = 0.5
+        hyper averaging = false
+        state avg = w
+        evaluate avg
+        w -= lr * g
+        avg = averaging ? (avg + w) / 2 : avg
+        """);
+    var w0 = new float[] {1, 2, 3};
+    try (var opt = Optimizer.builder(program)
+        .group(Map.of(), List.of(new Optimizer.Tensor("p", new long[] {3}, w0))).build()) {
+      assertTrue(!opt.stateAllocated("avg"), "a flag state: no memory while averaging is off");
+      opt.setGrad("p", new float[] {2, 2, 2});
+      opt.step();
+      opt.step();
+      var w2 = opt.weights("p");
+      assertArrayEquals(new float[] {-1, 0, 1}, w2);
+      assertArrayEquals(w2, opt.evaluationWeights("p"), "unallocated: it would start as the weights now");
+      opt.setHyper("averaging", 1);
+      assertTrue(opt.stateAllocated("avg"));
+      assertArrayEquals(w2, opt.state("avg", "p"), "the copy is of the weights when the flag turned it on");
+      opt.step();
+      assertArrayEquals(new float[] {-1.5f, -0.5f, 0.5f}, opt.state("avg", "p"));
+    }
+  }
+
   /** Without 'evaluate' the evaluation point is w, and atEvaluationPoint only runs the evaluation. */
   @Test
   void withoutEvaluateTheEvaluationPointIsW() throws Exception {
