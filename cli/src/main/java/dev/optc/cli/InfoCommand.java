@@ -66,7 +66,7 @@ final class InfoCommand implements Callable<Integer> {
     var extra = new LinkedHashMap<String, List<IrProgram.StateInfo>>();
     var inputs = new ArrayList<String>();
     for (var s : ir.states()) {
-      var init = Infix.print(s.init());
+      var init = s.initFromWeights() ? "w (a copy of the weights, taken before the first step)" : Infix.print(s.init());
       var f = flagStates.get(s.name());
       var map = quant.map(s.name());
       out.printf("  %-26s %-6s %-5s %s%s%s%n", s.name(), s.shape().label(), s.dtype().label(),
@@ -88,6 +88,10 @@ final class InfoCommand implements Callable<Integer> {
     if (ir.states().isEmpty()) {
       out.println("  (none)");
     }
+    out.println(ir.evaluate().equals("w")
+        ? "  evaluate at: w (the weights)"
+        : "  evaluate at: " + ir.evaluate() + " (evaluate " + ir.evaluate() + ": validate and export the model at this "
+            + "state, not at w)");
     out.printf("  state bytes per parameter with the defaults: %s (row, col and scalar states add O(rows + cols) per tensor)%n",
         bytes(stateBytes));
     if (!inputs.isEmpty()) {

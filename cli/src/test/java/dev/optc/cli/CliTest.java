@@ -429,6 +429,19 @@ class CliTest {
     assertEquals("", r.out(), r.toString());
   }
 
+  /** schedulefree_adamw: z and x start as copies of w, and the model is evaluated at x ('evaluate x'). */
+  @Test
+  void infoShowsStatesCopiedFromWAndTheEvaluationPoint() {
+    var r = optc("info", "schedulefree_adamw");
+    assertEquals(0, r.code(), r.toString());
+    var copied = Pattern.compile("(?m)^  x +elem +f32 +init w \\(a copy of the weights");
+    assertTrue(copied.matcher(r.out()).find(), r.out());
+    assertTrue(r.out().contains("  evaluate at: x (evaluate x: "), r.out());
+    assertTrue(r.out().contains("state bytes per parameter with the defaults: 12 "), r.out());
+    var adamw = optc("info", "adamw");
+    assertTrue(adamw.out().contains("  evaluate at: w (the weights)"), adamw.out());
+  }
+
   @Test
   void infoCountsAdamwsPhases() {
     var r = optc("info", "adamw");

@@ -15,6 +15,7 @@ statement
     | HYPER name=NAME ASSIGN expr                                                # hyperDecl
     | STATE name=NAME (COLON shape=NAME)? (AS dtype=NAME)? (ASSIGN init=expr)?   # stateDecl
     | INPUT name=NAME                                                            # inputDecl
+    | EVALUATE name=NAME                                                         # evaluateDecl
     | DEF name=NAME LPAREN (params+=NAME (COMMA params+=NAME)*)? RPAREN ASSIGN expr # defDecl
     | METRIC name=NAME ASSIGN expr                                               # metricDecl
     | target=NAME op=(ASSIGN | PLUS_ASSIGN | MINUS_ASSIGN | STAR_ASSIGN | SLASH_ASSIGN) expr # assign
@@ -42,6 +43,7 @@ OPTIMIZER : 'optimizer';
 HYPER     : 'hyper';
 STATE     : 'state';
 INPUT     : 'input';
+EVALUATE  : 'evaluate';
 DEF       : 'def';
 METRIC    : 'metric';
 AS        : 'as';

@@ -106,6 +106,11 @@ public final class Optimizer implements AutoCloseable {
   private final List<Guards.FlagState> flagStates;
   /** The states this engine quantizes, with their maps, and what the unsigned maps assume. */
   private final Quantization quantization;
+  /**
+   * Per state written {@code state NAME = w}, the tensors whose copy of the weights is still to be taken again
+   * before the first step (see {@link #takeWeightCopies}); none once a step ran or the state was set.
+   */
+  private final Map<String, boolean[]> pendingCopies = new LinkedHashMap<>();
   /** Per input ({@code input NAME}), which tensors the caller has supplied it for. */
   private final Map<String, boolean[]> supplied = new LinkedHashMap<>();
   private long t;
@@ -129,6 +134,11 @@ public final class Optimizer implements AutoCloseable {
     }
     this.flagStates = Guards.flagStates(plan);
     program.ir().inputs().forEach(in -> supplied.put(in.name(), new boolean[layout.tensors().size()]));
+    program.ir().states().stream().filter(IrProgram.StateInfo::initFromWeights).forEach(s -> {
+      var all = new boolean[layout.tensors().size()];
+      Arrays.fill(all, true);
+      pendingCopies.put(s.name(), all);
+    });
     var all = Quantization.of(plan.program());
     var maps = new LinkedHashMap<String, dev.optc.compiler.ir.QuantMap>();
     all.maps().forEach((state, map) -> engine.quantized(state).ifPresent(m -> maps.put(state, m)));
@@ -331,8 +341,20 @@ public final class Optimizer implements AutoCloseable {
     }
   }
 
-  /** What {@code s} holds for tensor {@code i} until something writes it: its init, evaluated now. */
+  /**
+   * What {@code s} holds for tensor {@code i} until something writes it: its init, evaluated now; for
+   * {@code state NAME = w}, the tensor's weights now.
+   */
   private float[] initValues(IrProgram.StateInfo s, int i) {
+    if (s.initFromWeights()) {
+      var w = new float[layout.length(Kind.ELEM, i)];
+      engine.read("w", i, w);
+      // A bf16/f16 copy holds what its storage holds, as a store of the step leaves it (q8/q4: the engine's write).
+      for (int k = 0; k < w.length; k++) {
+        w[k] = s.dtype().round(w[k]);
+      }
+      return w;
+    }
     float v = (float) new HostEvaluator(env(i, null, null)).eval(s.init());
     var values = new float[layout.length(s.shape().kind(), i)];
     Arrays.fill(values, v);
@@ -459,6 +481,7 @@ public final class Optimizer implements AutoCloseable {
     }
     int i = layout.index(tensor);
     stateKind(state);
+    takeWeightCopies();
     if (!engine.allocated(state)) {
       return initValues(program.ir().state(state), i);
     }
@@ -472,6 +495,7 @@ public final class Optimizer implements AutoCloseable {
    * for bit (what {@link #state} answers for it); other values allocate it first.
    */
   void setState(String state, int tensor, float[] values) {
+    copied(state, tensor);
     if (!engine.allocated(state)) {
       var init = initValues(program.ir().state(state), tensor);
       boolean same = init.length == values.length;
@@ -494,11 +518,13 @@ public final class Optimizer implements AutoCloseable {
     if (quantization.map(state) == null || !engine.allocated(state)) {
       return null;
     }
+    takeWeightCopies();
     return engine.readQuantized(state, tensor);
   }
 
   /** Puts back what {@link #quantizedState} gave, bit for bit (allocating a flag state first). */
   void setQuantizedState(String state, int tensor, Engine.Quantized values) {
+    copied(state, tensor);
     if (!engine.allocated(state)) {
       allocate(state);
     }
@@ -623,6 +649,8 @@ public final class Optimizer implements AutoCloseable {
   /** Runs every phase of the step {@link #begin} prepared and reports the metrics. */
   void finish(double[][] uniforms) {
     var n = layout.tensors().size();
+    takeWeightCopies();
+    pendingCopies.clear();
     Map<String, float[]> oldScalars = new HashMap<>();
     if (!listeners.isEmpty()) {
       for (var s : scalarStatesInMetrics) {
@@ -669,6 +697,9 @@ public final class Optimizer implements AutoCloseable {
 
   void restoreStep(long step) {
     this.t = step;
+    if (step > 0) {
+      pendingCopies.clear();
+    }
   }
 
   /** Sets a hyper for every group (a schedule, say); takes effect at the next step. */
@@ -855,6 +886,117 @@ public final class Optimizer implements AutoCloseable {
     }
     program(group);
     return engine;
+  }
+
+  // ---------------------------------------------------------------- states that start as w; the evaluation point
+
+  /**
+   * Takes again the copies of the weights that {@code state NAME = w} states start from, for every tensor whose
+   * copy is pending: DSL.md §11 takes them "at bind time", and a framework that binds by shape ({@link Param})
+   * sets the weights after {@link Builder#build} (through {@link #view} or {@link #setWeights}), so the copy
+   * counts as taken by the first step (or a read or save of the state before it). A state set before then
+   * ({@link #restore}) keeps what it was set to.
+   */
+  private void takeWeightCopies() {
+    if (pendingCopies.isEmpty()) {
+      return;
+    }
+    pendingCopies.forEach((state, pending) -> {
+      if (engine.allocated(state)) {
+        var s = program.ir().state(state);
+        for (int i = 0; i < pending.length; i++) {
+          if (pending[i]) {
+            engine.write(state, i, initValues(s, i));
+          }
+        }
+      }
+    });
+  }
+
+  /** A state's values of tensor {@code i} were set: its copy of the weights is not taken again. */
+  private void copied(String state, int tensor) {
+    var pending = pendingCopies.get(state);
+    if (pending != null) {
+      pending[tensor] = false;
+    }
+  }
+
+  /**
+   * The buffer that holds the point a model is evaluated at: the state named by the program's
+   * {@code evaluate NAME} (Schedule-Free's {@code x}), else {@code w}.
+   */
+  public String evaluationPoint() {
+    if (multi != null) {
+      var points = multi.parts().stream().map(p -> p.optimizer().evaluationPoint()).distinct().toList();
+      if (points.size() > 1) {
+        throw multi.perProgram("evaluationPoint (its programs evaluate at " + String.join(", ", points)
+            + "; ask evaluationWeights(tensor))");
+      }
+      return points.getFirst();
+    }
+    return program.ir().evaluate();
+  }
+
+  /** Downloads a tensor's evaluation point ({@link #evaluationPoint}): its weights without {@code evaluate}. */
+  public float[] evaluationWeights(String tensor) {
+    if (multi != null) {
+      return multi.part(tensor).evaluationWeights(tensor);
+    }
+    var buffer = evaluationPoint();
+    return buffer.equals("w") ? weights(tensor) : state(buffer, tensor);
+  }
+
+  /**
+   * Runs {@code evaluation} (a validation pass, an export) with every tensor's weights replaced by the
+   * evaluation point, then puts the weights back bit for bit, also when it throws: a model whose parameters
+   * view the weight arena ({@link #view}) is evaluated where it lives. Without {@code evaluate} it just runs.
+   * Host arenas of a float32 state are swapped with three bulk copies; others go through the engine.
+   */
+  public <T> T atEvaluationPoint(java.util.function.Supplier<T> evaluation) {
+    if (multi != null) {
+      // Each part puts its own evaluation point into its slice of the weights, one inside the other.
+      java.util.function.Supplier<T> nested = evaluation;
+      for (var part : multi.parts()) {
+        var inner = nested;
+        nested = () -> part.optimizer().atEvaluationPoint(inner);
+      }
+      return nested.get();
+    }
+    var buffer = evaluationPoint();
+    if (buffer.equals("w")) {
+      return evaluation.get();
+    }
+    takeWeightCopies();
+    var w = engine.arena("w");
+    var x = quantization.map(buffer) == null && engine.allocated(buffer)
+        && program.ir().state(buffer).dtype() == dev.optc.compiler.ir.Dtype.F32
+        ? engine.arena(buffer) : java.util.Optional.<MemorySegment>empty();
+    if (w.isPresent() && x.isPresent() && w.get().byteSize() == x.get().byteSize()) {
+      try (var scratch = java.lang.foreign.Arena.ofConfined()) {
+        var saved = scratch.allocate(w.get().byteSize(), 64);
+        saved.copyFrom(w.get());
+        w.get().copyFrom(x.get());
+        try {
+          return evaluation.get();
+        } finally {
+          w.get().copyFrom(saved);
+        }
+      }
+    }
+    int n = layout.tensors().size();
+    var saved = new float[n][];
+    for (int i = 0; i < n; i++) {
+      saved[i] = new float[layout.length(Kind.ELEM, i)];
+      engine.read("w", i, saved[i]);
+      engine.write("w", i, state(buffer, layout.tensors().get(i).name()));
+    }
+    try {
+      return evaluation.get();
+    } finally {
+      for (int i = 0; i < n; i++) {
+        engine.write("w", i, saved[i]);
+      }
+    }
   }
 
   /** The backend's engine, for backend-specific operations (e.g. adopting device buffers). */

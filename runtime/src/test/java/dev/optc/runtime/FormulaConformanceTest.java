@@ -45,6 +45,12 @@ class FormulaConformanceTest {
    * the group format, 2-D tensors with rows < cols, rows > cols and square.
    */
   static final Path MATRIX_CASES = Path.of("src/test/resources/conformance-matrix");
+  /**
+   * Cases of programs with an evaluation point ({@code evaluate NAME}: schedulefree_adamw's x), written by
+   * tools/golden/make_schedulefree_golden.py: the group format plus {@code evaluate=NAME} and
+   * {@code expected_eval_f32_I.npy}/{@code expected_eval_f64_I.npy}, checked under the same rule as the weights.
+   */
+  static final Path EVALUATE_CASES = Path.of("src/test/resources/conformance-evaluate");
 
   @TestFactory
   Stream<DynamicTest> everyGroupCaseMatchesTheFormulasOnTheJavaReference() throws IOException {
@@ -67,7 +73,7 @@ class FormulaConformanceTest {
 
   static List<Path> caseDirs() throws IOException {
     var dirs = new ArrayList<Path>();
-    for (var root : List.of(CASES, INPUT_CASES, MATRIX_CASES)) {
+    for (var root : List.of(CASES, INPUT_CASES, MATRIX_CASES, EVALUATE_CASES)) {
       try (var list = Files.list(root)) {
         dirs.addAll(list.filter(d -> Files.exists(d.resolve("case.properties"))).sorted().toList());
       }
@@ -87,12 +93,25 @@ class FormulaConformanceTest {
     assertEquals(3, sophia.size(), "the committed sophia cases: " + sophia);
   }
 
+  @Test
+  void theScheduleFreeCasesAreThereAndCheckTheEvaluationPoint() throws Exception {
+    var cases = caseDirs().stream().filter(d -> d.getFileName().toString().startsWith("schedulefree_adamw")).toList();
+    assertEquals(3, cases.size(), "the committed schedulefree_adamw cases: " + cases);
+    for (var dir : cases) {
+      var c = load(dir);
+      assertEquals("x", c.evaluate(), dir + ": evaluate");
+      assertEquals("x", OptProgram.load(c.optimizer()).ir().evaluate(), "schedulefree_adamw evaluates at x");
+      c.tensors().forEach(t -> assertTrue(t.evalF32() != null && t.evalF64() != null, dir + ": " + t.name()));
+    }
+  }
+
   /** One tensor of a case: initial weights, T gradients (flat, step-major) and the two references. */
   record TensorCase(String name, long[] shape, float[] params, float[] grads, float[] f32, double[] f64,
-      Map<String, float[]> inputs) {}
+      Map<String, float[]> inputs, float[] evalF32, double[] evalF64) {}
 
+  /** {@code evaluate}: the evaluation point the case checks besides the weights, or null. */
   record GroupCase(String name, String optimizer, int steps, Map<String, Double> hypers,
-      List<TensorCase> tensors) {}
+      List<TensorCase> tensors, String evaluate) {}
 
   static GroupCase load(Path dir) throws IOException {
     var props = new Properties();
@@ -126,10 +145,19 @@ class FormulaConformanceTest {
           inputs.put(input.strip(), values.data());
         }
       }
+      float[] evalF32 = null;
+      double[] evalF64 = null;
+      if (props.getProperty("evaluate") != null) {
+        evalF32 = Npy.readFloat32(dir.resolve("expected_eval_f32_" + i + ".npy")).data();
+        evalF64 = Npy.readFloat64(dir.resolve("expected_eval_f64_" + i + ".npy")).data();
+        assertEquals(params.data().length, evalF32.length, name + ": expected_eval_f32");
+        assertEquals(params.data().length, evalF64.length, name + ": expected_eval_f64");
+      }
       tensors.add(new TensorCase(name, params.shape(), params.data(), grads.data(), f32.data(), f64.data(),
-          inputs));
+          inputs, evalF32, evalF64));
     }
-    return new GroupCase(dir.getFileName().toString(), props.getProperty("optimizer"), steps, hypers, tensors);
+    return new GroupCase(dir.getFileName().toString(), props.getProperty("optimizer"), steps, hypers, tensors,
+        props.getProperty("evaluate"));
   }
 
   static void check(GroupCase c, Backend backend, Fusion fusion) throws Exception {
@@ -138,21 +166,29 @@ class FormulaConformanceTest {
     var ours64 = run(program, new JavaBackend(JavaEmitter.Precision.F64, 1), Fusion.FULL, c);
     var report = new StringBuilder();
     boolean ok = true;
-    for (int i = 0; i < c.tensors().size(); i++) {
-      var t = c.tensors().get(i);
-      double refError = TorchConformanceTest.maxDiff(t.f32(), t.f64());
-      double ourError = TorchConformanceTest.maxDiff(ours.get(i), t.f64());
+    int n = c.tensors().size();
+    for (int i = 0; i < (c.evaluate() == null ? n : 2 * n); i++) {
+      // With an evaluation point, entries n.. of the runs' results are its values (see run).
+      var t = c.tensors().get(i % n);
+      var f32 = i < n ? t.f32() : t.evalF32();
+      var f64 = i < n ? t.f64() : t.evalF64();
+      double refError = TorchConformanceTest.maxDiff(f32, f64);
+      double ourError = TorchConformanceTest.maxDiff(ours.get(i), f64);
       double tolerance = 10 * refError + 1e-6;
       boolean pass = ourError <= tolerance;
       ok &= pass;
-      report.append(String.format("%n  %s %s: max|ours - f64| = %.3g, bound %.3g (max|ref32 - f64| = %.3g); "
-              + "our float64 mode is %.3g from f64", pass ? "ok  " : "FAIL", t.name(), ourError, tolerance, refError,
-          TorchConformanceTest.maxDiff(ours64.get(i), t.f64())));
+      report.append(String.format("%n  %s %s%s: max|ours - f64| = %.3g, bound %.3g (max|ref32 - f64| = %.3g); "
+              + "our float64 mode is %.3g from f64", pass ? "ok  " : "FAIL", t.name(),
+          i < n ? "" : " (evaluate " + c.evaluate() + ")", ourError, tolerance, refError,
+          TorchConformanceTest.maxDiff(ours64.get(i), f64)));
     }
     assertTrue(ok, c.name() + " (" + c.optimizer() + ", " + backend.name() + ", " + fusion.label() + "):" + report);
   }
 
-  /** One group of every tensor of the case, T steps; the final weights, per tensor. Metrics must be finite. */
+  /**
+   * One group of every tensor of the case, T steps; the final weights, per tensor, then (for a case with an
+   * evaluation point) each tensor's evaluation point. Metrics must be finite.
+   */
   static List<float[]> run(OptProgram program, Backend backend, Fusion fusion, GroupCase c) {
     var tensors = c.tensors().stream().map(t -> new Optimizer.Tensor(t.name(), t.shape(), t.params())).toList();
     try (var opt = Optimizer.builder(program).backend(backend).fusion(fusion).group(c.hypers(), tensors).build()) {
@@ -172,7 +208,13 @@ class FormulaConformanceTest {
         }
         opt.step();
       }
-      return c.tensors().stream().map(t -> opt.weights(t.name())).toList();
+      var out = new ArrayList<float[]>();
+      c.tensors().forEach(t -> out.add(opt.weights(t.name())));
+      if (c.evaluate() != null) {
+        assertEquals(c.evaluate(), opt.evaluationPoint(), c.name());
+        c.tensors().forEach(t -> out.add(opt.evaluationWeights(t.name())));
+      }
+      return out;
     }
   }
 }

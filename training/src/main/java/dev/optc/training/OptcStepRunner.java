@@ -167,6 +167,15 @@ public final class OptcStepRunner implements StepRunner {
     optimizer.step();
   }
 
+  /**
+   * The model's parameters view the weight arena: {@link Optimizer#atEvaluationPoint} copies the evaluation point
+   * into it for the evaluation (three bulk copies of the arena) and the weights back after it.
+   */
+  @Override
+  public <T> T atEvaluationPoint(java.util.function.Supplier<T> evaluation) {
+    return optimizer.atEvaluationPoint(evaluation);
+  }
+
   /** Unbinds the module first: its tensors must not outlive the arenas they view. */
   @Override
   public void close() {

@@ -28,6 +28,16 @@ public interface StepRunner extends AutoCloseable {
   /** One update from the gradients now in the gradient buffer. */
   void step();
 
+  /**
+   * Runs {@code evaluation} (the validation pass) with the model's parameters at the optimizer's evaluation point,
+   * and puts the training weights back after it: a program with {@code evaluate x} (Schedule-Free) is validated at
+   * x, as the reference's {@code optimizer.eval()} / {@code optimizer.train()} switch does. By default the weights
+   * are the evaluation point and it just runs.
+   */
+  default <T> T atEvaluationPoint(java.util.function.Supplier<T> evaluation) {
+    return evaluation.get();
+  }
+
   /** Unbinds the model's parameters, then frees the buffers. */
   @Override
   void close();

@@ -10,7 +10,8 @@ import org.bytedeco.javacpp.PointerScope;
  * The training loop: a fresh model of the task (the seed's weights), its parameters bound to flat buffers, one
  * {@link StepRunner}; per step: zero the gradient buffer, forward and backward on the step's batch (libtorch),
  * then the runner's step. Every {@code evalEvery} steps a point of the curves: the mean training loss since the
- * last point and the validation loss and accuracy.
+ * last point and the validation loss and accuracy, measured at the runner's evaluation point
+ * ({@link StepRunner#atEvaluationPoint}: x for a program with {@code evaluate x}, else the weights).
  *
  * <p>Runs on the calling thread; each step's libtorch temporaries are freed by a {@link PointerScope}.
  */
@@ -98,7 +99,8 @@ public final class Trainer {
         sinceLast += loss;
         count++;
         if (diverged != 0 || s % config.evalEvery() == 0 || s == steps) {
-          var e = model.evaluate();
+          // At the optimizer's evaluation point (Schedule-Free's x), the training weights put back after.
+          var e = runner.atEvaluationPoint(model::evaluate);
           var point = new Point(s, sinceLast / count, e.loss(), e.accuracy());
           curve.add(point);
           listener.point(factory.optimizer(), factory.runner(), point, steps);

@@ -26,10 +26,11 @@ public enum DiagnosticCode {
 
   // Declarations' expressions
   NOT_CONSTANT("E030", Severity.ERROR, "a hyper default that is not a constant expression"),
-  BAD_STATE_INIT("E031", Severity.ERROR, "a state initializer that is not uniform"),
+  BAD_STATE_INIT("E031", Severity.ERROR, "a state initializer that is neither uniform nor 'w'"),
   UNKNOWN_SHAPE("E032", Severity.ERROR, "a state shape other than elem, row, col, scalar"),
   UNKNOWN_DTYPE("E033", Severity.ERROR, "a state dtype other than f32, bf16, f16, q8, q4"),
   QUANTIZED_SHAPE("E034", Severity.ERROR, "a row, col or scalar state stored as q8 or q4"),
+  BAD_EVALUATE("E035", Severity.ERROR, "'evaluate' of a name that is not an elem state, or twice"),
 
   // Functions
   ARITY("E040", Severity.ERROR, "a call with the wrong number of arguments"),

@@ -29,6 +29,12 @@ public sealed interface Ast {
   /** {@code input NAME}: a per-element tensor the caller supplies each step, read-only (DSL.md §11). */
   record InputDecl(Ident name, Span span) implements Stmt {}
 
+  /**
+   * {@code evaluate NAME}: the state that holds the point a model is evaluated at (Schedule-Free's {@code x};
+   * DSL.md §11); without it, {@code w}.
+   */
+  record EvaluateDecl(Ident name, Span span) implements Stmt {}
+
   record DefDecl(Ident name, List<Ident> params, Expr body, Span span) implements Stmt {
     public DefDecl {
       params = List.copyOf(params);

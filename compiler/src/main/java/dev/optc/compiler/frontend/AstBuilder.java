@@ -38,6 +38,7 @@ final class AstBuilder extends OptBaseVisitor<Object> {
       case OptParser.HyperDeclContext h -> h.name;
       case OptParser.StateDeclContext st -> st.name;
       case OptParser.InputDeclContext in -> in.name;
+      case OptParser.EvaluateDeclContext e -> null;
       case OptParser.DefDeclContext d -> d.name;
       case OptParser.MetricDeclContext m -> m.name;
       case OptParser.AssignContext a -> a.target;
@@ -114,6 +115,11 @@ final class AstBuilder extends OptBaseVisitor<Object> {
   @Override
   public Object visitInputDecl(OptParser.InputDeclContext ctx) {
     return new Ast.InputDecl(ident(ctx.name), span(ctx));
+  }
+
+  @Override
+  public Object visitEvaluateDecl(OptParser.EvaluateDeclContext ctx) {
+    return new Ast.EvaluateDecl(ident(ctx.name), span(ctx));
   }
 
   @Override

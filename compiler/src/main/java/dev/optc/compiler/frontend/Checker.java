@@ -83,6 +83,9 @@ public final class Checker {
   private final List<IrProgram.Binding> bindings = new ArrayList<>();
   private final Map<String, Boolean> written = new HashMap<>();
   private String optimizerName;
+  /** The {@code evaluate} line, if any, and the state it names once checked ({@code w} without one). */
+  private Ast.EvaluateDecl evaluateDecl;
+  private String evaluate = "w";
   private Span optimizerSpan;
 
   private Checker(Ast.Program program, Diagnostics diags) {
@@ -128,6 +131,7 @@ public final class Checker {
         case Ast.HyperDecl h -> h.name();
         case Ast.StateDecl st -> st.name();
         case Ast.InputDecl in -> in.name();
+        case Ast.EvaluateDecl e -> null;
         case Ast.DefDecl d -> d.name();
         case Ast.MetricDecl m -> m.name();
         case Ast.Assign a -> a.target();
@@ -146,6 +150,7 @@ public final class Checker {
         case Ast.HyperDecl h -> hyper(h);
         case Ast.StateDecl st -> state(st);
         case Ast.InputDecl in -> input(in);
+        case Ast.EvaluateDecl e -> evaluate(e);
         case Ast.DefDecl d -> def(d);
         case Ast.MetricDecl m -> metric(m);
         case Ast.Assign a -> assign(a);
@@ -252,7 +257,17 @@ public final class Checker {
       }
     }
     Node init = factory.constant(0);
-    if (s.init() != null) {
+    if (s.init() instanceof Ast.Name n && n.name().equals("w")) {
+      // A copy of the parameter (DSL.md §11), taken by the runtime before the first step.
+      if (shape != Shape.ELEM) {
+        diags.report(DiagnosticCode.BAD_STATE_INIT, n.span(),
+            "a " + shape.label() + " state cannot start as a copy of 'w'",
+            "only an elem state has one value per parameter element; drop ': " + shape.label()
+                + "', or start it from a uniform value and assign it in a statement");
+      } else {
+        init = factory.load("w", Kind.ELEM);
+      }
+    } else if (s.init() != null) {
       var value = rootExpr(s.init(), Context.STATE_INIT, Map.of());
       if (value != null) {
         init = value;
@@ -277,6 +292,53 @@ public final class Checker {
     scope.put(name, new InputSym(name, in.name().span()));
     states.add(new IrProgram.StateInfo(name, Shape.ELEM, Dtype.F32, factory.constant(0), in.name().span(), true));
     current.put(name, factory.load(name, Kind.ELEM));
+  }
+
+  /**
+   * {@code evaluate NAME}: names the elem state that holds the point a model is evaluated at (DSL.md §11). The
+   * state must be declared before it, and named once (a second valid line is an error; a line with a bad name
+   * reports only that); the choice is kept for {@link #finish}.
+   */
+  private void evaluate(Ast.EvaluateDecl e) {
+    var name = e.name().name();
+    var states = scope.entrySet().stream().filter(x -> x.getValue() instanceof StateSym s && s.shape() == Shape.ELEM)
+        .map(Map.Entry::getKey).toList();
+    String problem = switch (scope.get(name)) {
+      case StateSym s when s.shape() == Shape.ELEM -> null;
+      case StateSym s -> "'" + name + "' is a " + s.shape().label() + " state";
+      case null -> name.equals("w") ? "'w' is the evaluation point already"
+          : BUILTIN_VALUES.contains(name) ? "'" + name + "' is a built-in name"
+          : everywhere.containsKey(name) && everywhere.get(name).start() > e.span().start()
+              ? "'" + name + "' is declared later, at line " + everywhere.get(name).line()
+              : "unknown name '" + name + "'";
+      case PoisonSym p -> "";
+      case InputSym i -> "'" + name + "' is an input";
+      case HyperSym h -> "'" + name + "' is a hyper";
+      case LocalSym l -> "'" + name + "' is a local";
+      case MetricSym m -> "'" + name + "' is a metric";
+      case DefSym d -> "'" + name + "' is a def";
+    };
+    if (problem == null && evaluateDecl != null) {
+      diags.report(DiagnosticCode.BAD_EVALUATE, e.span(), "the evaluation point is named twice",
+          "it is already '" + evaluateDecl.name().name() + "' at line " + evaluateDecl.span().line()
+              + "; keep one 'evaluate' line");
+    } else if (problem == null) {
+      evaluateDecl = e;
+      evaluate = name;
+    } else if (!problem.isEmpty()) {
+      String hint;
+      if (name.equals("w")) {
+        hint = "without an 'evaluate' line a model is evaluated at w; remove the line";
+      } else if (problem.contains("declared later")) {
+        hint = "move 'evaluate " + name + "' below its declaration";
+      } else {
+        var suggestion = Suggest.didYouMean(name, states);
+        hint = suggestion != null ? suggestion : "evaluate names an elem state (one value per parameter element) "
+            + "that holds the point to evaluate the model at, e.g. 'state x = w' then 'evaluate x'";
+      }
+      diags.report(DiagnosticCode.BAD_EVALUATE, e.name().span(),
+          "'evaluate' needs an elem state, but " + problem, hint);
+    }
   }
 
   private void def(Ast.DefDecl d) {
@@ -671,6 +733,17 @@ public final class Checker {
         });
       }
       case "w", "g" -> {
+        if (ctx == Context.STATE_INIT) {
+          // 'state NAME = w' is taken before the expression is checked (state()): here w is inside one.
+          diags.report(DiagnosticCode.BAD_STATE_INIT, n.span(), name.equals("w")
+                  ? "a state can start as 'w' itself, not as an expression of it"
+                  : "a state cannot start from the gradient 'g'",
+              name.equals("w")
+                  ? "write 'state NAME = w' and adjust the copy in a statement (on the first step: t == 1 ? ... : ...)"
+                  : "no gradient exists yet when a state is created (tensors are bound before the first step); start "
+                      + "it at 0 and assign it from g in a statement, e.g. m = t == 1 ? g : m");
+          return null;
+        }
         if (ctx != Context.STATEMENT) {
           notAllowed(n, ctx, "'" + name + "'");
           return null;
@@ -1059,7 +1132,8 @@ public final class Checker {
     if (syntaxErrors) {
       // Names used only in a statement that did not parse would be reported as unused: say nothing.
       var name0 = optimizerName != null ? optimizerName : program.file().baseName();
-      return new IrProgram(name0, program.file(), factory, hypers, states, outputs, metrics, bindings, List.of());
+      return new IrProgram(name0, program.file(), factory, hypers, states, outputs, metrics, bindings, List.of(),
+        evaluate);
     }
     if (!written.getOrDefault("w", false)) {
       var at = optimizerSpan != null ? optimizerSpan : program.file().span(0, 0);
@@ -1082,6 +1156,7 @@ public final class Checker {
       }
     }
     var name = optimizerName != null ? optimizerName : program.file().baseName();
-    return new IrProgram(name, program.file(), factory, hypers, states, outputs, metrics, bindings, List.of());
+    return new IrProgram(name, program.file(), factory, hypers, states, outputs, metrics, bindings, List.of(),
+        evaluate);
   }
 }

@@ -15,7 +15,8 @@ import org.antlr.v4.runtime.Token;
  * can only start a statement, so one mistake gives one error and the next correct line parses as
  * written (ANTLR's default recovery resynchronises on follow sets and would swallow or misread it).
  *
- * <p>A <em>statement start</em> is a declaration keyword ({@code optimizer hyper state def metric}) or a
+ * <p>A <em>statement start</em> is a declaration keyword ({@code optimizer hyper state input evaluate def
+ * metric}) or a
  * name followed by an assignment operator (other than the name a declaration declares): in a valid
  * program nothing else can be followed by those, since newlines are white space and an expression is
  * never followed directly by a name. A line that begins like another language's statement ({@code for},
@@ -49,7 +50,8 @@ final class StatementRecovery extends DefaultErrorStrategy {
 
   private static boolean isDeclaration(int type) {
     return switch (type) {
-      case OptLexer.OPTIMIZER, OptLexer.HYPER, OptLexer.STATE, OptLexer.INPUT, OptLexer.DEF, OptLexer.METRIC -> true;
+      case OptLexer.OPTIMIZER, OptLexer.HYPER, OptLexer.STATE, OptLexer.INPUT, OptLexer.EVALUATE, OptLexer.DEF,
+          OptLexer.METRIC -> true;
       default -> false;
     };
   }

@@ -200,8 +200,9 @@ public final class SyntaxParser {
 
     private static boolean isKeyword(int type) {
       return switch (type) {
-        case OptLexer.OPTIMIZER, OptLexer.HYPER, OptLexer.STATE, OptLexer.INPUT, OptLexer.DEF, OptLexer.METRIC,
-            OptLexer.AS, OptLexer.AND, OptLexer.OR, OptLexer.NOT, OptLexer.TRUE, OptLexer.FALSE -> true;
+        case OptLexer.OPTIMIZER, OptLexer.HYPER, OptLexer.STATE, OptLexer.INPUT, OptLexer.EVALUATE, OptLexer.DEF,
+            OptLexer.METRIC, OptLexer.AS, OptLexer.AND, OptLexer.OR, OptLexer.NOT, OptLexer.TRUE,
+            OptLexer.FALSE -> true;
         default -> false;
       };
     }

@@ -123,27 +123,35 @@ public final class Interpreter {
     return HostEvaluator.hyperValues(p, overrides);
   }
 
-  /** Every state's initial value for a tensor of {@code rows × cols}, in float64. */
+  /**
+   * Every state's initial value for a tensor of {@code rows × cols}, in float64; a state that starts as a copy
+   * of the parameter ({@code state NAME = w}) starts at zeros here (see {@link #fresh}, which has weights).
+   */
   public static Map<String, double[]> initStates(IrProgram p, int rows, int cols, Map<String, Double> overrides) {
     return initStates(p, rows, cols, overrides, Precision.F64);
   }
 
   public static Map<String, double[]> initStates(IrProgram p, int rows, int cols, Map<String, Double> overrides,
       Precision precision) {
+    return initStates(p, rows, cols, overrides, precision, new double[rows * cols]);
+  }
+
+  private static Map<String, double[]> initStates(IrProgram p, int rows, int cols, Map<String, Double> overrides,
+      Precision precision, double[] w) {
     var hypers = hypers(p, overrides);
     var eval = new Eval(p, List.of(new Slot(rows, cols, null)), hypers, null, Precision.F64);
     var states = new LinkedHashMap<String, double[]>();
     for (var s : p.states()) {
-      var init = eval.value(s.init())[0];
-      states.put(s.name(), store(expand(init, s.shape().kind(), rows, cols), s.dtype(), precision));
+      var values = s.initFromWeights() ? w.clone() : expand(eval.value(s.init())[0], s.shape().kind(), rows, cols);
+      states.put(s.name(), store(values, s.dtype(), precision));
     }
     return states;
   }
 
-  /** A fresh tensor: {@code w} and {@code g} as given, states at their initial values. */
+  /** A fresh tensor: {@code w} and {@code g} as given, states at their initial values (a copy of w for '= w'). */
   public static TensorData fresh(IrProgram p, int rows, int cols, double[] w, double[] g,
       Map<String, Double> overrides) {
-    return new TensorData(rows, cols, w, g, initStates(p, rows, cols, overrides));
+    return new TensorData(rows, cols, w, g, initStates(p, rows, cols, overrides, Precision.F64, w));
   }
 
   /** One step in float64. */

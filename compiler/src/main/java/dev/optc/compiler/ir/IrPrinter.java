@@ -34,6 +34,9 @@ public final class IrPrinter {
       sb.append("state ").append(s.name()).append(" : ").append(s.shape().label()).append(" as ")
           .append(s.dtype().label()).append(" = ").append(names.get(s.init())).append('\n');
     }
+    if (!p.evaluate().equals("w")) {
+      sb.append("evaluate ").append(p.evaluate()).append('\n');
+    }
     for (int i = 0; i < p.hoisted().size(); i++) {
       sb.append("uniform u").append(i).append(" = ").append(names.get(p.hoisted().get(i))).append('\n');
     }

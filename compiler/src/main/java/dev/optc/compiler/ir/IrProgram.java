@@ -22,6 +22,8 @@ import java.util.function.UnaryOperator;
  *     code ignores them; statement-level fusion materializes them, and generated code quotes them
  * @param hoisted uniforms computed on the host once per tensor per step, in float64; slot {@code i} of
  *     a {@link Node.Uniform} is {@code hoisted.get(i)}. Empty until the hoisting pass runs
+ * @param evaluate the buffer that holds the point a model is evaluated at: an elem state named by
+ *     {@code evaluate NAME} (Schedule-Free's {@code x}; DSL.md §11), else {@code w}
  */
 public record IrProgram(
     String name,
@@ -32,9 +34,11 @@ public record IrProgram(
     List<Output> outputs,
     List<Metric> metrics,
     List<Binding> bindings,
-    List<Node> hoisted) {
+    List<Node> hoisted,
+    String evaluate) {
 
   public IrProgram {
+    java.util.Objects.requireNonNull(evaluate, "evaluate");
     hypers = Named.of(hypers, HyperInfo::name);
     states = Named.of(states, StateInfo::name);
     outputs = List.copyOf(outputs);
@@ -51,11 +55,21 @@ public record IrProgram(
   public record HyperInfo(String name, Node defaultValue, Span span, boolean flag) {}
 
   /**
-   * A persistent state buffer; {@code init} is a host uniform (hypers, literals, sizes). An {@code input}
+   * A persistent state buffer; {@code init} is a host uniform (hypers, literals, sizes) or, for an elem state
+   * written {@code state NAME = w}, the load of {@code w} (see {@link #initFromWeights}). An {@code input}
    * ({@code input NAME}, DSL.md §11) is an elem f32 buffer the program only reads and the caller writes
    * before every step, as it writes {@code g}; it is never an output, never saved in a checkpoint.
    */
-  public record StateInfo(String name, Shape shape, Dtype dtype, Node init, Span span, boolean input) {}
+  public record StateInfo(String name, Shape shape, Dtype dtype, Node init, Span span, boolean input) {
+
+    /**
+     * Whether the state starts as a copy of the parameter ({@code state NAME = w}, DSL.md §11) rather than as
+     * the value of a host uniform.
+     */
+    public boolean initFromWeights() {
+      return init instanceof Node.Load l && l.buffer().equals("w");
+    }
+  }
 
   /** The per-element inputs the caller supplies each step, in declaration order. */
   public List<StateInfo> inputs() {
@@ -139,22 +153,22 @@ public record IrProgram(
     var m = metrics.stream().map(x -> new Metric(x.name(), f.apply(x.value()), x.span())).toList();
     var b = bindings.stream().map(x -> new Binding(x.target(), f.apply(x.value()), x.span())).toList();
     var u = hoisted.stream().map(f).toList();
-    var copy = new IrProgram(name, source, factory, h, s, o, m, b, u);
+    var copy = new IrProgram(name, source, factory, h, s, o, m, b, u, evaluate);
     return copy.roots().equals(roots()) ? this : copy;
   }
 
   public IrProgram withOutputs(List<Output> newOutputs) {
-    return new IrProgram(name, source, factory, hypers, states, newOutputs, metrics, bindings, hoisted);
+    return new IrProgram(name, source, factory, hypers, states, newOutputs, metrics, bindings, hoisted, evaluate);
   }
 
   public IrProgram withBindings(List<Binding> newBindings) {
-    return new IrProgram(name, source, factory, hypers, states, outputs, metrics, newBindings, hoisted);
+    return new IrProgram(name, source, factory, hypers, states, outputs, metrics, newBindings, hoisted, evaluate);
   }
 
   public IrProgram withHoisted(List<Node> newHoisted, UnaryOperator<Node> rewriteRoots) {
-    var rewritten = new IrProgram(name, source, factory, hypers, states, outputs, metrics, bindings, List.of())
-        .mapRoots(rewriteRoots);
+    var rewritten = new IrProgram(name, source, factory, hypers, states, outputs, metrics, bindings, List.of(),
+        evaluate).mapRoots(rewriteRoots);
     return new IrProgram(name, source, factory, rewritten.hypers, rewritten.states, rewritten.outputs,
-        rewritten.metrics, rewritten.bindings, newHoisted);
+        rewritten.metrics, rewritten.bindings, newHoisted, evaluate);
   }
 }

@@ -57,7 +57,12 @@ public final class Verifier {
           "hyper default not constant: " + h.name());
     }
     for (var s : p.states()) {
-      check(host.contains(s.init()), "state init not host-uniform: " + s.name());
+      check(host.contains(s.init()) || s.initFromWeights() && s.shape() == Shape.ELEM,
+          "state init neither host-uniform nor w: " + s.name());
+    }
+    if (!p.evaluate().equals("w")) {
+      check(states.containsKey(p.evaluate()) && states.get(p.evaluate()).shape() == Shape.ELEM
+          && !states.get(p.evaluate()).input(), "evaluate names no elem state: " + p.evaluate());
     }
     for (var o : p.outputs()) {
       var kind = o.buffer().equals("w") ? Kind.ELEM : states.get(o.buffer()).shape().kind();

@@ -67,6 +67,6 @@ public final class HoistUniform implements Pass {
             m.span())).toList(),
         result.bindings().stream().map(b -> new IrProgram.Binding(b.target(), rewrite.apply(b.value()),
             b.span())).toList(),
-        hoisted);
+        hoisted, result.evaluate());
   }
 }

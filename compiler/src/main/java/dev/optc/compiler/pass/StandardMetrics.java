@@ -48,7 +48,7 @@ public final class StandardMetrics implements Pass {
       }
     }
     return new IrProgram(p.name(), p.source(), f, p.hypers(), p.states(), p.outputs(), metrics, p.bindings(),
-        p.hoisted());
+        p.hoisted(), p.evaluate());
   }
 
   private static Node norm(NodeFactory f, Node x) {

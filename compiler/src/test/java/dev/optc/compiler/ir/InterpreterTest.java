@@ -3,6 +3,7 @@ package dev.optc.compiler.ir;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.optc.compiler.Compiler;
 import dev.optc.compiler.diag.CompileException;
@@ -187,6 +188,32 @@ class InterpreterTest {
     assertEquals(Map.of("a", 5.0, "b", 1.0), Interpreter.hypers(p, Map.of("a", 5.0, "b", 1.0)));
     assertArrayEquals(new double[] {16.5, 16.5, 16.5}, Interpreter.initStates(p, 3, 4, Map.of("a", 5.0)).get("s"));
     assertThrows(IllegalArgumentException.class, () -> Interpreter.hypers(p, Map.of("nope", 1.0)));
+  }
+
+  /** {@code state NAME = w}: a fresh tensor's state is a copy of its weights; {@code evaluate} is kept in the IR. */
+  @Test
+  void aStateFromWStartsAsTheWeightsAndTheEvaluationPointIsKept() throws CompileException {
+    var source = """
+        state x = w
+        state h as bf16 = w
+        evaluate x
+        w -= g
+        x = (x + w) / 2
+        h = h
+        """;
+    var p = frontend(source);
+    assertEquals("x", p.evaluate());
+    assertTrue(p.state("x").initFromWeights());
+    var w = new double[] {1, 2, 3.001};
+    var d = Interpreter.fresh(p, 1, 3, w, new double[] {2, 2, 2}, Map.of());
+    assertArrayEquals(w, d.states().get("x"));
+    assertArrayEquals(new double[] {0, 0, 0}, Interpreter.initStates(p, 1, 3, Map.of()).get("x"));
+    var optimized = compiled(source);
+    assertEquals("x", optimized.evaluate(), "the passes keep the evaluation point");
+    assertTrue(IrPrinter.print(optimized).contains("\nevaluate x\n"), IrPrinter.print(optimized));
+    var r = Interpreter.step(p, List.of(d), Map.of(), 1);
+    assertArrayEquals(new double[] {0, 1, 2.001}, r.tensors().getFirst().states().get("x"), 1e-12);
+    assertEquals("w", frontend("w -= g").evaluate());
   }
 
   @Test

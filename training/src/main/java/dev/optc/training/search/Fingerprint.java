@@ -133,7 +133,8 @@ public final class Fingerprint {
     }
     return new IrProgram(ir.name(), ir.source(), ir.factory(), ir.hypers(),
         ir.states().stream().filter(s -> live.contains(s.name())).toList(),
-        ir.outputs().stream().filter(o -> live.contains(o.buffer())).toList(), List.of(), List.of(), List.of());
+        ir.outputs().stream().filter(o -> live.contains(o.buffer())).toList(), List.of(), List.of(), List.of(),
+        live.contains(ir.evaluate()) ? ir.evaluate() : "w");
   }
 
   /** @param hypers the hyper values to run with (lr fixed by the caller so that it does not split keys) */

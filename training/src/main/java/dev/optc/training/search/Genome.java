@@ -80,6 +80,8 @@ public record Genome(String name, List<Hyper> hypers, List<State> states, List<S
         // In declaration order among the states (the IR's order). The search's tasks supply only g: a candidate
         // that reads an input fails its first step and is discarded like any failing one.
         case Ast.InputDecl in -> states.add(State.input(in.name().name()));
+        // The search's tasks validate at w: the evaluation point of a seed is not carried into its candidates.
+        case Ast.EvaluateDecl e -> { }
         case Ast.DefDecl d -> defs.add("def " + d.name().name() + "("
             + String.join(", ", d.params().stream().map(Ast.Ident::name).toList()) + ") = " + print(d.body()));
         case Ast.MetricDecl m -> stmts.add(new Stmt(m.name().name(), Ast.AssignOp.SET, m.value(), true));
