@@ -57,6 +57,31 @@ public final class OpenBlas implements Sgemm<MemorySegment> {
         gemm.m(), gemm.n(), gemm.k(), alpha, a, gemm.lda(), b, gemm.ldb(), beta, c, gemm.ldc());
   }
 
+  /**
+   * {@code C = op(A)·op(A)ᵀ} (n × n), op(A) being n × k: A stored n × k, or k × n when {@code transpose} (then C =
+   * AᵀA). Half of sgemm's work (BLAS's syrk fills one triangle); the other is copied, so C is exactly symmetric.
+   */
+  public void gram(int n, int k, boolean transpose, MemorySegment a, MemorySegment c) {
+    if (n < 1 || k < 1) {
+      throw new IllegalArgumentException("a Gram matrix needs n, k >= 1, not " + n + ", " + k);
+    }
+    var shape = "(" + (transpose ? k + "x" + n + ")ᵀ" : n + "x" + k + ")") + " Gram → " + n + "x" + n;
+    if (a.byteSize() < (long) Float.BYTES * n * k) {
+      throw new IllegalArgumentException("A of " + shape + " needs " + (long) n * k + " floats, the segment holds "
+          + a.byteSize() / Float.BYTES);
+    }
+    if (c.byteSize() < (long) Float.BYTES * n * n || c.isReadOnly()) {
+      throw new IllegalArgumentException("C of " + shape + " needs " + (long) n * n + " writable floats");
+    }
+    OpenBlasRaw.cblas_ssyrk(OpenBlasRaw.CBLAS_ROW_MAJOR, OpenBlasRaw.CBLAS_UPPER, op(transpose), n, k, 1f, a,
+        transpose ? n : k, 0f, c, n);
+    for (long i = 1; i < n; i++) {
+      for (long j = 0; j < i; j++) {
+        c.setAtIndex(JAVA_FLOAT, i * n + j, c.getAtIndex(JAVA_FLOAT, j * n + i));
+      }
+    }
+  }
+
   private static int op(boolean transpose) {
     return transpose ? OpenBlasRaw.CBLAS_TRANS : OpenBlasRaw.CBLAS_NO_TRANS;
   }

@@ -25,6 +25,7 @@ public final class OpenBlasRaw {
   public static final int CBLAS_ROW_MAJOR = 101;
   public static final int CBLAS_NO_TRANS = 111;
   public static final int CBLAS_TRANS = 112;
+  public static final int CBLAS_UPPER = 121;
 
   static final String LIBRARY = "libopenblas.so.0";
   static final String INSTALL_HINT = "install OpenBLAS: 'apt-get install libopenblas0'";
@@ -61,6 +62,23 @@ public final class OpenBlasRaw {
       MemorySegment a, int lda, MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
     try {
       CBLAS_SGEMM.invokeExact(order, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    } catch (Throwable t) {
+      throw Downcalls.unexpected(t);
+    }
+  }
+
+  private static final MethodHandle CBLAS_SSYRK = OPENBLAS.bind("cblas_ssyrk", null,
+      JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, ADDRESS, JAVA_INT, JAVA_FLOAT, ADDRESS, JAVA_INT);
+
+  /**
+   * {@code void cblas_ssyrk(CBLAS_ORDER Order, CBLAS_UPLO Uplo, CBLAS_TRANSPOSE Trans, blasint N, blasint K,
+   * float alpha, const float *A, blasint lda, float beta, float *C, blasint ldc)}: one triangle of
+   * {@code alpha·op(A)·op(A)ᵀ + beta·C}, op(A) being N × K.
+   */
+  public static void cblas_ssyrk(int order, int uplo, int trans, int n, int k, float alpha, MemorySegment a, int lda,
+      float beta, MemorySegment c, int ldc) {
+    try {
+      CBLAS_SSYRK.invokeExact(order, uplo, trans, n, k, alpha, a, lda, beta, c, ldc);
     } catch (Throwable t) {
       throw Downcalls.unexpected(t);
     }

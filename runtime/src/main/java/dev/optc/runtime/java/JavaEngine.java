@@ -13,6 +13,7 @@ import dev.optc.compiler.ir.Quantization;
 import dev.optc.compiler.plan.Guards;
 import dev.optc.compiler.plan.Plan;
 import dev.optc.compiler.ir.Node;
+import dev.optc.compiler.ir.Symmetry;
 import dev.optc.compiler.plan.Liveness;
 import dev.optc.runtime.Arenas;
 import dev.optc.runtime.Engine;
@@ -75,6 +76,8 @@ final class JavaEngine implements Engine {
   private final GramLayout gram;
   /** Which phases each tensor needs at a step (selects on per-tensor uniforms). */
   private final Liveness liveness;
+  /** Which products multiply a matrix by its own transpose (run as syrk). */
+  private final Symmetry symmetry = new Symmetry();
   /** Nanoseconds per phase while timing is on ({@link #timePhases}), else null. */
   private long[] phaseNanos;
 
@@ -403,7 +406,11 @@ final class JavaEngine implements Engine {
         int ao = gram.offset(m.a().kind(), s.index());
         int bo = gram.offset(m.b().kind(), s.index());
         int co = gram.offset(m.kind(), s.index());
-        if (buffers[index(out)] instanceof MemorySegment c) {
+        if (buffers[index(out)] instanceof MemorySegment c && symmetry.isGram(m)) {
+          // A matrix times its own transpose: half the work (syrk), the other triangle copied.
+          OpenBlas.get().gram(gemm.m(), gemm.k(), m.transA(), slice(a, ao, gemm.aElements()),
+              slice(out, co, gemm.cElements()));
+        } else if (buffers[index(out)] instanceof MemorySegment c) {
           OpenBlas.get().sgemm(gemm, 1f, slice(a, ao, gemm.aElements()), slice(b, bo, gemm.bElements()), 0f,
               slice(out, co, gemm.cElements()));
         } else {

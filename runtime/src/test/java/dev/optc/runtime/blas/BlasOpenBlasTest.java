@@ -42,6 +42,26 @@ class BlasOpenBlasTest {
     }
   }
 
+  /** {@code gram} (syrk, one triangle copied onto the other) is the product of A with its transpose, exactly symmetric. */
+  @ParameterizedTest(name = "{0}x{1} transposed={2}")
+  @org.junit.jupiter.params.provider.CsvSource({"1,1,false", "7,13,false", "13,7,true", "1,9,true", "300,17,false",
+      "17,300,true"})
+  void gramIsTheProductWithItsTransposeAndSymmetric(int n, int k, boolean transposed) {
+    var a = random(n * 31L + k, (long) n * k);
+    var gemm = new Gemm(n, n, k, transposed, !transposed);
+    try (var arena = Arena.ofConfined()) {
+      var c = arena.allocate(JAVA_FLOAT, (long) n * n).fill((byte) 0xff);
+      blas.gram(n, k, transposed, arena.allocateFrom(JAVA_FLOAT, a), c);
+      var got = c.toArray(JAVA_FLOAT);
+      assertProduct(gemm, 1f, a, a, 0f, new float[n * n], got, blas.describe() + " gram");
+      for (int i = 0; i < n; i++) {
+        for (int j = 0; j < i; j++) {
+          assertEquals(Float.floatToIntBits(got[j * n + i]), Float.floatToIntBits(got[i * n + j]), i + "," + j);
+        }
+      }
+    }
+  }
+
   @Test
   void betaZeroOverwritesInfinityToo() {
     var gemm = Gemm.of(3, 4, 5);
