@@ -263,7 +263,11 @@ public final class Planner {
       pending.add(new Plan.Write(o.value(), new Plan.Location.Buffer(o.buffer())));
     }
     for (var m : p.metrics()) {
-      b.reduce(m.value());
+      if (fusion == Fusion.FULL) {
+        b.reduceInLastPass(m.value());
+      } else {
+        b.reduce(m.value());
+      }
     }
     return b.finish(pending);
   }
@@ -279,6 +283,8 @@ public final class Planner {
     private final List<Kind> temps = new ArrayList<>();
     /** The phase that writes each value (a value is written by one phase). */
     private final Map<Node, Integer> writers = new HashMap<>();
+    /** Reductions only metrics read, accumulated by the last pass (full fusion: metrics add no pass). */
+    private final List<Node.Reduce> inLastPass = new ArrayList<>();
 
     private record PhaseDraft(List<Plan.Write> writes, List<Node.Reduce> reductions, String label,
         Plan.Domain domain) {
@@ -349,6 +355,30 @@ public final class Planner {
       }
     }
 
+    /**
+     * The reductions a metric needs: each whose argument is per element and needs nothing not yet computed is
+     * accumulated by the last pass (the one that stores the results), as the full planner of a program without
+     * products does; the others get their passes now.
+     */
+    void reduceInLastPass(Node n) {
+      for (var x : missingBarriers(n)) {
+        if (x instanceof Node.Reduce r && !reduced.contains(r) && Plan.Domain.of(r.x().kind()) == Plan.Domain.ELEM
+            && missingBarriers(r.x()).isEmpty()) {
+          if (!inLastPass.contains(r)) {
+            inLastPass.add(r);
+          }
+        } else if (!(x instanceof Node.Reduce r && inLastPass.contains(r))) {
+          reduce(x instanceof Node.Reduce r ? r.x() : x);
+          if (x instanceof Node.Reduce r && !reduced.contains(r)) {
+            phases.add(new PhaseDraft(List.of(), List.of(r), null, Plan.Domain.of(r.x().kind())));
+            reduced.add(r);
+          }
+        }
+      }
+      // One that a later reduction needed first got a pass of its own after all.
+      inLastPass.removeIf(reduced::contains);
+    }
+
     void materialize(Node n, Plan.Location at, String label) {
       if (available(n)) {
         return;
@@ -384,7 +414,10 @@ public final class Planner {
           unstored.add(o.value());
         }
       }
-      var finalLoads = loads(unstored, -1);
+      // The last pass also loads what the reductions it accumulates read (old values, as the stores' inputs).
+      var lastRoots = new ArrayList<>(unstored);
+      inLastPass.forEach(r -> lastRoots.add(r.x()));
+      var finalLoads = loads(lastRoots, -1);
       var placed = new HashSet<>(locations.values());
       for (var s : stores) {
         var buffer = ((Plan.Location.Buffer) s.location()).name();
@@ -410,8 +443,8 @@ public final class Planner {
           last.add(s);
         }
       }
-      if (!last.isEmpty()) {
-        phases.add(new PhaseDraft(last, List.of(), "store results"));
+      if (!last.isEmpty() || !inLastPass.isEmpty()) {
+        phases.add(new PhaseDraft(last, inLastPass, last.isEmpty() ? null : "store results"));
       }
       var built = new ArrayList<Plan.Phase>();
       for (int i = 0; i < phases.size(); i++) {
