@@ -11,7 +11,8 @@ public final class Library {
   /** Every library optimizer, in the order the README lists them. */
   public static final List<String> NAMES = List.of(
       "sgd", "adam", "adamw", "adagrad", "rmsprop", "nadam", "radam", "adamax", "adadelta", "lion", "adan",
-      "lars", "lamb", "adafactor", "adamw_clip", "adamw8bit", "adam8bit", "lion8bit", "adamw4bit", "sophia", "muon");
+      "lars", "lamb", "adafactor", "adamw_clip", "adamw8bit", "adam8bit", "lion8bit", "adamw4bit", "sophia", "muon",
+      "adam_mini");
 
   private Library() {}
 

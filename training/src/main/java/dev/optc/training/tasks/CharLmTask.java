@@ -77,7 +77,7 @@ public final class CharLmTask implements Task {
       case "rmsprop" -> Map.of("lr", 1e-3);
       case "lion" -> Map.of("lr", 3e-4);
       case "adadelta" -> Map.of("lr", 1.0);
-      case "adam", "adamw", "nadam", "radam", "adamax", "adan", "lamb", "adamw_clip" -> Map.of("lr", 3e-3);
+      case "adam", "adamw", "nadam", "radam", "adamax", "adan", "lamb", "adamw_clip", "adam_mini" -> Map.of("lr", 3e-3);
       default -> Map.of();
     };
   }
