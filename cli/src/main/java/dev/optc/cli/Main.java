@@ -39,8 +39,7 @@ import picocli.CommandLine.Command;
     footer = {
         "%nOPT is a .opt file or a library optimizer: sgd adam adamw adagrad rmsprop nadam radam adamax "
             + "adadelta lion adan lars lamb adafactor adamw_clip adamw8bit adam8bit lion8bit adamw4bit sophia "
-            + "schedulefree_adamw. Run 'optc "
-            + "COMMAND --help' for a command's options.",
+            + "schedulefree_adamw muon adam_mini. Run 'optc COMMAND --help' for a command's options.",
         "%nExit codes: 0 ok, 1 the program has errors, 2 bad usage or input, 70 internal error."
     })
 public final class Main implements Runnable {

@@ -12,7 +12,7 @@ public final class Library {
   public static final List<String> NAMES = List.of(
       "sgd", "adam", "adamw", "adagrad", "rmsprop", "nadam", "radam", "adamax", "adadelta", "lion", "adan",
       "lars", "lamb", "adafactor", "adamw_clip", "adamw8bit", "adam8bit", "lion8bit", "adamw4bit", "sophia",
-      "schedulefree_adamw", "muon");
+      "schedulefree_adamw", "muon", "adam_mini");
 
   private Library() {}
 

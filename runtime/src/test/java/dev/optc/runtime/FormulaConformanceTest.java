@@ -105,6 +105,13 @@ class FormulaConformanceTest {
     }
   }
 
+  /** Written by tools/golden/make_adam_mini_golden.py into conformance-groups/ (per-neuron, per-head, 1-D blocks). */
+  @Test
+  void theAdamMiniCasesAreThere() throws IOException {
+    var adamMini = caseDirs().stream().filter(d -> d.getFileName().toString().startsWith("adam_mini")).toList();
+    assertEquals(3, adamMini.size(), "the committed adam_mini cases: " + adamMini);
+  }
+
   /** One tensor of a case: initial weights, T gradients (flat, step-major) and the two references. */
   record TensorCase(String name, long[] shape, float[] params, float[] grads, float[] f32, double[] f64,
       Map<String, float[]> inputs, float[] evalF32, double[] evalF64) {}

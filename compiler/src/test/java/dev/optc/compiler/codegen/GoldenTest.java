@@ -36,7 +36,8 @@ import org.junit.jupiter.api.TestFactory;
 class GoldenTest {
   static final Path DIR = Path.of("src/test/resources/golden");
   static final List<String> LIBRARY = List.of(
-      "sgd", "adam", "adamw", "adagrad", "rmsprop", "nadam", "radam", "adamax", "adadelta", "lion", "adan");
+      "sgd", "adam", "adamw", "adagrad", "rmsprop", "nadam", "radam", "adamax", "adadelta", "lion", "adan",
+      "adam_mini");
   static final boolean UPDATE = Boolean.getBoolean("golden.update");
   /** The goldens' configs: 256-wide work-groups, double accumulation, each dialect's vector width. */
   static final KernelConfig OPENCL = KernelConfig.of(Dialect.OPENCL, 256).withAccumulation(Accumulation.DOUBLE);

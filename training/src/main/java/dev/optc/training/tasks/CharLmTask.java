@@ -78,7 +78,7 @@ public final class CharLmTask implements Task {
       case "lion" -> Map.of("lr", 3e-4);
       case "muon" -> Map.of("lr", 0.02); // on the hidden matrices of muon+adamw: 0.005-0.05 swept (docs/training.md)
       case "adadelta" -> Map.of("lr", 1.0);
-      case "adam", "adamw", "nadam", "radam", "adamax", "adan", "lamb", "adamw_clip" -> Map.of("lr", 3e-3);
+      case "adam", "adamw", "nadam", "radam", "adamax", "adan", "lamb", "adamw_clip", "adam_mini" -> Map.of("lr", 3e-3);
       default -> Map.of();
     };
   }
