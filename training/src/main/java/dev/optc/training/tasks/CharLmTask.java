@@ -76,7 +76,8 @@ public final class CharLmTask implements Task {
       case "adagrad" -> Map.of("lr", 1e-2);
       case "rmsprop" -> Map.of("lr", 1e-3);
       case "lion" -> Map.of("lr", 3e-4);
-      case "muon" -> Map.of("lr", 0.02); // on the hidden matrices of muon+adamw: 0.005-0.05 swept (docs/training.md)
+      // On the hidden matrices of muon+adamw, torch's match_rms_adamw with AdamW's lr (docs/training.md: swept).
+      case "muon" -> Map.of("lr", 3e-3, "match_rms_adamw", 1.0);
       case "adadelta" -> Map.of("lr", 1.0);
       case "adam", "adamw", "nadam", "radam", "adamax", "adan", "lamb", "adamw_clip", "adam_mini" -> Map.of("lr", 3e-3);
       default -> Map.of();
