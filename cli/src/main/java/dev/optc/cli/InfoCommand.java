@@ -165,11 +165,8 @@ final class InfoCommand implements Callable<Integer> {
 
   /** A product as the plan runs it, its operands named by where they live: {@code mm(%tmp0, tr(%tmp0)) → rr}. */
   private static String product(Plan plan, Node.Product m) {
-    java.util.function.BiFunction<Node, Boolean, String> name = (x, tr) -> {
-      var at = plan.locations().get(x);
-      var text = at != null ? Plan.bufferOf(at) : x instanceof Node.Load l ? l.buffer() : "#" + x.id();
-      return tr ? "tr(" + text + ")" : text;
-    };
+    java.util.function.BiFunction<Node, Boolean, String> name = (x, tr) -> tr ? "tr(" + plan.operandBuffer(x) + ")"
+        : plan.operandBuffer(x);
     return "mm(" + name.apply(m.a(), m.transA()) + ", " + name.apply(m.b(), m.transB()) + ") (" + m.kind().label()
         + ")";
   }

@@ -102,12 +102,20 @@ final class Builtins {
     return FUNCTIONS.get(name);
   }
 
+  /**
+   * The matrix product and its transpose (DSL.md §11): built-in names too, but checked and lowered by the checker,
+   * which reads {@code tr(x)} as an argument of {@code mm}.
+   */
+  static final Set<String> MATRIX = Set.of("mm", "tr");
+
   static boolean isFunction(String name) {
-    return FUNCTIONS.containsKey(name);
+    return FUNCTIONS.containsKey(name) || MATRIX.contains(name);
   }
 
   static Set<String> names() {
-    return FUNCTIONS.keySet();
+    var all = new java.util.LinkedHashSet<>(FUNCTIONS.keySet());
+    all.addAll(List.of("mm", "tr"));
+    return all;
   }
 
   /** Unused kinds are listed so that a new kind shows up here when it is added. */

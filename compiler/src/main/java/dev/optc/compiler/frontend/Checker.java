@@ -874,10 +874,10 @@ public final class Checker {
 
   private Node call(Ast.Call c, Context ctx, Map<String, Node> params) {
     var fn = c.function().name();
-    if (fn.equals("mm") && !params.containsKey(fn)) {
+    if (fn.equals("mm")) {
       return product(c, ctx, params);
     }
-    if (fn.equals("tr") && !params.containsKey(fn)) {
+    if (fn.equals("tr")) {
       c.args().forEach(a -> expr(a, ctx, params));
       diags.report(DiagnosticCode.TRANSPOSE_ALONE, c.span(), "tr(x) is only an argument of mm",
           "a transposed matrix is read by its product: mm(a, tr(b)) is a·bᵀ, mm(tr(a), b) is aᵀ·b");
@@ -1000,7 +1000,7 @@ public final class Checker {
     var transposed = new ArrayList<Boolean>();
     boolean poisoned = false;
     for (var a : c.args()) {
-      boolean tr = a instanceof Ast.Call t && t.function().name().equals("tr") && !params.containsKey("tr");
+      boolean tr = a instanceof Ast.Call t && t.function().name().equals("tr");
       if (tr && ((Ast.Call) a).args().size() != 1) {
         ((Ast.Call) a).args().forEach(x -> expr(x, ctx, params));
         diags.report(DiagnosticCode.ARITY, a.span(), "'tr' takes 1 argument, not " + ((Ast.Call) a).args().size(),

@@ -156,6 +156,21 @@ public record Plan(
     }
   }
 
+  /**
+   * The buffer a product phase reads operand {@code x} from: the location a phase wrote it to, or the buffer it
+   * loads ({@code w}, {@code g}, a state's old value: the planner stores into none while a product still reads it).
+   */
+  public String operandBuffer(Node x) {
+    var at = locations.get(x);
+    if (at != null) {
+      return bufferOf(at);
+    }
+    if (x instanceof Node.Load l) {
+      return l.buffer();
+    }
+    throw new IllegalStateException("operand #" + x.id() + " of a product is in no buffer");
+  }
+
   /** Whether some phase runs products (a matrix-aware program, DSL.md §11). */
   public boolean hasProducts() {
     return phases.stream().anyMatch(Phase::products);

@@ -722,8 +722,8 @@ public class KernelEngine<B, K> implements Engine {
     for (var w : phase.writes()) {
       var m = (Node.Product) w.value();
       var out = buffer(Plan.bufferOf(w.location()));
-      var a = buffer(operand(m.a()));
-      var b = buffer(operand(m.b()));
+      var a = buffer(plan.operandBuffer(m.a()));
+      var b = buffer(plan.operandBuffer(m.b()));
       for (var s : layout.segments()) {
         var shape = gram.gemm(m, s.index());
         if (shape.isPresent() && needs[s.index()][phase.index()]) {
@@ -734,17 +734,6 @@ public class KernelEngine<B, K> implements Engine {
     }
   }
 
-  /** The buffer holding operand {@code x} of a product: where a phase wrote it, or the buffer it loads. */
-  private String operand(Node x) {
-    var at = plan.locations().get(x);
-    if (at != null) {
-      return Plan.bufferOf(at);
-    }
-    if (x instanceof Node.Load l) {
-      return l.buffer();
-    }
-    throw new IllegalStateException("operand #" + x.id() + " of a product is in no buffer");
-  }
 
   private void run(Launch<K> launch, List<String> swapped) {
     var info = launch.info();

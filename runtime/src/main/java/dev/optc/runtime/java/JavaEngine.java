@@ -395,8 +395,8 @@ final class JavaEngine implements Engine {
     for (var w : phase.writes()) {
       var m = (Node.Product) w.value();
       var out = Plan.bufferOf(w.location());
-      var a = operand(m.a());
-      var b = operand(m.b());
+      var a = plan.operandBuffer(m.a());
+      var b = plan.operandBuffer(m.b());
       for (var s : layout.segments()) {
         var shape = gram.gemm(m, s.index());
         if (shape.isEmpty() || !needs[s.index()][phase.index()]) {
@@ -421,17 +421,6 @@ final class JavaEngine implements Engine {
     }
   }
 
-  /** The buffer holding operand {@code x} of a product: where a phase wrote it, or the buffer it loads. */
-  private String operand(Node x) {
-    var at = plan.locations().get(x);
-    if (at != null) {
-      return Plan.bufferOf(at);
-    }
-    if (x instanceof Node.Load l) {
-      return l.buffer();
-    }
-    throw new IllegalStateException("operand #" + x.id() + " of a product is in no buffer");
-  }
 
   private MemorySegment slice(String buffer, int offset, long floats) {
     return ((MemorySegment) buffers[index(buffer)]).asSlice((long) Float.BYTES * offset, (long) Float.BYTES * floats);
