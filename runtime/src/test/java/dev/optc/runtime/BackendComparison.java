@@ -40,6 +40,7 @@ public final class BackendComparison {
       for (var fusion : Fusion.values()) {
         tests.add(DynamicTest.dynamicTest(name + " " + fusion.label(), () -> {
           var program = OptProgram.load(name);
+          skipMatrixProgramAtNone(program, fusion);
           var result = first == null
               ? Conformance.check(program, reference(), backend, fusion, steps, seed)
               : Conformance.check(program, reference(), backend, fusion, steps, seed, first,
@@ -49,6 +50,19 @@ public final class BackendComparison {
       }
     }
     return tests.stream();
+  }
+
+  /**
+   * Skips a program with matrix products (muon) at fusion {@code none} on a device: one kernel per IR operation of
+   * ten unrolled Newton–Schulz iterations on both sides takes PoCL a minute to build, a fifth of the suite. That level
+   * is checked on the Java engine against the interpreter ({@code MatrixProductsTest}), and on every device by the
+   * golden program {@code gram_ops.opt} (products, both Gram kinds, a per-tensor select) at every level.
+   */
+  static void skipMatrixProgramAtNone(OptProgram program, Fusion fusion) {
+    org.junit.jupiter.api.Assumptions.assumeFalse(fusion == Fusion.NONE
+            && dev.optc.compiler.plan.Planner.hasProducts(program.ir()),
+        program.name() + " at fusion none on a device: a minute of kernel builds; MatrixProductsTest (java) and "
+            + "gram_ops.opt (every device, every level) check matrix programs at that level");
   }
 
   /** Each multi-phase test program at every fusion level on {@code backend} against the Java reference. */

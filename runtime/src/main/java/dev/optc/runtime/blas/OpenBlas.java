@@ -75,9 +75,35 @@ public final class OpenBlas implements Sgemm<MemorySegment> {
     }
     OpenBlasRaw.cblas_ssyrk(OpenBlasRaw.CBLAS_ROW_MAJOR, OpenBlasRaw.CBLAS_UPPER, op(transpose), n, k, 1f, a,
         transpose ? n : k, 0f, c, n);
-    for (long i = 1; i < n; i++) {
-      for (long j = 0; j < i; j++) {
-        c.setAtIndex(JAVA_FLOAT, i * n + j, c.getAtIndex(JAVA_FLOAT, j * n + i));
+    mirrorUpper(c, n);
+  }
+
+  /** Square tiles of the mirror: two of them fit in a core's L1 cache. */
+  private static final int TILE = 64;
+
+  /**
+   * Copies the upper triangle of the row-major n × n matrix {@code c} onto its lower one, tile by tile: a tile of
+   * rows of the upper part is read contiguously and written transposed, so neither side walks memory by columns
+   * (element by element that took as long as a fifth of the products at Muon's 768 × 768 Gram matrices).
+   */
+  static void mirrorUpper(MemorySegment c, int n) {
+    var tile = new float[TILE * TILE];
+    var row = new float[TILE];
+    for (int ib = 0; ib < n; ib += TILE) {
+      int ih = Math.min(TILE, n - ib);
+      for (int jb = 0; jb <= ib; jb += TILE) {
+        int jh = Math.min(TILE, n - jb);
+        // Upper rows jb.. (columns ib..): the entries (j, i) with j < i that land at (i, j).
+        for (int j = 0; j < jh; j++) {
+          MemorySegment.copy(c, JAVA_FLOAT, (long) Float.BYTES * ((long) (jb + j) * n + ib), tile, j * TILE, ih);
+        }
+        for (int i = 0; i < ih; i++) {
+          int lim = jb == ib ? i : jh; // on the diagonal tile, only below the diagonal
+          for (int j = 0; j < lim; j++) {
+            row[j] = tile[j * TILE + i];
+          }
+          MemorySegment.copy(row, 0, c, JAVA_FLOAT, (long) Float.BYTES * ((long) (ib + i) * n + jb), lim);
+        }
       }
     }
   }
