@@ -368,11 +368,7 @@ public final class Planner {
             inLastPass.add(r);
           }
         } else if (!(x instanceof Node.Reduce r && inLastPass.contains(r))) {
-          reduce(x instanceof Node.Reduce r ? r.x() : x);
-          if (x instanceof Node.Reduce r && !reduced.contains(r)) {
-            phases.add(new PhaseDraft(List.of(), List.of(r), null, Plan.Domain.of(r.x().kind())));
-            reduced.add(r);
-          }
+          reduce(x);
         }
       }
       // One that a later reduction needed first got a pass of its own after all.

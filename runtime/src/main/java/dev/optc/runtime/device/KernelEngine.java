@@ -76,15 +76,11 @@ public class KernelEngine<B, K> implements Engine {
   private final List<List<Launch<K>>> launches = new ArrayList<>();
   /** The chunk and segment tables of each domain a kernel runs over (the tensors, their Gram matrices). */
   private final Map<Plan.Domain, Tables<B>> tables = new java.util.EnumMap<>(Plan.Domain.class);
-  private B chunks;
-  private B segments;
-  private B segmentChunks;
   private B groupSegments;
   private B quantSegments;
   private B uniforms;
   private List<B> reduced = List.of();
   private List<B> partials = List.of();
-  private int chunkCount;
 
   private record Launch<K>(K kernel, KernelAbi.Kernel info) {}
 
@@ -245,11 +241,6 @@ public class KernelEngine<B, K> implements Engine {
         mostChunks = Math.max(mostChunks, t.chunkCount());
       }
     }
-    var elem = tables.get(Plan.Domain.ELEM);
-    chunks = elem.chunks();
-    segments = elem.segments();
-    segmentChunks = elem.segmentChunks();
-    chunkCount = elem.chunkCount();
     var qsegs = new int[2 * layout.segments().size()];
     for (var s : layout.segments()) {
       qsegs[2 * s.index()] = s.qOffset();
