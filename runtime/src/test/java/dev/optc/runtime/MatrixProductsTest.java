@@ -82,6 +82,33 @@ class MatrixProductsTest {
         "gram_ops_small at " + fusion.label() + " (seed " + seed + ")");
   }
 
+  /** A BLAS reads float32: a product reads w, g and float32 states where they are, a bf16 or q8 state via a temporary. */
+  @Test
+  void productsReadOnlyFloat32BuffersInPlace() throws Exception {
+    var program = OptProgram.compile(SourceFile.of("stored.opt", """
+        optimizer stored
+        state a as bf16
+        state b as q8
+        state c
+        a = lerp(g, a, 0.9)
+        b = lerp(g, b, 0.9)
+        c = lerp(g, c, 0.9)
+        w -= 0.01 * (mm(mm(a, tr(a)), g) + mm(mm(b, tr(b)), w) + mm(mm(c, tr(c)), g))
+        """), Pipeline.Options.DEFAULT);
+    for (var fusion : Fusion.values()) {
+      var plan = Planner.plan(program.ir(), fusion);
+      var read = new java.util.TreeSet<String>();
+      for (var phase : plan.phases()) {
+        if (phase.products()) {
+          phase.writes().forEach(w -> w.value().inputs().forEach(x -> read.add(plan.operandBuffer(x))));
+        }
+      }
+      assertFalse(read.contains("a") || read.contains("b"), fusion + ": " + read);
+      assertTrue(read.stream().allMatch(b -> b.equals("w") || b.equals("g") || b.equals("c") || Plan.isTemp(b)),
+          fusion + ": " + read);
+    }
+  }
+
   @Test
   void muonTakesTheSmallerSideAndOnlyTheIterationsItAsksFor() throws Exception {
     var program = OptProgram.load("muon");

@@ -343,7 +343,9 @@ public final class Planner {
           reduced.add(r);
         } else if (x instanceof Node.Product m && !available(m)) {
           for (var operand : m.inputs()) {
-            if (!(operand instanceof Node.Load)) {
+            // A BLAS reads float32: a bf16, f16 or quantized state's old value goes through a temporary too.
+            if (!(operand instanceof Node.Load l && (l.buffer().equals("w") || l.buffer().equals("g")
+                || program.state(l.buffer()).dtype() == Dtype.F32))) {
               materialize(operand, newTemp(operand.kind()), null);
             }
           }

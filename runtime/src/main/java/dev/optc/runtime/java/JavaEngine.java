@@ -406,11 +406,12 @@ final class JavaEngine implements Engine {
         int ao = gram.offset(m.a().kind(), s.index());
         int bo = gram.offset(m.b().kind(), s.index());
         int co = gram.offset(m.kind(), s.index());
-        if (buffers[index(out)] instanceof MemorySegment c && symmetry.isGram(m)) {
+        boolean f32 = buffers[index(out)] instanceof MemorySegment;
+        if (f32 && symmetry.isGram(m)) {
           // A matrix times its own transpose: half the work (syrk), the other triangle copied.
           OpenBlas.get().gram(gemm.m(), gemm.k(), m.transA(), slice(a, ao, gemm.aElements()),
               slice(out, co, gemm.cElements()));
-        } else if (buffers[index(out)] instanceof MemorySegment c) {
+        } else if (f32) {
           OpenBlas.get().sgemm(gemm, 1f, slice(a, ao, gemm.aElements()), slice(b, bo, gemm.bElements()), 0f,
               slice(out, co, gemm.cElements()));
         } else {
