@@ -122,7 +122,8 @@ final class InfoCommand implements Callable<Integer> {
     out.printf("phases (kernels at fusion 'full'): %d%n", plan.phases().size());
     if (plan.hasProducts()) {
       out.println("  (per-element figures leave out products and passes over Gram matrices: those scale with rows²"
-          + " and cols², and a product takes 2·m·n·k flops on the BLAS)");
+          + " and cols², and a product takes 2·m·n·k flops on the BLAS; and they count every phase, also those a"
+          + " tensor skips: the side of a per-tensor select it does not take, the iterations a hyper turns off)");
     }
     for (var pc : cost.phases()) {
       var phase = plan.phases().get(pc.index());

@@ -1044,20 +1044,37 @@ public final class Checker {
         return a;
       }
       var shapes = "(" + sa[0] + " × " + sa[1] + ") · (" + sb[0] + " × " + sb[1] + ")";
-      if (!sa[1].equals(sb[0])) {
-        diags.report(DiagnosticCode.PRODUCT_SHAPE, c.span(), "mm of " + describe(a, transposed.get(0)) + " and "
-            + describe(b, transposed.get(1)) + ": " + shapes + ", inner sides " + sa[1] + " and " + sb[0] + " differ",
-            sa[1].equals(sb[1]) ? "transpose the second argument: mm(" + text(c, 0) + ", tr(...))"
-                : sa[0].equals(sb[0]) ? "transpose the first argument: mm(tr(...), " + text(c, 1) + ")"
-                : "the columns of the first must be the rows of the second");
-      } else {
-        diags.report(DiagnosticCode.PRODUCT_SHAPE, c.span(), "mm of " + describe(a, transposed.get(0)) + " and "
-            + describe(b, transposed.get(1)) + " is cols × rows, which no value has",
-            "multiply in the other order and transpose both: mm(tr(b), tr(a)) is (a·b)ᵀ, rows × cols");
-      }
+      var problem = !sa[1].equals(sb[0]) ? ": " + shapes + ", inner sides " + sa[1] + " and " + sb[0] + " differ"
+          : " is cols × rows, which no value has";
+      diags.report(DiagnosticCode.PRODUCT_SHAPE, c.span(), "mm of " + describe(a, transposed.get(0)) + " and "
+          + describe(b, transposed.get(1)) + problem, productHint(c, a, transposed.get(0), b, transposed.get(1)));
       return null;
     }
     return factory.product(a, transposed.get(0), b, transposed.get(1));
+  }
+
+  /**
+   * A product of the same two values that fits, as the hint of E060: the second or the first transposed, the two
+   * swapped, or swapped and transposed (the transpose of the product written); the shape rule where none fits.
+   */
+  private static String productHint(Ast.Call c, Node a, boolean ta, Node b, boolean tb) {
+    record Try(int first, boolean t1, boolean t2, String how) {}
+    var operands = List.of(a, b);
+    for (var t : List.of(new Try(0, ta, !tb, "transpose the second argument"),
+        new Try(0, !ta, tb, "transpose the first argument"), new Try(1, tb, ta, "swap the arguments"),
+        new Try(1, !tb, !ta, "swap and transpose both (the product's transpose)"))) {
+      var x = operands.get(t.first());
+      var y = operands.get(1 - t.first());
+      var sx = Node.Product.sides(x.kind(), t.t1());
+      var sy = Node.Product.sides(y.kind(), t.t2());
+      if (sx[1].equals(sy[0]) && Node.Product.kindOf(sx[0], sy[1]) != null) {
+        var first = (t.t1() ? "tr(" : "") + text(c, t.first()) + (t.t1() ? ")" : "");
+        var second = (t.t2() ? "tr(" : "") + text(c, 1 - t.first()) + (t.t2() ? ")" : "");
+        return t.how() + ": mm(" + first + ", " + second + ") is " + sx[0] + " × " + sy[1];
+      }
+    }
+    return "the columns of the first must be the rows of the second, and the product rows × cols, rows × rows or "
+        + "cols × cols";
   }
 
   private static String describe(Node x, boolean transposed) {
@@ -1066,8 +1083,13 @@ public final class Checker {
         + s[1] + ")";
   }
 
+  /** The text of argument {@code arg} of an mm call, inside its tr(...) if it has one, where it is a name. */
   private static String text(Ast.Call c, int arg) {
-    return c.args().get(arg) instanceof Ast.Name n ? n.name() : "...";
+    var e = c.args().get(arg);
+    if (e instanceof Ast.Call t && t.function().name().equals("tr") && t.args().size() == 1) {
+      e = t.args().getFirst();
+    }
+    return e instanceof Ast.Name n ? n.name() : "...";
   }
 
   /**
