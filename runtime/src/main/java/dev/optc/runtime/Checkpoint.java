@@ -72,24 +72,12 @@ final class Checkpoint {
   private Checkpoint() {}
 
   static void save(Optimizer opt, Path path) {
-    var bytes = new ByteArrayOutputStream();
-    try (var out = new DataOutputStream(bytes)) {
-      out.write(MAGIC);
-      out.write(body(opt));
-      var crc = new CRC32();
-      crc.update(bytes.toByteArray());
-      out.writeLong(crc.getValue());
-    } catch (IOException e) {
-      throw new IllegalStateException("writing to memory cannot fail", e);
-    }
-    AtomicFiles.write(path, bytes.toByteArray());
+    write(path, out -> out.write(body(opt)));
   }
 
   /** One file for every part of a multi-program optimizer (version 3, above). */
   static void save(MultiProgram multi, Path path) {
-    var bytes = new ByteArrayOutputStream();
-    try (var out = new DataOutputStream(bytes)) {
-      out.write(MAGIC);
+    write(path, out -> {
       out.writeByte(MULTI);
       out.writeInt(multi.parts().size());
       for (var part : multi.parts()) {
@@ -101,6 +89,21 @@ final class Checkpoint {
         out.writeInt(body.length);
         out.write(body);
       }
+    });
+  }
+
+  /** What a file holds between its magic and its checksum. */
+  @FunctionalInterface
+  private interface Content {
+    void writeTo(DataOutputStream out) throws IOException;
+  }
+
+  /** The magic, {@code content}, a CRC-32 of both, written to {@code path} atomically. */
+  private static void write(Path path, Content content) {
+    var bytes = new ByteArrayOutputStream();
+    try (var out = new DataOutputStream(bytes)) {
+      out.write(MAGIC);
+      content.writeTo(out);
       var crc = new CRC32();
       crc.update(bytes.toByteArray());
       out.writeLong(crc.getValue());

@@ -38,6 +38,8 @@ public final class Liveness {
   private final int[][] phaseNodes;
   /** Whether some select chooses on a hoisted uniform (else every phase is always needed). */
   private final boolean any;
+  /** What {@link #phases} answers for a program whose every phase is always needed. */
+  private final boolean[] everyPhase;
 
   private Liveness(Plan plan) {
     this.plan = plan;
@@ -74,6 +76,8 @@ public final class Liveness {
       phaseNodes[phase.index()] = list.stream().mapToInt(Integer::intValue).toArray();
     }
     this.any = selects;
+    this.everyPhase = new boolean[phaseNodes.length];
+    java.util.Arrays.fill(everyPhase, true);
   }
 
   /** The analysis of {@code plan}. */
@@ -88,14 +92,13 @@ public final class Liveness {
 
   /**
    * Per phase, whether a tensor with hoisted uniforms {@code uniforms} needs it this step; a phase that only
-   * computes what dropped branches read is not needed.
+   * computes what dropped branches read is not needed. Read-only: the array may be shared between calls.
    */
   public boolean[] phases(double[] uniforms) {
-    var out = new boolean[phaseNodes.length];
     if (!any) {
-      java.util.Arrays.fill(out, true);
-      return out;
+      return everyPhase; // (shared: callers only read it)
     }
+    var out = new boolean[phaseNodes.length];
     var needed = needed(slot -> (float) uniforms[slot] != 0f ? Choice.FIRST : Choice.SECOND);
     for (int k = 0; k < out.length; k++) {
       for (int i : phaseNodes[k]) {
